@@ -1,0 +1,74 @@
+//! Newtype ids. Every id is a UUID v7, so ids sort by creation time.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(value: Uuid) -> Self {
+                Self(value)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A registered user.
+    UserId
+);
+id_type!(
+    /// A space (community) in the holarchy.
+    SpaceId
+);
+id_type!(
+    /// A post.
+    PostId
+);
+id_type!(
+    /// A comment on a post.
+    CommentId
+);
+id_type!(
+    /// A request to attach one space under another.
+    SpaceRequestId
+);
+id_type!(
+    /// A request for, or an invitation to, access to a private space.
+    AccessRequestId
+);
+
+/// The root space, handle `all`: created by the first migration, above every other space.
+pub const ROOT_SPACE_ID: SpaceId = SpaceId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001));
+
+/// The root space's handle.
+pub const ROOT_SPACE_HANDLE: &str = "all";

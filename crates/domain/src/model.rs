@@ -1,0 +1,134 @@
+//! Rows as the domain sees them: what the store returns and the services reason about.
+
+use crate::ids::*;
+use crate::values::{Privacy, RequestState};
+use chrono::{DateTime, Utc};
+
+/// A registered user (never carries the password hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub handle: String,
+    pub name: String,
+    pub email: String,
+    pub bio: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the store needs to create a user; the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub handle: String,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who is asking. `None` is an anonymous visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Viewer(pub Option<UserId>);
+
+impl Viewer {
+    pub const ANONYMOUS: Viewer = Viewer(None);
+
+    pub fn user(id: UserId) -> Self {
+        Self(Some(id))
+    }
+
+    pub fn id(&self) -> Option<UserId> {
+        self.0
+    }
+
+    /// The viewer's id, or `UNAUTHENTICATED`.
+    pub fn require(&self) -> crate::DomainResult<UserId> {
+        self.0.ok_or(crate::DomainError::Unauthenticated)
+    }
+}
+
+/// A space with its counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    pub id: SpaceId,
+    pub handle: String,
+    pub name: String,
+    pub description: String,
+    pub privacy: Privacy,
+    pub creator_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub total_posts: i64,
+    pub total_post_likes: i64,
+    pub total_comments: i64,
+    pub total_followers: i64,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// What the store needs to create a space.
+#[derive(Debug, Clone)]
+pub struct NewSpace {
+    pub id: SpaceId,
+    pub handle: String,
+    pub name: String,
+    pub description: String,
+    pub privacy: Privacy,
+    pub creator_id: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A request to attach `child` under `parent`, answered by the parent's moderators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceRequest {
+    pub id: SpaceRequestId,
+    pub child_id: SpaceId,
+    pub parent_id: SpaceId,
+    pub requester_id: UserId,
+    pub state: RequestState,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether an access request came from the user or from a moderator's invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccessRequestKind {
+    /// The user asked; a moderator answers.
+    Request,
+    /// A moderator invited; the user answers.
+    Invite,
+}
+
+impl AccessRequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "REQUEST",
+            Self::Invite => "INVITE",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> crate::DomainResult<Self> {
+        match raw {
+            "REQUEST" => Ok(Self::Request),
+            "INVITE" => Ok(Self::Invite),
+            other => Err(crate::DomainError::internal("decoding access request kind", other)),
+        }
+    }
+}
+
+/// A request for, or an invitation to, access to a private space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessRequest {
+    pub id: AccessRequestId,
+    pub space_id: SpaceId,
+    pub user_id: UserId,
+    pub kind: AccessRequestKind,
+    pub state: RequestState,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Timestamps are kept to the microsecond so they compare equal on every backend.
+pub fn now() -> DateTime<Utc> {
+    truncate_to_micros(Utc::now())
+}
+
+pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}

@@ -1,0 +1,26 @@
+//! The use cases. Each mutation parses its input, checks who may do it, then acts in one transaction.
+//! Each read checks privacy (DESIGN §5) before it returns anything.
+
+mod accounts;
+mod spaces;
+
+pub use accounts::{LoginCommand, RegisterCommand};
+pub use spaces::{CreateSpaceCommand, CreatedSpace};
+
+use crate::auth::TokenKeys;
+use crate::ports::{PasswordHasher, Store};
+use std::sync::Arc;
+
+/// The application: the ports it needs, and the use cases as methods.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: TokenKeys,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, hasher: Arc<dyn PasswordHasher>, tokens: TokenKeys) -> Self {
+        Self { store, hasher, tokens }
+    }
+}

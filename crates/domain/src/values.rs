@@ -1,0 +1,283 @@
+//! Value types that can only hold valid values. Parse once at the edge; trust them afterwards.
+
+use crate::error::{DomainError, DomainResult};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A user's or a space's handle: lower-case letters, digits, `-` and `_`, 2 to 40 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Handle(String);
+
+impl Handle {
+    pub const MIN: usize = 2;
+    pub const MAX: usize = 40;
+
+    /// Parses `raw` as given; `field` names the input in the error.
+    pub fn parse(raw: &str, field: &str) -> DomainResult<Self> {
+        let len = raw.chars().count();
+        if !(Self::MIN..=Self::MAX).contains(&len) {
+            return Err(DomainError::validation(
+                field,
+                format!("must be {} to {} characters long", Self::MIN, Self::MAX),
+            ));
+        }
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+        {
+            return Err(DomainError::validation(
+                field,
+                format!("may hold only lower-case letters, digits, '-' and '_' (found {bad:?})"),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Trimmed text with a length bound; `required` text may not be empty.
+fn bounded_text(raw: &str, field: &str, max: usize, required: bool) -> DomainResult<String> {
+    let trimmed = raw.trim();
+    if required && trimmed.is_empty() {
+        return Err(DomainError::validation(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(DomainError::validation(field, format!("must be at most {max} characters long")));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(DomainError::validation(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $required:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX: usize = $max;
+
+            pub fn parse(raw: &str, field: &str) -> DomainResult<Self> {
+                bounded_text(raw, field, $max, $required).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A user's display name.
+    UserName, 100, true
+);
+text_type!(
+    /// A space's display name.
+    SpaceName, 100, true
+);
+text_type!(
+    /// A space's description (may be empty).
+    Description, 10_000, false
+);
+
+/// An e-mail address: one `@` with something on each side. Stored lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str, field: &str) -> DomainResult<Self> {
+        let trimmed = raw.trim().to_lowercase();
+        let mut parts = trimmed.split('@');
+        let valid = matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty()
+        );
+        if !valid {
+            return Err(DomainError::validation(field, "must contain exactly one '@' with text on both sides"));
+        }
+        if trimmed.len() > 254 || trimmed.chars().any(char::is_whitespace) {
+            return Err(DomainError::validation(field, "is not a valid e-mail address"));
+        }
+        Ok(Self(trimmed))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password: 8 to 256 characters. Never logged, never stored.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN: usize = 8;
+    pub const MAX: usize = 256;
+
+    pub fn parse(raw: &str, field: &str) -> DomainResult<Self> {
+        let len = raw.chars().count();
+        if len < Self::MIN {
+            return Err(DomainError::validation(field, format!("must be at least {} characters long", Self::MIN)));
+        }
+        if len > Self::MAX {
+            return Err(DomainError::validation(field, format!("must be at most {} characters long", Self::MAX)));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Who may see a space's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Privacy {
+    Public,
+    Private,
+}
+
+impl Privacy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "PUBLIC",
+            Self::Private => "PRIVATE",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> DomainResult<Self> {
+        match raw {
+            "PUBLIC" => Ok(Self::Public),
+            "PRIVATE" => Ok(Self::Private),
+            other => Err(DomainError::internal("decoding privacy", other)),
+        }
+    }
+}
+
+/// The life of a request (space attachment, access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RequestState {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Accepted => "ACCEPTED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> DomainResult<Self> {
+        match raw {
+            "PENDING" => Ok(Self::Pending),
+            "ACCEPTED" => Ok(Self::Accepted),
+            "REJECTED" => Ok(Self::Rejected),
+            other => Err(DomainError::internal("decoding request state", other)),
+        }
+    }
+}
+
+/// How child-space listings are ordered (always descending, ties broken by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpaceSort {
+    Likes,
+    Posts,
+    Comments,
+    Followers,
+    New,
+}
+
+/// How far below a space a listing or feed reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Depth {
+    /// This space and everything it contains.
+    All,
+    /// Only what sits directly in (or directly under) this space.
+    Direct,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_of_lowercase_letters_digits_dash_and_underscore_is_accepted() {
+        for ok in ["ab", "dna", "science-2", "a_b", &"x".repeat(40)] {
+            assert!(Handle::parse(ok, "handle").is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_handle_too_short_or_too_long_is_rejected_naming_the_field() {
+        for bad in ["", "a", &"x".repeat(41)] {
+            let err = Handle::parse(bad, "input.handle").expect_err(bad);
+            assert_eq!(err.code(), "VALIDATION");
+            assert!(err.to_string().starts_with("input.handle:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_handle_with_capitals_spaces_or_symbols_is_rejected() {
+        for bad in ["Science", "sci ence", "sci.ence", "ü-ber", "a/b", "tab\t"] {
+            assert!(Handle::parse(bad, "handle").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_email_needs_exactly_one_at_with_text_around_it() {
+        assert_eq!(Email::parse(" Ada@Example.org ", "email").map(|e| e.0).ok(), Some("ada@example.org".into()));
+        for bad in ["", "ada", "@example.org", "ada@", "a@b@c", "a b@c.d"] {
+            assert!(Email::parse(bad, "email").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_password_needs_at_least_eight_characters() {
+        assert!(Password::parse("1234567", "password").is_err());
+        assert!(Password::parse("12345678", "password").is_ok());
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug_output() {
+        let p = Password::parse("hunter22hunter22", "password").expect("valid");
+        assert!(!format!("{p:?}").contains("hunter"));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_may_not_be_blank() {
+        assert_eq!(SpaceName::parse("  Science ", "name").map(|n| n.0).ok(), Some("Science".into()));
+        assert!(SpaceName::parse("   ", "name").is_err());
+        assert!(SpaceName::parse(&"n".repeat(101), "name").is_err());
+        assert!(Description::parse("", "description").is_ok());
+    }
+}

@@ -1,0 +1,112 @@
+//! Weco's persistence on PostgreSQL and SQLite through sea-orm.
+//!
+//! - [`Db`]: the domain's repository ports, implemented once over any sea-orm connection, so the same code
+//!   serves plain reads ([`SeaStore`]) and transactions.
+//! - `error`: the one place a `DbErr` becomes a `DomainError`.
+//! - `sql`: statement helpers and the few words in which the two dialects differ.
+//! - `users`, `spaces`, `holarchy`: the SQL, one module per area. `holarchy` holds the set-based closure
+//!   maintenance of DESIGN.md appendix A.
+
+mod error;
+mod holarchy;
+mod spaces;
+mod sql;
+mod users;
+
+use async_trait::async_trait;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::time::Duration;
+use weco_domain::ports::{Store, Transaction};
+use weco_domain::{DomainError, DomainResult};
+
+pub use error::db_err;
+
+/// The repository ports over a sea-orm connection `C`: a pool or an open transaction.
+pub struct Db<C> {
+    conn: C,
+    backend: DbBackend,
+}
+
+/// The store outside any transaction.
+pub type SeaStore = Db<DatabaseConnection>;
+
+impl<C: ConnectionTrait> Db<C> {
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    pub fn connection(&self) -> &C {
+        &self.conn
+    }
+}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), max_connections: 16 }
+    }
+}
+
+/// Opens the database named by `options.url` (`postgres://…` or `sqlite://…`).
+pub async fn connect(options: &StoreOptions) -> DomainResult<SeaStore> {
+    let mut opts = ConnectOptions::new(options.url.clone());
+    opts.max_connections(options.max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    let conn = Database::connect(opts).await.map_err(|e| DomainError::internal("connecting to the database", e))?;
+    Ok(Db::from_connection(conn))
+}
+
+impl Db<DatabaseConnection> {
+    pub fn from_connection(conn: DatabaseConnection) -> Self {
+        let backend = conn.get_database_backend();
+        Self { conn, backend }
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> DomainResult<()> {
+        self.conn.ping().await.map_err(|e| DomainError::internal("pinging the database", e))
+    }
+
+    pub async fn close(self) -> DomainResult<()> {
+        self.conn.close().await.map_err(|e| DomainError::internal("closing the database", e))
+    }
+}
+
+#[async_trait]
+impl Store for Db<DatabaseConnection> {
+    async fn begin(&self) -> DomainResult<Box<dyn Transaction>> {
+        // SQLite: take the write lock up front, so two writers queue instead of failing on lock upgrade.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let tx = self.conn.begin_with_options(options).await.map_err(|e| db_err("beginning a transaction", e))?;
+        Ok(Box::new(Db { conn: tx, backend: self.backend }))
+    }
+}
+
+#[async_trait]
+impl Transaction for Db<DatabaseTransaction> {
+    async fn commit(self: Box<Self>) -> DomainResult<()> {
+        self.conn.commit().await.map_err(|e| db_err("committing", e))
+    }
+}

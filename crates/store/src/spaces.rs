@@ -1,0 +1,409 @@
+//! Spaces, roles, follows, listings and attachment requests.
+
+use crate::Db;
+use crate::sql::{Key, Listing, get, like_contains, placeholders, uuid_values, v};
+use crate::users::{USER_COLS, user_from_row};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
+use uuid::Uuid;
+use weco_domain::ports::{DetachOutcome, SpaceRepo};
+use weco_domain::values::{Depth, Privacy, RequestState, SpaceSort};
+use weco_domain::*;
+
+pub(crate) const SPACE_COLS: &str = "s.id, s.handle, s.name, s.description, s.privacy, s.creator_id, s.created_at, \
+     s.total_posts, s.total_post_likes, s.total_comments, s.total_followers, s.last_activity_at";
+
+pub(crate) fn space_from_row(row: &QueryResult) -> DomainResult<Space> {
+    const CX: &str = "decoding space";
+    Ok(Space {
+        id: SpaceId(get::<Uuid>(row, CX, "id")?),
+        handle: get(row, CX, "handle")?,
+        name: get(row, CX, "name")?,
+        description: get(row, CX, "description")?,
+        privacy: Privacy::from_db(&get::<String>(row, CX, "privacy")?)?,
+        creator_id: get::<Option<Uuid>>(row, CX, "creator_id")?.map(UserId),
+        created_at: get::<DateTime<Utc>>(row, CX, "created_at")?,
+        total_posts: get(row, CX, "total_posts")?,
+        total_post_likes: get(row, CX, "total_post_likes")?,
+        total_comments: get(row, CX, "total_comments")?,
+        total_followers: get(row, CX, "total_followers")?,
+        last_activity_at: get::<DateTime<Utc>>(row, CX, "last_activity_at")?,
+    })
+}
+
+fn request_from_row(row: &QueryResult) -> DomainResult<SpaceRequest> {
+    const CX: &str = "decoding space request";
+    Ok(SpaceRequest {
+        id: SpaceRequestId(get::<Uuid>(row, CX, "id")?),
+        child_id: SpaceId(get::<Uuid>(row, CX, "child_id")?),
+        parent_id: SpaceId(get::<Uuid>(row, CX, "parent_id")?),
+        requester_id: UserId(get::<Uuid>(row, CX, "requester_id")?),
+        state: RequestState::from_db(&get::<String>(row, CX, "state")?)?,
+        created_at: get(row, CX, "created_at")?,
+    })
+}
+
+const REQUEST_COLS: &str = "r.id, r.child_id, r.parent_id, r.requester_id, r.state, r.created_at";
+
+fn sort_key(sort: SpaceSort) -> Key {
+    match sort {
+        SpaceSort::Likes => Key::Int("s.total_post_likes"),
+        SpaceSort::Posts => Key::Int("s.total_posts"),
+        SpaceSort::Comments => Key::Int("s.total_comments"),
+        SpaceSort::Followers => Key::Int("s.total_followers"),
+        SpaceSort::New => Key::Time("s.created_at"),
+    }
+}
+
+impl<C: ConnectionTrait> Db<C> {
+    /// The ids among `spaces` that appear in `table` with `user`.
+    async fn user_rows_among(&self, table: &str, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
+        if spaces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT space_id FROM {table} WHERE user_id = $1 AND space_id IN ({})",
+            placeholders(2, spaces.len())
+        );
+        let mut values = vec![v(user.0)];
+        values.extend(uuid_values(spaces));
+        let rows = self.sql().all("checking roles", &sql, values).await?;
+        rows.iter().map(|r| get::<Uuid>(r, "checking roles", "space_id").map(SpaceId)).collect()
+    }
+}
+
+#[async_trait]
+impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
+    async fn insert_space(&self, space: &NewSpace) -> DomainResult<()> {
+        let sql = self.sql();
+        sql.exec(
+            "inserting space",
+            "INSERT INTO spaces (id, handle, name, description, privacy, creator_id, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            vec![
+                v(space.id.0),
+                v(space.handle.clone()),
+                v(space.name.clone()),
+                v(space.description.clone()),
+                v(space.privacy.as_str()),
+                v(space.creator_id.0),
+                v(space.created_at),
+            ],
+        )
+        .await?;
+        sql.exec(
+            "inserting closure self-row",
+            "INSERT INTO space_closure (ancestor_id, descendant_id, depth, flows) VALUES ($1, $1, 0, TRUE)",
+            vec![v(space.id.0)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn spaces_by_ids(&self, ids: &[SpaceId]) -> DomainResult<Vec<Space>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {SPACE_COLS} FROM spaces s WHERE s.state = 'ACTIVE' AND s.id IN ({})",
+            placeholders(1, ids.len())
+        );
+        self.sql().all("loading spaces", &sql, uuid_values(ids)).await?.iter().map(space_from_row).collect()
+    }
+
+    async fn space_by_handle(&self, handle: &str) -> DomainResult<Option<Space>> {
+        let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.handle = $1 AND s.state = 'ACTIVE'");
+        self.sql().one("finding space", &sql, vec![v(handle)]).await?.as_ref().map(space_from_row).transpose()
+    }
+
+    async fn add_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "adding moderator",
+                "INSERT INTO space_moderators (space_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                vec![v(space.0), v(user.0), v(now())],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn add_member(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "adding member",
+                "INSERT INTO space_members (space_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                vec![v(space.0), v(user.0), v(now())],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn moderated_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
+        self.user_rows_among("space_moderators", user, spaces).await
+    }
+
+    async fn followed_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
+        self.user_rows_among("space_followers", user, spaces).await
+    }
+
+    async fn accessible_among(&self, viewer: Option<UserId>, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
+        if spaces.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A space is accessible unless some private space at or above it lacks the viewer's membership.
+        let sql = format!(
+            "SELECT s.id FROM spaces s WHERE s.id IN ({}) AND s.state = 'ACTIVE' AND NOT EXISTS ( \
+               SELECT 1 FROM space_closure c JOIN spaces p ON p.id = c.ancestor_id \
+               WHERE c.descendant_id = s.id AND p.privacy = 'PRIVATE' AND NOT EXISTS ( \
+                 SELECT 1 FROM space_members m WHERE m.space_id = p.id AND m.user_id = $1))",
+            placeholders(2, spaces.len())
+        );
+        let mut values = vec![v(viewer.map(|u| u.0).unwrap_or(Uuid::nil()))];
+        values.extend(uuid_values(spaces));
+        let rows = self.sql().all("checking access", &sql, values).await?;
+        rows.iter().map(|r| get::<Uuid>(r, "checking access", "id").map(SpaceId)).collect()
+    }
+
+    async fn follow(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
+        let sql = self.sql();
+        let added = sql
+            .exec(
+                "following",
+                "INSERT INTO space_followers (space_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                vec![v(space.0), v(user.0), v(now())],
+            )
+            .await?;
+        if added > 0 {
+            sql.exec(
+                "counting followers",
+                "UPDATE spaces SET total_followers = total_followers + 1 WHERE id = $1",
+                vec![v(space.0)],
+            )
+            .await?;
+        }
+        Ok(added > 0)
+    }
+
+    async fn unfollow(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
+        let sql = self.sql();
+        let removed = sql
+            .exec(
+                "unfollowing",
+                "DELETE FROM space_followers WHERE space_id = $1 AND user_id = $2",
+                vec![v(space.0), v(user.0)],
+            )
+            .await?;
+        if removed > 0 {
+            sql.exec(
+                "counting followers",
+                "UPDATE spaces SET total_followers = total_followers - 1 WHERE id = $1",
+                vec![v(space.0)],
+            )
+            .await?;
+        }
+        Ok(removed > 0)
+    }
+
+    async fn moderators(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<User>> {
+        let listing = Listing {
+            context: "listing moderators",
+            select: USER_COLS,
+            base: "FROM space_moderators m JOIN users u ON u.id = m.user_id WHERE m.space_id = $1".into(),
+            values: vec![v(space.0)],
+            key: Key::Time("m.created_at"),
+            id: "u.id",
+            descending: false,
+            with_total: true,
+        };
+        self.sql().page(listing, page, user_from_row).await
+    }
+
+    async fn lock_holarchy(&self) -> DomainResult<()> {
+        if self.backend == DbBackend::Postgres {
+            // SQLite transactions here are IMMEDIATE: writers are already serialised.
+            self.sql().all("locking the holarchy", "SELECT pg_advisory_xact_lock(7426001)", vec![]).await?;
+        }
+        Ok(())
+    }
+
+    async fn is_ancestor_or_self(&self, ancestor: SpaceId, descendant: SpaceId) -> DomainResult<bool> {
+        let row = self
+            .sql()
+            .one(
+                "checking ancestry",
+                "SELECT 1 AS v FROM space_closure WHERE ancestor_id = $1 AND descendant_id = $2",
+                vec![v(ancestor.0), v(descendant.0)],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn has_edge(&self, parent: SpaceId, child: SpaceId) -> DomainResult<bool> {
+        let row = self
+            .sql()
+            .one(
+                "checking edge",
+                "SELECT 1 AS v FROM space_parents WHERE parent_id = $1 AND child_id = $2",
+                vec![v(parent.0), v(child.0)],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn parent_ids(&self, child: SpaceId) -> DomainResult<Vec<SpaceId>> {
+        let rows = self
+            .sql()
+            .all("listing parents", "SELECT parent_id FROM space_parents WHERE child_id = $1", vec![v(child.0)])
+            .await?;
+        rows.iter().map(|r| get::<Uuid>(r, "listing parents", "parent_id").map(SpaceId)).collect()
+    }
+
+    async fn attach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<()> {
+        self.attach_edge(parent, child).await
+    }
+
+    async fn detach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<DetachOutcome> {
+        self.detach_edge(parent, child).await
+    }
+
+    async fn parents(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>> {
+        let listing = Listing {
+            context: "listing parents",
+            select: SPACE_COLS,
+            base: "FROM space_parents e JOIN spaces s ON s.id = e.parent_id WHERE e.child_id = $1 AND s.state = 'ACTIVE'"
+                .into(),
+            values: vec![v(space.0)],
+            key: Key::IdOnly,
+            id: "s.id",
+            descending: false,
+            with_total: true,
+        };
+        self.sql().page(listing, page, space_from_row).await
+    }
+
+    async fn children(
+        &self,
+        space: SpaceId,
+        sort: SpaceSort,
+        depth: Depth,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Space>> {
+        let base = match depth {
+            Depth::Direct => {
+                "FROM space_parents e JOIN spaces s ON s.id = e.child_id WHERE e.parent_id = $1 AND s.state = 'ACTIVE'"
+            }
+            Depth::All => {
+                "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id \
+                 WHERE c.ancestor_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE'"
+            }
+        };
+        let listing = Listing {
+            context: "listing child spaces",
+            select: SPACE_COLS,
+            base: base.into(),
+            values: vec![v(space.0)],
+            key: sort_key(sort),
+            id: "s.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql().page(listing, page, space_from_row).await
+    }
+
+    async fn ancestors(&self, space: SpaceId) -> DomainResult<Vec<Space>> {
+        let sql = format!(
+            "SELECT {SPACE_COLS} FROM space_closure c JOIN spaces s ON s.id = c.ancestor_id \
+             WHERE c.descendant_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE' \
+             ORDER BY CASE WHEN s.id = $2 THEN 1 ELSE 0 END, c.depth, s.id"
+        );
+        let rows = self.sql().all("listing ancestors", &sql, vec![v(space.0), v(ROOT_SPACE_ID.0)]).await?;
+        rows.iter().map(space_from_row).collect()
+    }
+
+    async fn descendants(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>> {
+        let listing = Listing {
+            context: "listing descendants",
+            select: SPACE_COLS,
+            base: "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id \
+                   WHERE c.ancestor_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE'"
+                .into(),
+            values: vec![v(space.0)],
+            key: Key::Int("c.depth"),
+            id: "s.id",
+            descending: false,
+            with_total: true,
+        };
+        self.sql().page(listing, page, space_from_row).await
+    }
+
+    async fn search_spaces(&self, query: &str, page: &PageRequest) -> DomainResult<Page<Space>> {
+        let listing = Listing {
+            context: "searching spaces",
+            select: SPACE_COLS,
+            base: "FROM spaces s WHERE s.state = 'ACTIVE' AND s.id <> $2 \
+                   AND (lower(s.handle) LIKE $1 ESCAPE '\\' OR lower(s.name) LIKE $1 ESCAPE '\\')"
+                .into(),
+            values: vec![v(like_contains(query)), v(ROOT_SPACE_ID.0)],
+            key: Key::Int("s.total_followers"),
+            id: "s.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql().page(listing, page, space_from_row).await
+    }
+
+    async fn insert_space_request(&self, r: &SpaceRequest) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "filing space request",
+                "INSERT INTO space_requests (id, child_id, parent_id, requester_id, state, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![v(r.id.0), v(r.child_id.0), v(r.parent_id.0), v(r.requester_id.0), v(r.state.as_str()), v(r.created_at)],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn space_requests_by_ids(&self, ids: &[SpaceRequestId]) -> DomainResult<Vec<SpaceRequest>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {REQUEST_COLS} FROM space_requests r WHERE r.id IN ({})", placeholders(1, ids.len()));
+        self.sql().all("loading space requests", &sql, uuid_values(ids)).await?.iter().map(request_from_row).collect()
+    }
+
+    async fn pending_space_request(&self, child: SpaceId, parent: SpaceId) -> DomainResult<Option<SpaceRequest>> {
+        let sql = format!(
+            "SELECT {REQUEST_COLS} FROM space_requests r WHERE r.child_id = $1 AND r.parent_id = $2 AND r.state = 'PENDING'"
+        );
+        let row = self.sql().one("finding space request", &sql, vec![v(child.0), v(parent.0)]).await?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
+    async fn resolve_space_request(&self, id: SpaceRequestId, state: RequestState, by: UserId) -> DomainResult<bool> {
+        let n = self
+            .sql()
+            .exec(
+                "answering space request",
+                "UPDATE space_requests SET state = $2, resolved_at = $3, resolver_id = $4 WHERE id = $1 AND state = 'PENDING'",
+                vec![v(id.0), v(state.as_str()), v(now()), v(by.0)],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn pending_space_requests_for(&self, parent: SpaceId, page: &PageRequest) -> DomainResult<Page<SpaceRequest>> {
+        let listing = Listing {
+            context: "listing space requests",
+            select: REQUEST_COLS,
+            base: "FROM space_requests r WHERE r.parent_id = $1 AND r.state = 'PENDING'".into(),
+            values: vec![Value::Uuid(Some(parent.0))],
+            key: Key::Time("r.created_at"),
+            id: "r.id",
+            descending: false,
+            with_total: true,
+        };
+        self.sql().page(listing, page, request_from_row).await
+    }
+}

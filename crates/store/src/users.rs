@@ -1,0 +1,103 @@
+//! Users.
+
+use crate::Db;
+use crate::sql::{Sql, get, placeholders, uuid_values, v};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, QueryResult};
+use uuid::Uuid;
+use weco_domain::ports::UserRepo;
+use weco_domain::{DomainResult, NewUser, User, UserId};
+
+pub(crate) const USER_COLS: &str = "u.id, u.handle, u.name, u.email, u.bio, u.created_at";
+
+pub(crate) fn user_from_row(row: &QueryResult) -> DomainResult<User> {
+    const CX: &str = "decoding user";
+    Ok(User {
+        id: UserId(get::<Uuid>(row, CX, "id")?),
+        handle: get(row, CX, "handle")?,
+        name: get(row, CX, "name")?,
+        email: get(row, CX, "email")?,
+        bio: get(row, CX, "bio")?,
+        created_at: get::<DateTime<Utc>>(row, CX, "created_at")?,
+    })
+}
+
+impl<C: ConnectionTrait> Db<C> {
+    pub(crate) fn sql(&self) -> Sql<'_, C> {
+        Sql { conn: &self.conn, backend: self.backend }
+    }
+}
+
+#[async_trait]
+impl<C: ConnectionTrait + Send + Sync> UserRepo for Db<C> {
+    async fn insert_user(&self, user: &NewUser) -> DomainResult<User> {
+        self.sql()
+            .exec(
+                "inserting user",
+                "INSERT INTO users (id, handle, name, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![
+                    v(user.id.0),
+                    v(user.handle.clone()),
+                    v(user.name.clone()),
+                    v(user.email.clone()),
+                    v(user.password_hash.clone()),
+                    v(user.created_at),
+                ],
+            )
+            .await?;
+        Ok(User {
+            id: user.id,
+            handle: user.handle.clone(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            bio: None,
+            created_at: user.created_at,
+        })
+    }
+
+    async fn credentials_by_login(&self, login: &str) -> DomainResult<Option<(User, String)>> {
+        let row = self
+            .sql()
+            .one(
+                "finding login",
+                &format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.handle = $1 OR u.email = $1 LIMIT 1"),
+                vec![v(login)],
+            )
+            .await?;
+        match row {
+            Some(row) => Ok(Some((user_from_row(&row)?, get(&row, "decoding user", "password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id IN ({})", placeholders(1, ids.len()));
+        self.sql().all("loading users", &sql, uuid_values(ids)).await?.iter().map(user_from_row).collect()
+    }
+
+    async fn user_by_handle(&self, handle: &str) -> DomainResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.handle = $1");
+        self.sql().one("finding user", &sql, vec![v(handle)]).await?.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn handle_or_email_taken(&self, handle: &str, email: &str) -> DomainResult<(bool, bool)> {
+        let rows = self
+            .sql()
+            .all(
+                "checking handle and e-mail",
+                "SELECT handle, email FROM users WHERE handle = $1 OR email = $2",
+                vec![v(handle), v(email)],
+            )
+            .await?;
+        let mut taken = (false, false);
+        for row in rows {
+            taken.0 |= get::<String>(&row, "checking handle", "handle")? == handle;
+            taken.1 |= get::<String>(&row, "checking e-mail", "email")? == email;
+        }
+        Ok(taken)
+    }
+}

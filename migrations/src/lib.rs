@@ -1,0 +1,20 @@
+//! Weco's schema, as ordered migrations that run on PostgreSQL and SQLite.
+//!
+//! Each migration writes its DDL once, with a few type words ([`Dialect`]) filled in per backend, so the
+//! two schemas cannot drift apart.
+
+pub use sea_orm_migration::prelude::*;
+
+mod dialect;
+mod m20261126_000001_accounts_and_holarchy;
+
+pub use dialect::Dialect;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_accounts_and_holarchy::Migration)]
+    }
+}
