@@ -1,1 +1,56 @@
+//! Weco's GraphQL schema. It knows the domain and nothing below it: it builds and prints its SDL with no
+//! database, and a server feeds it an [`weco_domain::App`] and a per-request [`RequestScope`].
+//!
+//! - [`error`]: the one mapping from `DomainError` to GraphQL errors with `extensions.code`.
+//! - `ids`, `connection`: ID parsing, opaque cursors and Relay connections.
+//! - `loaders`: per-request DataLoaders, so nested fields cost one batched query per level.
+//! - `types`: the object types (`User`, `Space`, `SpaceRequest`, …).
+//! - `query`, `mutation`: the roots, merged per area.
 
+pub mod error;
+
+mod connection;
+mod ids;
+mod loaders;
+mod mutation;
+mod query;
+mod scope;
+mod types;
+
+use async_graphql::{EmptySubscription, Schema};
+use weco_domain::App;
+
+pub use error::ApiError;
+pub use mutation::Mutation;
+pub use query::Query;
+pub use scope::RequestScope;
+
+/// The executable schema.
+pub type WecoSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits every deployment gets.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl Default for SchemaLimits {
+    fn default() -> Self {
+        Self { max_depth: 16, max_complexity: 5_000 }
+    }
+}
+
+/// The schema with `app` as its data.
+pub fn build_schema(app: App, limits: SchemaLimits) -> WecoSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(app)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The SDL clients are written against (what `schema.graphql` holds).
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+}

@@ -1,1 +1,15 @@
+//! The Weco server: the composition root. It reads the configuration, opens the store, builds the schema
+//! and serves it.
+//!
+//! - [`config`]: the typed `Settings` (defaults, environment, flags) and the CLI.
+//! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
+//! - [`routes`]: the HTTP surface: `/graphql`, `/graphiql`, `/healthz`, `/readyz`.
+//! - [`telemetry`]: logging.
 
+pub mod config;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -5,7 +5,7 @@ mod accounts;
 mod spaces;
 
 pub use accounts::{LoginCommand, RegisterCommand};
-pub use spaces::{CreateSpaceCommand, CreatedSpace};
+pub use spaces::{Attachment, CreateSpaceCommand, CreatedSpace};
 
 use crate::auth::TokenKeys;
 use crate::ports::{PasswordHasher, Store};

@@ -1,0 +1,9 @@
+//! The mutation root, one object per area. Every mutation is one transaction in the domain.
+
+mod accounts;
+mod spaces;
+
+use async_graphql::MergedObject;
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(accounts::AccountMutation, spaces::SpaceMutation);

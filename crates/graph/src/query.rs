@@ -1,0 +1,70 @@
+//! The query root.
+
+use crate::connection::page_request;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::parse_id;
+use crate::scope::{app, scope};
+use crate::types::{SpaceConnection, SpaceObject, SpaceRequestObject, UserObject};
+use async_graphql::{Context, ID, MergedObject, Object};
+use weco_domain::{DomainError, SpaceId, SpaceRequestId};
+
+#[derive(MergedObject, Default)]
+pub struct Query(AccountQuery, SpaceQuery);
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The logged-in viewer; null when anonymous.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
+        let scope = scope(ctx)?;
+        let Some(id) = scope.viewer.id() else { return Ok(None) };
+        Ok(scope.loaders.users.load_one(id).await?.map(UserObject::from))
+    }
+
+    /// A user by handle.
+    async fn user(&self, ctx: &Context<'_>, handle: String) -> ApiResult<Option<UserObject>> {
+        Ok(app(ctx).user_by_handle(&handle).await?.map(UserObject::from))
+    }
+}
+
+#[derive(Default)]
+pub struct SpaceQuery;
+
+#[Object]
+impl SpaceQuery {
+    /// A space by handle or id (give one). The root space has handle `all`. Private spaces the viewer may not
+    /// access show only their id, handle, name and privacy.
+    async fn space(&self, ctx: &Context<'_>, handle: Option<String>, id: Option<ID>) -> ApiResult<Option<SpaceObject>> {
+        let space = match (handle, id) {
+            (Some(handle), None) => app(ctx).space_by_handle(&handle).await?,
+            (None, Some(id)) => scope(ctx)?.loaders.spaces.load_one(parse_id::<SpaceId>(&id, "id")?).await?,
+            _ => return Err(ApiError(DomainError::validation("handle", "give exactly one of handle and id"))),
+        };
+        Ok(space.map(SpaceObject::from))
+    }
+
+    /// Spaces whose handle or name contains `query`, most followed first.
+    async fn search_spaces(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<SpaceConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).search_spaces(&query, page).await?;
+        Ok(SpaceConnection::from_page(page, SpaceObject::from))
+    }
+
+    /// A request to attach a space; visible to its requester and the moderators of both spaces.
+    async fn space_request(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<SpaceRequestObject>> {
+        let id = parse_id::<SpaceRequestId>(&id, "id")?;
+        match app(ctx).space_request(scope(ctx)?.viewer, id).await {
+            Ok(request) => Ok(Some(SpaceRequestObject(request))),
+            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! What one request knows: who is asking, and its DataLoaders (cached for the request only).
+
+use crate::error::ApiError;
+use crate::loaders::Loaders;
+use async_graphql::Context;
+use weco_domain::{App, DomainError, Viewer};
+
+/// Put into each request's data by the server.
+pub struct RequestScope {
+    pub viewer: Viewer,
+    pub(crate) loaders: Loaders,
+}
+
+impl RequestScope {
+    pub fn new(app: &App, viewer: Viewer) -> Self {
+        Self { viewer, loaders: Loaders::new(app, viewer) }
+    }
+}
+
+/// The application, the request's viewer and loaders, from a resolver's context.
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a App {
+    ctx.data_unchecked::<App>()
+}
+
+pub(crate) fn scope<'a>(ctx: &Context<'a>) -> Result<&'a RequestScope, ApiError> {
+    ctx.data::<RequestScope>().map_err(|_| ApiError(DomainError::internal("resolving", "request has no scope")))
+}
+
+
+impl RequestScope {
+    /// Forgets cached loads after a mutation, so what it returns reflects what it changed.
+    pub(crate) fn invalidate(&self) {
+        self.loaders.users.clear::<weco_domain::UserId>();
+        self.loaders.spaces.clear::<weco_domain::SpaceId>();
+        self.loaders.viewer_spaces.clear::<weco_domain::SpaceId>();
+    }
+}

@@ -1,0 +1,16 @@
+//! The object types and enums of the schema.
+
+mod enums;
+mod request;
+mod space;
+mod user;
+
+pub use enums::{Depth, Privacy, RequestState, SpaceSort};
+pub use request::{SpaceRequestConnection, SpaceRequestObject};
+pub use space::{SpaceConnection, SpaceObject};
+pub use user::{UserConnection, UserObject};
+
+/// Counters are 64-bit in the store and `Int` (32-bit) in GraphQL; they saturate rather than wrap.
+pub(crate) fn int(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}

@@ -1,0 +1,174 @@
+use super::{Depth, Privacy, SpaceRequestConnection, SpaceRequestObject, SpaceSort, UserConnection, UserObject, int};
+use crate::connection::{connection, page_request};
+use crate::error::ApiResult;
+use crate::ids::to_id;
+use crate::loaders::ViewerSpace;
+use crate::scope::{app, scope};
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use weco_domain::Space;
+
+/// A community. Spaces nest: a space may sit under several parents, and what is posted in it appears in
+/// every space above it that it flows into. Viewers who may not access a space see only its id, handle,
+/// name and privacy.
+#[derive(Clone)]
+pub struct SpaceObject(pub Arc<Space>);
+
+impl From<Space> for SpaceObject {
+    fn from(s: Space) -> Self {
+        Self(Arc::new(s))
+    }
+}
+
+impl SpaceObject {
+    async fn viewer_state(&self, ctx: &Context<'_>) -> ApiResult<ViewerSpace> {
+        Ok(scope(ctx)?.loaders.viewer_spaces.load_one(self.0.id).await?.unwrap_or_default())
+    }
+
+    /// `Some(value)` when the viewer may access the space, `None` otherwise.
+    async fn gated<T>(&self, ctx: &Context<'_>, value: impl FnOnce(&Space) -> T) -> ApiResult<Option<T>> {
+        Ok(self.viewer_state(ctx).await?.can_access.then(|| value(&self.0)))
+    }
+}
+
+#[Object(name = "Space")]
+impl SpaceObject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// Unique, lower-case; the root space is `all`.
+    async fn handle(&self) -> &str {
+        &self.0.handle
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn privacy(&self) -> Privacy {
+        self.0.privacy.into()
+    }
+
+    /// Null for viewers who may not access the space.
+    async fn description(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        self.gated(ctx, |s| s.description.clone()).await
+    }
+
+    /// Null for viewers who may not access the space.
+    async fn created_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+        self.gated(ctx, |s| s.created_at).await
+    }
+
+    /// Who created it. Null for the root space and for viewers who may not access the space.
+    async fn creator(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
+        let Some(Some(creator)) = self.gated(ctx, |s| s.creator_id).await? else {
+            return Ok(None);
+        };
+        Ok(scope(ctx)?.loaders.users.load_one(creator).await?.map(UserObject::from))
+    }
+
+    /// Whether the viewer may see this space's content (DESIGN §5 rule 1).
+    async fn viewer_can_access(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(self.viewer_state(ctx).await?.can_access)
+    }
+
+    async fn viewer_is_moderator(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(self.viewer_state(ctx).await?.is_moderator)
+    }
+
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(self.viewer_state(ctx).await?.is_following)
+    }
+
+    /// Posts that appear in this space (its own and those flowing up from below). Null without access.
+    async fn total_posts(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        self.gated(ctx, |s| int(s.total_posts)).await
+    }
+
+    /// Likes on the posts that appear in this space. Null without access.
+    async fn total_post_likes(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        self.gated(ctx, |s| int(s.total_post_likes)).await
+    }
+
+    /// Comments on the posts that appear in this space. Null without access.
+    async fn total_comments(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        self.gated(ctx, |s| int(s.total_comments)).await
+    }
+
+    /// Null without access.
+    async fn total_followers(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        self.gated(ctx, |s| int(s.total_followers)).await
+    }
+
+    /// The spaces directly above this one. `FORBIDDEN` without access.
+    async fn parents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<SpaceConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).space_parents(scope(ctx)?.viewer, self.0.id, page).await?;
+        Ok(SpaceConnection::from_page(page, SpaceObject::from))
+    }
+
+    /// The spaces below this one: directly (`DIRECT`) or at any depth (`ALL`). `FORBIDDEN` without access.
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        #[graphql(default_with = "SpaceSort::Likes")] sort: SpaceSort,
+        #[graphql(default_with = "Depth::Direct")] depth: Depth,
+    ) -> ApiResult<SpaceConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).space_children(scope(ctx)?.viewer, self.0.id, sort.into(), depth.into(), page).await?;
+        Ok(SpaceConnection::from_page(page, SpaceObject::from))
+    }
+
+    /// Every space above this one, nearest first, the root last. `FORBIDDEN` without access.
+    async fn ancestors(&self, ctx: &Context<'_>) -> ApiResult<Vec<SpaceObject>> {
+        let spaces = app(ctx).space_ancestors(scope(ctx)?.viewer, self.0.id).await?;
+        Ok(spaces.into_iter().map(SpaceObject::from).collect())
+    }
+
+    /// Every space below this one, nearest first. `FORBIDDEN` without access.
+    async fn descendants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<SpaceConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).space_descendants(scope(ctx)?.viewer, self.0.id, page).await?;
+        Ok(SpaceConnection::from_page(page, SpaceObject::from))
+    }
+
+    /// The space's moderators, longest-serving first. `FORBIDDEN` without access.
+    async fn moderators(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<UserConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).space_moderators(scope(ctx)?.viewer, self.0.id, page).await?;
+        Ok(UserConnection::from_page(page, UserObject::from))
+    }
+
+    /// Pending requests to place other spaces under this one, oldest first. Moderators only.
+    async fn pending_space_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<SpaceRequestConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).pending_space_requests(scope(ctx)?.viewer, self.0.id, page).await?;
+        Ok(SpaceRequestConnection::from_page(page, SpaceRequestObject))
+    }
+}
+
+connection!(SpaceConnection, SpaceEdge, SpaceObject, "space");

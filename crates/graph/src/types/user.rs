@@ -1,0 +1,45 @@
+use crate::connection::connection;
+use crate::ids::to_id;
+use async_graphql::{ID, Object};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use weco_domain::User;
+
+/// A person on Weco.
+#[derive(Clone)]
+pub struct UserObject(pub Arc<User>);
+
+impl From<User> for UserObject {
+    fn from(u: User) -> Self {
+        Self(Arc::new(u))
+    }
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// Unique, lower-case; how others mention this user.
+    async fn handle(&self) -> &str {
+        &self.0.handle
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the user says about themselves.
+    async fn bio(&self) -> Option<&str> {
+        self.0.bio.as_deref()
+    }
+
+    /// When the account was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+connection!(UserConnection, UserEdge, UserObject, "user");

@@ -1,0 +1,128 @@
+//! Configuration: one typed [`Settings`], read from flags and `WECO_*`/`DATABASE_URL`/`REDIS_URL` environment
+//! variables, with defaults that need no servers at all.
+
+use clap::{Args, Parser, Subcommand};
+use std::fmt;
+
+/// The server's settings.
+#[derive(Args, Clone)]
+pub struct Settings {
+    /// Database: `sqlite://PATH?mode=rwc` or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://weco.db?mode=rwc")]
+    pub database_url: String,
+
+    /// Redis for events between replicas; without it events stay in this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "WECO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Secret that signs bearer tokens; by default a random one per start (tokens then die with the process).
+    #[arg(long, env = "WECO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Do not run migrations at start.
+    #[arg(long)]
+    pub no_migrate: bool,
+
+    /// Database connection pool size.
+    #[arg(long, env = "WECO_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Settings {
+    /// Defaults for `database_url`, as if no flag or variable were given.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            redis_url: None,
+            listen: "127.0.0.1:0".into(),
+            jwt_secret: None,
+            no_migrate: false,
+            db_pool: 16,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Secrets stay out of logs and debug output.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("listen", &self.listen)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("no_migrate", &self.no_migrate)
+            .field("db_pool", &self.db_pool)
+            .finish()
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://user:***@host/…`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((auth, host)) = rest.split_once('@') else { return url.to_owned() };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// `weco`: the Weco server and its tools.
+#[derive(Parser, Debug)]
+#[command(name = "weco", version, about = "Weco: a cooperatively owned social network of nested communities")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the GraphQL API (the default).
+    Serve,
+    /// Apply or inspect database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the GraphQL schema (SDL) to standard output.
+    PrintSchema,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(redact_url("postgres://weco:s3cret@db:5432/weco"), "postgres://weco:***@db:5432/weco");
+        assert_eq!(redact_url("sqlite://weco.db?mode=rwc"), "sqlite://weco.db?mode=rwc");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token_secret() {
+        let mut s = Settings::for_database("sqlite::memory:");
+        s.jwt_secret = Some("topsecret".into());
+        assert!(!format!("{s:?}").contains("topsecret"));
+    }
+}

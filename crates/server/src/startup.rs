@@ -1,0 +1,117 @@
+//! Building and running the server.
+
+use crate::config::{Settings, redact_url};
+use crate::routes::{self, AppState};
+use anyhow::Context as _;
+use async_trait_shim::BlockingHasher;
+use migration::{Migrator, MigratorTrait};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use weco_domain::App;
+use weco_domain::auth::TokenKeys;
+use weco_graph::{SchemaLimits, build_schema};
+use weco_store::{SeaStore, StoreOptions};
+
+/// Password hashing on tokio's blocking pool, so a burst of logins never stalls the event loop.
+mod async_trait_shim {
+    use weco_domain::DomainResult;
+    use weco_domain::ports::PasswordHasher;
+
+    pub struct BlockingHasher;
+
+    #[async_trait::async_trait]
+    impl PasswordHasher for BlockingHasher {
+        async fn hash(&self, password: String) -> DomainResult<String> {
+            tokio::task::spawn_blocking(move || weco_domain::auth::hash_password(&password))
+                .await
+                .map_err(|e| weco_domain::DomainError::internal("hashing password", e))?
+        }
+
+        async fn verify(&self, password: String, phc: String) -> bool {
+            tokio::task::spawn_blocking(move || weco_domain::auth::verify_password(&password, &phc))
+                .await
+                .unwrap_or(false)
+        }
+    }
+}
+
+/// Opens the database named in `settings` and, unless told not to, brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<SeaStore> {
+    let options = StoreOptions { url: settings.database_url.clone(), max_connections: settings.db_pool };
+    let store = weco_store::connect(&options)
+        .await
+        .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;
+    if !settings.no_migrate {
+        Migrator::up(store.connection(), None).await.context("running migrations")?;
+    }
+    Ok(store)
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Arc::new(open_store(&settings).await?);
+        let secret = match &settings.jwt_secret {
+            Some(secret) if !secret.is_empty() => secret.as_bytes().to_vec(),
+            _ => {
+                tracing::warn!("no WECO_JWT_SECRET set: using a random token secret; tokens end with this process");
+                rand::random::<[u8; 32]>().to_vec()
+            }
+        };
+        let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret));
+        let schema = build_schema(app.clone(), SchemaLimits::default());
+        let listener =
+            TcpListener::bind(&settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        Ok(Self { listener, addr, state: AppState { app, schema, store } })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = routes::router(self.state.clone());
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving")?;
+        Ok(())
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
