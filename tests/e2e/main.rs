@@ -1,1 +1,5 @@
+//! End-to-end tests: the real server, over HTTP, on SQLite and on PostgreSQL. One binary, one module per area.
 
+mod accounts;
+mod holarchy;
+mod http;

@@ -1,1 +1,230 @@
+//! The end-to-end harness: start the real server on a free port over a fresh database, talk GraphQL to it
+//! over HTTP.
+//!
+//! Every test runs on both backends: SQLite (a fresh file) and PostgreSQL (a fresh database on the server at
+//! `WECO_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`). Without a reachable PostgreSQL the
+//! PostgreSQL half of each test says it is skipped and passes — unless `WECO_REQUIRE_SERVICES=1` (as in CI),
+//! where it fails.
 
+use anyhow::Context as _;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+use weco_server::{Application, Settings};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("WECO_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn services_required() -> bool {
+    std::env::var("WECO_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// A fresh, empty database for one test, removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// `None` when the backend is PostgreSQL and no server answers (and services are not required).
+    pub async fn create(backend: Backend) -> anyhow::Result<Option<Self>> {
+        let name = format!("weco_test_{}", uuid::Uuid::now_v7().simple());
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                Ok(Some(Self { url, cleanup: Cleanup::File(path) }))
+            }
+            Backend::Postgres => {
+                let base = postgres_base_url();
+                let admin_url = format!("{base}/postgres");
+                let admin = match Database::connect(&admin_url).await {
+                    Ok(c) => c,
+                    Err(e) if !services_required() => {
+                        eprintln!("SKIPPED: PostgreSQL is not reachable at {base} ({e}); set WECO_TEST_POSTGRES_URL to run this test on PostgreSQL");
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e).context("PostgreSQL is required (WECO_REQUIRE_SERVICES=1) but not reachable"),
+                };
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                admin.close().await?;
+                Ok(Some(Self { url: format!("{base}/{name}"), cleanup: Cleanup::Postgres { admin_url, name } }))
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime; a thread of its own may block on a second one.
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    rt.block_on(async {
+                        if let Ok(admin) = Database::connect(&admin_url).await {
+                            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A running server over its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    // Dropped last: the server must stop before its database goes.
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts a server on `backend`; `None` when that backend is unavailable here (see the crate docs).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with a chance to adjust the settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
+        let database = TestDatabase::create(backend).await.expect("creating the test database")?;
+        let mut settings = Settings::for_database(database.url.clone());
+        settings.jwt_secret = Some("test-secret".into());
+        settings.db_pool = 8;
+        adjust(&mut settings);
+        let app = Application::build(settings).await.expect("building the application");
+        let addr = app.local_addr();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app.run_until_stopped(async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Some(Self { addr, backend, client: reqwest::Client::new(), shutdown: Some(tx), server: Some(server), database })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a GraphQL request and returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("sending GraphQL request");
+        response.json::<Value>().await.expect("GraphQL response is JSON")
+    }
+
+    /// Runs a request that must succeed, and returns its `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}\nquery: {query}");
+        body["data"].clone()
+    }
+
+    /// Runs a request that must fail, and returns the first error's `extensions.code`.
+    pub async fn error_code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let body = self.gql(token, query, variables).await;
+        let code = body["errors"][0]["extensions"]["code"].as_str();
+        assert!(code.is_some(), "expected an error with a code, got: {body:#}\nquery: {query}");
+        code.unwrap_or_default().to_owned()
+    }
+
+    /// Registers `handle` (password `password-123`) and returns `(token, user id)`.
+    pub async fn register(&self, handle: &str) -> (String, String) {
+        let data = self
+            .ok(
+                None,
+                "mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }",
+                json!({ "i": { "handle": handle, "name": handle.to_uppercase(), "email": format!("{handle}@example.org"), "password": "password-123" } }),
+            )
+            .await;
+        (
+            data["register"]["token"].as_str().unwrap_or_default().to_owned(),
+            data["register"]["user"]["id"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Creates a space (under `parent` if given) as `token` and returns its id.
+    pub async fn create_space(&self, token: &str, handle: &str, parent: Option<&str>) -> String {
+        self.create_space_with(token, json!({ "handle": handle, "name": handle, "parentId": parent })).await
+    }
+
+    pub async fn create_space_with(&self, token: &str, input: Value) -> String {
+        let data = self
+            .ok(Some(token), "mutation($i: CreateSpaceInput!) { createSpace(input: $i) { space { id } } }", json!({ "i": input }))
+            .await;
+        data["createSpace"]["space"]["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The id of the root space `all`.
+    pub async fn root_id(&self) -> String {
+        let data = self.ok(None, r#"{ space(handle: "all") { id } }"#, json!({})).await;
+        data["space"]["id"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Generates a SQLite and a PostgreSQL test for each `async fn name(app: TestApp)` named.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::TestApp::spawn($crate::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::TestApp::spawn($crate::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

@@ -135,6 +135,9 @@ impl App {
         tx.lock_holarchy().await?;
         load_space(&*tx, child).await?;
         load_space(&*tx, parent).await.map_err(|_| DomainError::NotFound("parent space"))?;
+        if child == ROOT_SPACE_ID {
+            return Err(DomainError::Cycle("the root space cannot be placed under another space".into()));
+        }
         if !moderates(&*tx, user, child).await? {
             return Err(DomainError::forbidden("only a moderator of the child space can attach it"));
         }
