@@ -132,3 +132,76 @@ pub fn now() -> DateTime<Utc> {
 pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
+
+/// A post with its counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub id: PostId,
+    pub creator_id: UserId,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub url: Option<String>,
+    pub kinds: Vec<crate::values::PostKind>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub total_likes: i64,
+    pub total_comments: i64,
+    pub total_reposts: i64,
+    pub total_ratings: i64,
+    pub rating_sum: i64,
+    pub total_links: i64,
+}
+
+impl Post {
+    /// The mean rating, when there is one.
+    pub fn average_rating(&self) -> Option<f64> {
+        (self.total_ratings > 0).then(|| self.rating_sum as f64 / self.total_ratings as f64)
+    }
+}
+
+/// What the store needs to create a post.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub id: PostId,
+    pub creator_id: UserId,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub url: Option<String>,
+    pub kinds: Vec<crate::values::PostKind>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A comment; `parent_id` is set on replies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub id: CommentId,
+    pub post_id: PostId,
+    pub parent_id: Option<CommentId>,
+    pub creator_id: UserId,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub total_replies: i64,
+}
+
+/// What the viewer has done to a post.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PostActions {
+    pub liked: bool,
+    pub rating: Option<i64>,
+}
+
+/// A feed request, as the store answers it.
+#[derive(Debug, Clone)]
+pub struct FeedQuery {
+    pub space: SpaceId,
+    pub sort: crate::values::FeedSort,
+    pub metric: crate::values::FeedMetric,
+    pub scope: crate::values::FeedScope,
+    pub depth: crate::values::Depth,
+    /// Only posts created at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    pub search: Option<String>,
+    pub kinds: Vec<crate::values::PostKind>,
+    /// Whose mutes to apply.
+    pub viewer: Option<UserId>,
+}

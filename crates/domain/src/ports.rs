@@ -9,6 +9,8 @@ use crate::model::*;
 use crate::page::{Page, PageRequest};
 use crate::values::{Depth, RequestState, SpaceSort};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
 
 /// Users and their credentials.
 #[async_trait]
@@ -86,9 +88,78 @@ pub struct DetachOutcome {
     pub private_ancestry_lost: u64,
 }
 
+/// Whether a post shows in one space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpacePostState {
+    Active,
+    /// Hidden there by a moderator of that space.
+    Removed,
+}
+
+impl SpacePostState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Removed => "REMOVED",
+        }
+    }
+}
+
+/// Posts, where they appear, reactions and comments.
+#[async_trait]
+pub trait PostRepo: Send + Sync {
+    /// For each space, the private spaces at or above it (its Priv set, DESIGN §5).
+    async fn private_ancestry(&self, spaces: &[SpaceId]) -> DomainResult<HashMap<SpaceId, BTreeSet<SpaceId>>>;
+    /// Inserts the post directly into `spaces` and makes it appear in every space above them it flows into,
+    /// keeping every counter in step.
+    async fn insert_post(&self, post: &NewPost, spaces: &[SpaceId]) -> DomainResult<()>;
+    /// Active posts by id.
+    async fn posts_by_ids(&self, ids: &[PostId]) -> DomainResult<Vec<Post>>;
+    /// Which of `ids` the viewer may see: active somewhere, and their spaces accessible (DESIGN §5 rule 4).
+    async fn visible_posts_among(&self, viewer: Option<UserId>, ids: &[PostId]) -> DomainResult<Vec<PostId>>;
+    /// The spaces each post was posted or reposted into directly, with whether it is active there.
+    async fn direct_spaces(&self, posts: &[PostId]) -> DomainResult<Vec<(PostId, SpaceId, SpacePostState)>>;
+    /// The post's state in one space, if it appears there.
+    async fn space_post_state(&self, post: PostId, space: SpaceId) -> DomainResult<Option<SpacePostState>>;
+    /// Adds the post directly to more spaces (with aggregation); returns how many were new.
+    async fn repost(&self, post: PostId, spaces: &[SpaceId], at: DateTime<Utc>) -> DomainResult<u64>;
+    /// Moves the post's row in `space` from `from` to `to`, keeping the space's counters exact; `false` when
+    /// it was not in state `from`.
+    async fn set_space_post_state(
+        &self,
+        post: PostId,
+        space: SpaceId,
+        from: SpacePostState,
+        to: SpacePostState,
+    ) -> DomainResult<bool>;
+    /// Deletes the post everywhere.
+    async fn delete_post(&self, post: PostId) -> DomainResult<()>;
+    /// Likes; `false` when already liked.
+    async fn like(&self, post: PostId, user: UserId, space: Option<SpaceId>) -> DomainResult<bool>;
+    /// Unlikes; `false` when not liked.
+    async fn unlike(&self, post: PostId, user: UserId) -> DomainResult<bool>;
+    /// Sets the user's rating, replacing an earlier one.
+    async fn rate(&self, post: PostId, user: UserId, value: i64, space: Option<SpaceId>) -> DomainResult<()>;
+    async fn post_actions(&self, user: UserId, posts: &[PostId]) -> DomainResult<HashMap<PostId, PostActions>>;
+    async fn insert_comment(&self, comment: &Comment) -> DomainResult<()>;
+    async fn comments_by_ids(&self, ids: &[CommentId]) -> DomainResult<Vec<Comment>>;
+    /// Top-level comments (`parent` = None) or replies, oldest first.
+    async fn comments(&self, post: PostId, parent: Option<CommentId>, page: &PageRequest) -> DomainResult<Page<Comment>>;
+    /// One page of each feed, all in one statement. The queries differ only in their space.
+    async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<Vec<Page<Post>>>;
+    /// The author's posts the viewer may see, newest first.
+    async fn user_posts(&self, viewer: Option<UserId>, author: UserId, page: &PageRequest) -> DomainResult<Page<Post>>;
+    /// Posts matching `query` (full-text) that the viewer may see, newest first.
+    async fn search_posts(&self, viewer: Option<UserId>, query: &str, page: &PageRequest) -> DomainResult<Page<Post>>;
+    /// Links two posts; `false` when they were linked already.
+    async fn link_posts(&self, source: PostId, target: PostId, creator: UserId, description: &str) -> DomainResult<bool>;
+    /// Mutes (`true`) or unmutes a user for `user`'s feeds; `false` when nothing changed.
+    async fn set_muted(&self, user: UserId, muted: UserId, on: bool) -> DomainResult<bool>;
+}
+
 /// Everything a service may read or write.
-pub trait Repo: UserRepo + SpaceRepo {}
-impl<T: UserRepo + SpaceRepo + ?Sized> Repo for T {}
+pub trait Repo: UserRepo + SpaceRepo + PostRepo {}
+impl<T: UserRepo + SpaceRepo + PostRepo + ?Sized> Repo for T {}
 
 /// A database: reads outside a transaction, or opens one.
 #[async_trait]

@@ -281,3 +281,184 @@ mod tests {
         assert!(Description::parse("", "description").is_ok());
     }
 }
+
+/// What a post holds; a post may combine several kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PostKind {
+    Text,
+    Url,
+    Image,
+    Audio,
+    Event,
+    Poll,
+    Card,
+}
+
+impl PostKind {
+    pub const ALL: [PostKind; 7] = [Self::Text, Self::Url, Self::Image, Self::Audio, Self::Event, Self::Poll, Self::Card];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "TEXT",
+            Self::Url => "URL",
+            Self::Image => "IMAGE",
+            Self::Audio => "AUDIO",
+            Self::Event => "EVENT",
+            Self::Poll => "POLL",
+            Self::Card => "CARD",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// The stored form: kinds joined by commas, e.g. `TEXT,URL`.
+    pub fn join(kinds: &[PostKind]) -> String {
+        kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    pub fn split(raw: &str) -> Vec<PostKind> {
+        raw.split(',').filter_map(Self::from_db).collect()
+    }
+}
+
+/// How a feed is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedSort {
+    /// Newest first.
+    New,
+    /// Most recent activity (new comments) first.
+    Active,
+    /// Highest `FeedMetric` first, among posts created within the time range.
+    Top,
+    /// A score that rises with engagement and decays with age.
+    Hot,
+}
+
+/// What TOP ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedMetric {
+    Likes,
+    Comments,
+    Reposts,
+    Ratings,
+    Links,
+}
+
+/// Which posts a TOP feed considers, by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeRange {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+    All,
+}
+
+impl TimeRange {
+    /// The oldest creation time the range admits, counted back from `now`.
+    pub fn since(self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let span = match self {
+            Self::Hour => chrono::Duration::hours(1),
+            Self::Day => chrono::Duration::days(1),
+            Self::Week => chrono::Duration::weeks(1),
+            Self::Month => chrono::Duration::days(30),
+            Self::Year => chrono::Duration::days(365),
+            Self::All => return None,
+        };
+        Some(now - span)
+    }
+}
+
+/// Whose reactions rank a TOP or HOT feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedScope {
+    /// Every reaction, wherever it was cast.
+    Global,
+    /// Only reactions cast in this space or the spaces below it (the exposure gradient): a post climbs the
+    /// holarchy one level at a time.
+    Local,
+}
+
+/// The HOT score: the order of magnitude of engagement plus the creation time in units of 12.5 hours, so
+/// ten times the engagement is worth half a day of freshness. The score of a post changes only when its
+/// engagement does, so it can be stored and indexed.
+pub fn hot_score(engagement: i64, created_at: chrono::DateTime<chrono::Utc>) -> f64 {
+    const EPOCH: i64 = 1_700_000_000;
+    let magnitude = (engagement.max(1) as f64).log10();
+    magnitude + (created_at.timestamp() - EPOCH) as f64 / 45_000.0
+}
+
+/// Post title: up to 300 characters.
+pub fn parse_title(raw: Option<&str>) -> DomainResult<Option<String>> {
+    optional_text(raw, "input.title", 300)
+}
+
+/// Post text: up to 40,000 characters.
+pub fn parse_post_text(raw: Option<&str>) -> DomainResult<Option<String>> {
+    optional_text(raw, "input.text", 40_000)
+}
+
+/// A web address: http or https, up to 2,000 characters.
+pub fn parse_url(raw: Option<&str>) -> DomainResult<Option<String>> {
+    let Some(url) = optional_text(raw, "input.url", 2_000)? else { return Ok(None) };
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(Some(url)),
+        _ => Err(DomainError::validation("input.url", "must be an http:// or https:// address")),
+    }
+}
+
+/// Comment text: 1 to 10,000 characters.
+pub fn parse_comment_text(raw: &str) -> DomainResult<String> {
+    bounded_text(raw, "input.text", 10_000, true)
+}
+
+fn optional_text(raw: Option<&str>, field: &str, max: usize) -> DomainResult<Option<String>> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => {
+            let text = bounded_text(raw, field, max, false)?;
+            Ok((!text.is_empty()).then_some(text))
+        }
+    }
+}
+
+#[cfg(test)]
+mod post_tests {
+    use super::*;
+
+    #[test]
+    fn hot_scores_rise_with_engagement_and_with_freshness() {
+        let t = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        assert!(hot_score(10, t) > hot_score(1, t));
+        assert_eq!(hot_score(0, t), hot_score(1, t));
+        let later = t + chrono::Duration::seconds(45_000);
+        assert!((hot_score(1, later) - hot_score(10, t)).abs() < 1e-9, "10x engagement = 12.5 hours");
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https() {
+        assert_eq!(parse_url(Some(" https://weco.io/x ")).ok(), Some(Some("https://weco.io/x".into())));
+        assert_eq!(parse_url(Some("")).ok(), Some(None));
+        for bad in ["ftp://x", "javascript:alert(1)", "https://", "http://a b"] {
+            assert_eq!(parse_url(Some(bad)).map_err(|e| e.code()), Err("VALIDATION"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn post_kinds_round_trip_through_their_stored_form() {
+        let kinds = [PostKind::Text, PostKind::Url];
+        assert_eq!(PostKind::split(&PostKind::join(&kinds)), kinds);
+    }
+
+    #[test]
+    fn time_ranges_count_back_from_now() {
+        let now = chrono::Utc::now();
+        assert_eq!(TimeRange::All.since(now), None);
+        assert_eq!(TimeRange::Day.since(now), Some(now - chrono::Duration::days(1)));
+    }
+}

@@ -30,10 +30,13 @@ pub(crate) fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
     Cursor::decode(&text, "after").map_err(ApiError)
 }
 
-/// Validates `first` (0 to 100) and decodes `after`.
-pub(crate) fn page_request(first: i32, after: Option<&str>) -> Result<PageRequest, ApiError> {
+/// The page size when a client gives none (or null).
+pub(crate) const DEFAULT_PAGE_SIZE: i32 = 20;
+
+/// Validates `first` (0 to 100; null means the default) and decodes `after`.
+pub(crate) fn page_request(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, ApiError> {
     let after = after.map(decode_cursor).transpose()?;
-    Ok(PageRequest::new(i64::from(first), after)?)
+    Ok(PageRequest::new(i64::from(first.unwrap_or(DEFAULT_PAGE_SIZE)), after)?)
 }
 
 /// Builds `(edges as (cursor, node), page info, total)` from a domain page.
@@ -102,9 +105,9 @@ mod tests {
 
     #[test]
     fn garbage_cursors_and_oversized_pages_are_validation_errors() {
-        assert_eq!(page_request(20, Some("%%%")).map_err(|e| e.0.code()).err(), Some("VALIDATION"));
-        assert_eq!(page_request(20, Some("aGVsbG8")).map_err(|e| e.0.code()).err(), Some("VALIDATION"));
-        assert_eq!(page_request(101, None).map_err(|e| e.0.code()).err(), Some("VALIDATION"));
-        assert!(page_request(100, None).is_ok());
+        assert_eq!(page_request(Some(20), Some("%%%")).map_err(|e| e.0.code()).err(), Some("VALIDATION"));
+        assert_eq!(page_request(Some(20), Some("aGVsbG8")).map_err(|e| e.0.code()).err(), Some("VALIDATION"));
+        assert_eq!(page_request(Some(101), None).map_err(|e| e.0.code()).err(), Some("VALIDATION"));
+        assert!(page_request(Some(100), None).is_ok());
     }
 }

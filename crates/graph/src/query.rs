@@ -4,12 +4,12 @@ use crate::connection::page_request;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::parse_id;
 use crate::scope::{app, scope};
-use crate::types::{SpaceConnection, SpaceObject, SpaceRequestObject, UserObject};
+use crate::types::{PostConnection, PostObject, SpaceConnection, SpaceObject, SpaceRequestObject, UserObject};
 use async_graphql::{Context, ID, MergedObject, Object};
-use weco_domain::{DomainError, SpaceId, SpaceRequestId};
+use weco_domain::{DomainError, PostId, SpaceId, SpaceRequestId};
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, SpaceQuery);
+pub struct Query(AccountQuery, SpaceQuery, PostQuery);
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -50,7 +50,7 @@ impl SpaceQuery {
         &self,
         ctx: &Context<'_>,
         query: String,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request(first, after.as_deref())?;
@@ -66,5 +66,30 @@ impl SpaceQuery {
             Err(DomainError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[derive(Default)]
+pub struct PostQuery;
+
+#[Object]
+impl PostQuery {
+    /// A post, if the viewer may see it (otherwise null, as if it did not exist).
+    async fn post(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<PostObject>> {
+        let id = parse_id::<PostId>(&id, "id")?;
+        Ok(app(ctx).post(scope(ctx)?.viewer, id).await?.map(PostObject::from))
+    }
+
+    /// Posts whose title or text match `query` (full-text), newest first, among those the viewer may see.
+    async fn search_posts(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<PostConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).search_posts(scope(ctx)?.viewer, &query, page).await?;
+        Ok(PostConnection::from_page(page))
     }
 }

@@ -33,5 +33,9 @@ impl RequestScope {
         self.loaders.users.clear::<weco_domain::UserId>();
         self.loaders.spaces.clear::<weco_domain::SpaceId>();
         self.loaders.viewer_spaces.clear::<weco_domain::SpaceId>();
+        self.loaders.posts.clear::<weco_domain::PostId>();
+        self.loaders.post_viewer.clear::<weco_domain::PostId>();
+        self.loaders.comments.clear::<weco_domain::CommentId>();
+        self.loaders.feeds.clear::<crate::loaders::FeedKey>();
     }
 }

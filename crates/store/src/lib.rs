@@ -7,8 +7,10 @@
 //! - `users`, `spaces`, `holarchy`: the SQL, one module per area. `holarchy` holds the set-based closure
 //!   maintenance of DESIGN.md appendix A.
 
+mod aggregation;
 mod error;
 mod holarchy;
+mod posts;
 mod spaces;
 mod sql;
 mod users;

@@ -260,11 +260,14 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
     }
 
     async fn attach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<()> {
-        self.attach_edge(parent, child).await
+        self.attach_edge(parent, child).await?;
+        self.realign_after_edit(parent, child).await
     }
 
     async fn detach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<DetachOutcome> {
-        self.detach_edge(parent, child).await
+        let outcome = self.detach_edge(parent, child).await?;
+        self.realign_after_edit(parent, child).await?;
+        Ok(outcome)
     }
 
     async fn parents(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>> {

@@ -78,14 +78,16 @@ pub(crate) enum Key {
     Int(&'static str),
     /// A timestamp expression; cursors carry it in microseconds.
     Time(&'static str),
+    /// A floating-point expression (a score).
+    Float(&'static str),
     /// The id alone.
     IdOnly,
 }
 
 impl Key {
-    fn expr(self) -> Option<&'static str> {
+    pub(crate) fn expr(self) -> Option<&'static str> {
         match self {
-            Key::Int(e) | Key::Time(e) => Some(e),
+            Key::Int(e) | Key::Time(e) | Key::Float(e) => Some(e),
             Key::IdOnly => None,
         }
     }
@@ -113,45 +115,22 @@ impl<C: ConnectionTrait> Sql<'_, C> {
         page: &weco_domain::PageRequest,
         decode: impl Fn(&QueryResult) -> DomainResult<T>,
     ) -> DomainResult<weco_domain::Page<T>> {
-        use weco_domain::{Cursor, CursorKey, Page};
+        use weco_domain::{Cursor, Page};
         let Listing { context, select, base, mut values, key, id, descending, with_total } = listing;
         let total = if with_total {
             Some(self.scalar::<i64>(context, &format!("SELECT COUNT(*) AS v {base}"), values.clone()).await?)
         } else {
             None
         };
-        let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
+        let dir = if descending { "DESC" } else { "ASC" };
         let mut sql = format!("SELECT {select}");
         if let Some(expr) = key.expr() {
             sql.push_str(&format!(", {expr} AS sort_key"));
         }
         sql.push(' ');
         sql.push_str(&base);
-        if let Some(after) = page.after {
-            let n = values.len();
-            match key {
-                Key::IdOnly => {
-                    sql.push_str(&format!(" AND {id} {cmp} ${}", n + 1));
-                    values.push(Value::Uuid(Some(after.id)));
-                }
-                Key::Int(expr) | Key::Time(expr) => {
-                    let k = after.int_key("after")?;
-                    let key_value = match key {
-                        Key::Time(_) => Value::ChronoDateTimeUtc(Some(
-                            chrono::DateTime::from_timestamp_micros(k)
-                                .ok_or_else(|| DomainError::validation("after", "is not a valid cursor"))?,
-                        )),
-                        _ => Value::BigInt(Some(k)),
-                    };
-                    sql.push_str(&format!(
-                        " AND ({expr} {cmp} ${a} OR ({expr} = ${a} AND {id} {cmp} ${b}))",
-                        a = n + 1,
-                        b = n + 2
-                    ));
-                    values.push(key_value);
-                    values.push(Value::Uuid(Some(after.id)));
-                }
-            }
+        if let Some(after) = &page.after {
+            sql.push_str(&keyset_clause(key, id, descending, after, &mut values)?);
         }
         match key.expr() {
             Some(expr) => sql.push_str(&format!(" ORDER BY {expr} {dir}, {id} {dir}")),
@@ -163,19 +142,73 @@ impl<C: ConnectionTrait> Sql<'_, C> {
         for row in &rows {
             let item = decode(row)?;
             let row_id: uuid::Uuid = get(row, context, "id")?;
-            let cursor_key = match key {
-                Key::IdOnly => CursorKey::None,
-                Key::Int(_) => CursorKey::Int(get::<i64>(row, context, "sort_key")?),
-                Key::Time(_) => {
-                    CursorKey::Int(get::<chrono::DateTime<chrono::Utc>>(row, context, "sort_key")?.timestamp_micros())
-                }
-            };
-            items.push((Cursor::new(cursor_key, row_id), item));
+            items.push((Cursor::new(cursor_key(row, key, context)?, row_id), item));
         }
         let mut result = Page::from_rows(items, page);
         if let Some(total) = total {
             result = result.with_total(total);
         }
         Ok(result)
+    }
+}
+
+/// The cursor key of a row that selected `key` as `sort_key`.
+pub(crate) fn cursor_key(row: &QueryResult, key: Key, context: &str) -> DomainResult<weco_domain::CursorKey> {
+    use weco_domain::CursorKey;
+    Ok(match key {
+        Key::IdOnly => CursorKey::None,
+        Key::Int(_) => CursorKey::Int(get::<i64>(row, context, "sort_key")?),
+        Key::Float(_) => CursorKey::Float(get::<f64>(row, context, "sort_key")?),
+        Key::Time(_) => CursorKey::Int(get::<chrono::DateTime<chrono::Utc>>(row, context, "sort_key")?.timestamp_micros()),
+    })
+}
+
+/// ` AND (key < $k OR (key = $k AND id < $id))` (or `>` ascending) for the rows after `after`; binds its values.
+pub(crate) fn keyset_clause(
+    key: Key,
+    id: &str,
+    descending: bool,
+    after: &weco_domain::Cursor,
+    values: &mut Vec<Value>,
+) -> DomainResult<String> {
+    let cmp = if descending { "<" } else { ">" };
+    let n = values.len();
+    let key_value = match key {
+        Key::IdOnly => {
+            values.push(Value::Uuid(Some(after.id)));
+            return Ok(format!(" AND {id} {cmp} ${}", n + 1));
+        }
+        Key::Int(_) => Value::BigInt(Some(after.int_key("after")?)),
+        Key::Float(_) => Value::Double(Some(after.float_key("after")?)),
+        Key::Time(_) => Value::ChronoDateTimeUtc(Some(
+            chrono::DateTime::from_timestamp_micros(after.int_key("after")?)
+                .ok_or_else(|| DomainError::validation("after", "is not a valid cursor"))?,
+        )),
+    };
+    let expr = key.expr().unwrap_or(id);
+    values.push(key_value);
+    values.push(Value::Uuid(Some(after.id)));
+    Ok(format!(" AND ({expr} {cmp} ${a} OR ({expr} = ${a} AND {id} {cmp} ${b}))", a = n + 1, b = n + 2))
+}
+
+impl<C: ConnectionTrait> Sql<'_, C> {
+    /// Seconds since the Unix epoch of a timestamp expression.
+    pub fn epoch(&self, expr: &str) -> String {
+        if self.backend == DbBackend::Postgres {
+            format!("EXTRACT(EPOCH FROM {expr})")
+        } else {
+            format!("unixepoch({expr})")
+        }
+    }
+
+    /// On PostgreSQL, locks the spaces rows selected by `ids_sql` in id order, so that transactions which
+    /// update the counters of overlapping sets of spaces queue instead of deadlocking. SQLite transactions
+    /// here are already serialised.
+    pub async fn lock_spaces(&self, ids_sql: &str, values: Vec<Value>) -> DomainResult<()> {
+        if self.backend == DbBackend::Postgres {
+            let sql = format!("SELECT id FROM spaces WHERE id IN ({ids_sql}) ORDER BY id FOR UPDATE");
+            self.all("locking spaces", &sql, values).await?;
+        }
+        Ok(())
     }
 }

@@ -2,9 +2,11 @@
 //! Each read checks privacy (DESIGN §5) before it returns anything.
 
 mod accounts;
+mod posts;
 mod spaces;
 
 pub use accounts::{LoginCommand, RegisterCommand};
+pub use posts::{CreatePostCommand, MAX_TARGET_SPACES};
 pub use spaces::{Attachment, CreateSpaceCommand, CreatedSpace};
 
 use crate::auth::TokenKeys;

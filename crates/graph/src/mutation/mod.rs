@@ -1,9 +1,10 @@
 //! The mutation root, one object per area. Every mutation is one transaction in the domain.
 
 mod accounts;
+mod posts;
 mod spaces;
 
 use async_graphql::MergedObject;
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, spaces::SpaceMutation);
+pub struct Mutation(accounts::AccountMutation, spaces::SpaceMutation, posts::PostMutation);

@@ -12,10 +12,10 @@ pub struct CreateSpaceInput {
     /// 2 to 40 lower-case letters, digits, `-` or `_`; unique among spaces.
     pub handle: String,
     pub name: String,
-    #[graphql(default)]
-    pub description: String,
-    #[graphql(default_with = "Privacy::Public")]
-    pub privacy: Privacy,
+    #[graphql(default_with = "Some(String::new())")]
+    pub description: Option<String>,
+    #[graphql(default_with = "Some(Privacy::Public)")]
+    pub privacy: Option<Privacy>,
     /// Where to place it. Without a parent the creator moderates, it starts under the root and a request goes
     /// to the parent's moderators.
     pub parent_id: Option<ID>,
@@ -69,8 +69,8 @@ impl SpaceMutation {
                 CreateSpaceCommand {
                     handle: input.handle,
                     name: input.name,
-                    description: input.description,
-                    privacy: input.privacy.into(),
+                    description: input.description.unwrap_or_default(),
+                    privacy: input.privacy.unwrap_or(Privacy::Public).into(),
                     parent_id,
                 },
             )

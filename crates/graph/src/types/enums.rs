@@ -56,7 +56,7 @@ impl From<SpaceSort> for values::SpaceSort {
 }
 
 /// How far below a space a listing or feed reaches.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
 pub enum Depth {
     /// This space and everything it contains.
     All,
@@ -93,3 +93,79 @@ impl From<values::RequestState> for RequestState {
         }
     }
 }
+
+/// How a feed is ordered.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum FeedSort {
+    /// Newest first.
+    New,
+    /// Most recent activity (comments) first.
+    Active,
+    /// Highest `metric` first, among posts created within `timeRange`.
+    Top,
+    /// Engagement weighed against age.
+    Hot,
+}
+
+/// What a TOP feed ranks by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum FeedMetric {
+    Likes,
+    Comments,
+    Reposts,
+    Ratings,
+    Links,
+}
+
+/// How far back a TOP feed looks.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum TimeRange {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+    All,
+}
+
+/// Whose reactions rank a TOP or HOT feed.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum FeedScope {
+    /// Every reaction, wherever it was cast.
+    Global,
+    /// Only likes cast in this space or the spaces it contains: a post climbs the holarchy one level at a time.
+    Local,
+}
+
+/// What a post holds.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum PostKind {
+    Text,
+    Url,
+    Image,
+    Audio,
+    Event,
+    Poll,
+    Card,
+}
+
+macro_rules! same_enum {
+    ($api:ident => $domain:path { $($v:ident),* }) => {
+        impl From<$api> for $domain {
+            fn from(x: $api) -> Self {
+                match x { $($api::$v => Self::$v),* }
+            }
+        }
+        impl From<$domain> for $api {
+            fn from(x: $domain) -> Self {
+                match x { $(<$domain>::$v => Self::$v),* }
+            }
+        }
+    };
+}
+
+same_enum!(FeedSort => values::FeedSort { New, Active, Top, Hot });
+same_enum!(FeedMetric => values::FeedMetric { Likes, Comments, Reposts, Ratings, Links });
+same_enum!(TimeRange => values::TimeRange { Hour, Day, Week, Month, Year, All });
+same_enum!(FeedScope => values::FeedScope { Global, Local });
+same_enum!(PostKind => values::PostKind { Text, Url, Image, Audio, Event, Poll, Card });

@@ -1,11 +1,15 @@
 //! The object types and enums of the schema.
 
+mod comment;
 mod enums;
+mod post;
 mod request;
 mod space;
 mod user;
 
-pub use enums::{Depth, Privacy, RequestState, SpaceSort};
+pub use comment::{CommentConnection, CommentObject};
+pub use enums::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, Privacy, RequestState, SpaceSort, TimeRange};
+pub use post::{PostConnection, PostObject};
 pub use request::{SpaceRequestConnection, SpaceRequestObject};
 pub use space::{SpaceConnection, SpaceObject};
 pub use user::{UserConnection, UserObject};

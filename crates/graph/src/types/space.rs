@@ -1,4 +1,9 @@
-use super::{Depth, Privacy, SpaceRequestConnection, SpaceRequestObject, SpaceSort, UserConnection, UserObject, int};
+use super::{
+    Depth, FeedMetric, FeedScope, FeedSort, PostConnection, PostKind, Privacy, SpaceRequestConnection,
+    SpaceRequestObject, SpaceSort, TimeRange, UserConnection, UserObject, int,
+};
+use crate::error::ApiError;
+use crate::loaders::{FeedArgs, FeedKey};
 use crate::connection::{connection, page_request};
 use crate::error::ApiResult;
 use crate::ids::to_id;
@@ -106,7 +111,7 @@ impl SpaceObject {
     async fn parents(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request(first, after.as_deref())?;
@@ -118,13 +123,19 @@ impl SpaceObject {
     async fn children(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
-        #[graphql(default_with = "SpaceSort::Likes")] sort: SpaceSort,
-        #[graphql(default_with = "Depth::Direct")] depth: Depth,
+        #[graphql(default_with = "Some(SpaceSort::Likes)")] sort: Option<SpaceSort>,
+        #[graphql(default_with = "Some(Depth::Direct)")] depth: Option<Depth>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request(first, after.as_deref())?;
-        let page = app(ctx).space_children(scope(ctx)?.viewer, self.0.id, sort.into(), depth.into(), page).await?;
+        let page = app(ctx).space_children(
+            scope(ctx)?.viewer,
+            self.0.id,
+            sort.unwrap_or(SpaceSort::Likes).into(),
+            depth.unwrap_or(Depth::Direct).into(),
+            page,
+        ).await?;
         Ok(SpaceConnection::from_page(page, SpaceObject::from))
     }
 
@@ -138,7 +149,7 @@ impl SpaceObject {
     async fn descendants(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request(first, after.as_deref())?;
@@ -150,7 +161,7 @@ impl SpaceObject {
     async fn moderators(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<UserConnection> {
         let page = page_request(first, after.as_deref())?;
@@ -158,11 +169,51 @@ impl SpaceObject {
         Ok(UserConnection::from_page(page, UserObject::from))
     }
 
+    /// The space's feed: posts that appear in it (`depth: ALL`, the default, includes everything flowing up
+    /// from the spaces it contains; `DIRECT` only what was posted here). `FORBIDDEN` without access.
+    #[allow(clippy::too_many_arguments)]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "Some(FeedSort::New)")] sort: Option<FeedSort>,
+        #[graphql(default_with = "Some(FeedMetric::Likes)")] metric: Option<FeedMetric>,
+        #[graphql(default_with = "Some(TimeRange::All)")] time_range: Option<TimeRange>,
+        #[graphql(default_with = "Some(Depth::All)")] depth: Option<Depth>,
+        search: Option<String>,
+        #[graphql(desc = "Only posts holding any of these kinds.")] kinds: Option<Vec<PostKind>>,
+        #[graphql(default_with = "Some(FeedScope::Global)", desc = "Whose reactions rank TOP and HOT.")] scope: Option<FeedScope>,
+    ) -> ApiResult<PostConnection> {
+        page_request(first, after.as_deref())?;
+        let mut kinds = kinds.unwrap_or_default();
+        kinds.sort_by_key(|k| *k as u8);
+        kinds.dedup();
+        let key = FeedKey {
+            space: self.0.id,
+            args: FeedArgs {
+                sort: sort.unwrap_or(FeedSort::New),
+                metric: metric.unwrap_or(FeedMetric::Likes),
+                scope: scope.unwrap_or(FeedScope::Global),
+                time_range: time_range.unwrap_or(TimeRange::All),
+                depth: depth.unwrap_or(Depth::All),
+                search: search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+                kinds,
+                first: first.unwrap_or(crate::connection::DEFAULT_PAGE_SIZE),
+                after,
+            },
+        };
+        match crate::scope::scope(ctx)?.loaders.feeds.load_one(key).await? {
+            Some(Some(page)) => Ok(PostConnection::from_page(page)),
+            _ => Err(ApiError(weco_domain::DomainError::forbidden("this space is private"))),
+        }
+    }
+
     /// Pending requests to place other spaces under this one, oldest first. Moderators only.
     async fn pending_space_requests(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceRequestConnection> {
         let page = page_request(first, after.as_deref())?;

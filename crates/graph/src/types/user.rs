@@ -1,6 +1,9 @@
-use crate::connection::connection;
+use super::PostConnection;
+use crate::connection::{connection, page_request};
+use crate::error::ApiResult;
+use crate::scope::{app, scope};
 use crate::ids::to_id;
-use async_graphql::{ID, Object};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use weco_domain::User;
@@ -39,6 +42,18 @@ impl UserObject {
     /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// The user's posts that the viewer may see, newest first.
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<PostConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).user_posts(scope(ctx)?.viewer, self.0.id, page).await?;
+        Ok(PostConnection::from_page(page))
     }
 }
 

@@ -1,0 +1,152 @@
+use super::{CommentConnection, CommentObject, PostKind, SpaceObject, UserObject, int};
+use crate::connection::page_request;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::to_id;
+use crate::loaders::PostViewer;
+use crate::scope::{app, scope};
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use weco_domain::{DomainError, Post};
+
+/// A post. It was placed directly in one or more spaces and appears in every space above them that it
+/// flows into. Everything hanging off it is visible exactly when the post is.
+#[derive(Clone)]
+pub struct PostObject(pub Arc<Post>);
+
+impl From<Post> for PostObject {
+    fn from(p: Post) -> Self {
+        Self(Arc::new(p))
+    }
+}
+
+impl PostObject {
+    async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<PostViewer> {
+        Ok(scope(ctx)?.loaders.post_viewer.load_one(self.0.id).await?.unwrap_or_default())
+    }
+}
+
+#[Object(name = "Post")]
+impl PostObject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+
+    async fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
+    }
+
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+
+    /// What the post holds (derived from what was given).
+    async fn kinds(&self) -> Vec<PostKind> {
+        self.0.kinds.iter().map(|k| (*k).into()).collect()
+    }
+
+    async fn creator(&self, ctx: &Context<'_>) -> ApiResult<UserObject> {
+        let user = scope(ctx)?.loaders.users.load_one(self.0.creator_id).await?;
+        user.map(UserObject::from).ok_or(ApiError(DomainError::NotFound("user")))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Creation, or the latest comment.
+    async fn last_activity_at(&self) -> DateTime<Utc> {
+        self.0.last_activity_at
+    }
+
+    /// The spaces it was posted or reposted into directly (those the viewer may access).
+    async fn spaces(&self, ctx: &Context<'_>) -> ApiResult<Vec<SpaceObject>> {
+        let ids = self.viewer(ctx).await?.spaces;
+        let mut spaces = scope(ctx)?.loaders.spaces.load_many(ids.iter().copied()).await?;
+        Ok(ids.iter().filter_map(|id| spaces.remove(id)).map(SpaceObject::from).collect())
+    }
+
+    async fn total_likes(&self) -> i32 {
+        int(self.0.total_likes)
+    }
+
+    /// Comments at every level.
+    async fn total_comments(&self) -> i32 {
+        int(self.0.total_comments)
+    }
+
+    /// Spaces it was reposted into.
+    async fn total_reposts(&self) -> i32 {
+        int(self.0.total_reposts)
+    }
+
+    async fn total_ratings(&self) -> i32 {
+        int(self.0.total_ratings)
+    }
+
+    /// Links to and from other posts.
+    async fn total_links(&self) -> i32 {
+        int(self.0.total_links)
+    }
+
+    /// Mean of the ratings (0 to 100); null before the first.
+    async fn average_rating(&self) -> Option<f64> {
+        self.0.average_rating()
+    }
+
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(self.viewer(ctx).await?.actions.liked)
+    }
+
+    /// The viewer's rating, if any.
+    async fn viewer_rating(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        Ok(self.viewer(ctx).await?.actions.rating.map(int))
+    }
+
+    /// Top-level comments, oldest first.
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<CommentConnection> {
+        let page = page_request(first, after.as_deref())?;
+        let page = app(ctx).comments(self.0.id, None, page).await?;
+        Ok(CommentConnection::from_page(page, CommentObject::from))
+    }
+}
+
+
+/// Edges of a post listing.
+#[derive(async_graphql::SimpleObject, Clone)]
+#[graphql(name = "PostEdge")]
+pub struct PostEdge {
+    /// Opaque; pass as `after` to continue after this post.
+    pub cursor: String,
+    pub node: PostObject,
+}
+
+/// A page of posts (feeds are not counted: they can be very long).
+#[derive(async_graphql::SimpleObject, Clone)]
+#[graphql(name = "PostConnection")]
+pub struct PostConnection {
+    pub edges: Vec<PostEdge>,
+    /// The nodes of `edges`, for clients that need no cursors.
+    pub nodes: Vec<PostObject>,
+    pub page_info: crate::connection::PageInfo,
+}
+
+impl PostConnection {
+    pub(crate) fn from_page(page: weco_domain::Page<Post>) -> Self {
+        let (edges, page_info, _) = crate::connection::parts(page, PostObject::from);
+        Self {
+            nodes: edges.iter().map(|(_, n)| n.clone()).collect(),
+            edges: edges.into_iter().map(|(cursor, node)| PostEdge { cursor, node }).collect(),
+            page_info,
+        }
+    }
+}
