@@ -16,9 +16,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261126_000001_accounts_and_holarchy::Migration),
-            Box::new(m20261126_000002_posts::Migration),
-        ]
+        vec![Box::new(m20261126_000001_accounts_and_holarchy::Migration), Box::new(m20261126_000002_posts::Migration)]
     }
 }

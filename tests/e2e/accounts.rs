@@ -61,9 +61,11 @@ async fn invalid_registrations_are_refused_naming_the_field(app: TestApp) {
 async fn duplicate_handles_and_emails_are_conflicts(app: TestApp) {
     app.register("linus").await;
     let register = "mutation($i: RegisterInput!) { register(input: $i) { token } }";
-    let same_handle = json!({ "i": { "handle": "linus", "name": "L", "email": "other@example.org", "password": "password-123" } });
+    let same_handle =
+        json!({ "i": { "handle": "linus", "name": "L", "email": "other@example.org", "password": "password-123" } });
     assert_eq!(app.error_code(None, register, same_handle).await, "CONFLICT");
-    let same_email = json!({ "i": { "handle": "linus2", "name": "L", "email": "LINUS@example.org", "password": "password-123" } });
+    let same_email =
+        json!({ "i": { "handle": "linus2", "name": "L", "email": "LINUS@example.org", "password": "password-123" } });
     assert_eq!(app.error_code(None, register, same_email).await, "CONFLICT");
 }
 

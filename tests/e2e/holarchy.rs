@@ -31,8 +31,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-const ATTACH: &str =
-    "mutation($c: ID!, $p: ID!) { attachSpace(input: {childId: $c, parentId: $p}) { attached request { id state child { handle } parent { handle } } } }";
+const ATTACH: &str = "mutation($c: ID!, $p: ID!) { attachSpace(input: {childId: $c, parentId: $p}) { attached request { id state child { handle } parent { handle } } } }";
 const DETACH: &str = "mutation($c: ID!, $p: ID!) { detachSpace(input: {childId: $c, parentId: $p}) { id handle } }";
 const RESPOND: &str =
     "mutation($r: ID!, $a: Boolean!) { respondToSpaceRequest(input: {requestId: $r, accept: $a}) { id state } }";
@@ -76,7 +75,8 @@ async fn children_are_direct_while_descendants_reach_every_depth(app: TestApp) {
     assert_eq!(sorted(d[..2].to_vec()), ["biology", "physics"]);
     assert_eq!(d[2..], ["genetics", "dna"]);
     // A space that was given a parent is no longer a direct child of the root.
-    let root = app.ok(None, r#"{ space(handle: "all") { children(first: 100) { nodes { handle } } } }"#, json!({})).await;
+    let root =
+        app.ok(None, r#"{ space(handle: "all") { children(first: 100) { nodes { handle } } } }"#, json!({})).await;
     assert_eq!(handles(&root["space"]["children"]["nodes"]), ["science"]);
 }
 
@@ -155,7 +155,8 @@ async fn creating_under_a_parent_you_do_not_moderate_starts_under_the_root_with_
     let (bob, _) = app.register("bob").await;
     let science = app.create_space(&alice, "science", None).await;
     let q = "mutation($i: CreateSpaceInput!) { createSpace(input: $i) { space { handle viewerIsModerator viewerIsFollowing totalFollowers } request { id state parent { handle } } } }";
-    let data = app.ok(Some(&bob), q, json!({ "i": { "handle": "optics", "name": "Optics", "parentId": science } })).await;
+    let data =
+        app.ok(Some(&bob), q, json!({ "i": { "handle": "optics", "name": "Optics", "parentId": science } })).await;
     let created = &data["createSpace"];
     assert_eq!(created["space"]["viewerIsModerator"], true);
     assert_eq!(created["space"]["viewerIsFollowing"], true);
@@ -332,7 +333,10 @@ async fn private_spaces_show_only_their_name_to_outsiders(app: TestApp) {
     let (alice, _) = app.register("alice").await;
     let (bob, _) = app.register("bob").await;
     let secret = app
-        .create_space_with(&alice, json!({ "handle": "secret", "name": "Secret", "description": "hidden", "privacy": "PRIVATE" }))
+        .create_space_with(
+            &alice,
+            json!({ "handle": "secret", "name": "Secret", "description": "hidden", "privacy": "PRIVATE" }),
+        )
         .await;
     app.create_space(&alice, "inner", Some(&secret)).await;
     let q = r#"{ space(handle: "secret") { id handle name privacy viewerCanAccess description createdAt creator { id } totalFollowers } }"#;
@@ -353,7 +357,13 @@ async fn private_spaces_show_only_their_name_to_outsiders(app: TestApp) {
     let inner = r#"{ space(handle: "inner") { viewerCanAccess description } }"#;
     assert_eq!(app.ok(Some(&bob), inner, json!({})).await["space"]["viewerCanAccess"], false);
     assert_eq!(app.ok(Some(&alice), inner, json!({})).await["space"]["viewerCanAccess"], true);
-    for listing in ["children { totalCount }", "descendants { totalCount }", "ancestors { id }", "moderators { totalCount }", "parents { totalCount }"] {
+    for listing in [
+        "children { totalCount }",
+        "descendants { totalCount }",
+        "ancestors { id }",
+        "moderators { totalCount }",
+        "parents { totalCount }",
+    ] {
         let q = format!("{{ space(handle: \"secret\") {{ {listing} }} }}");
         assert_eq!(app.error_code(Some(&bob), &q, json!({})).await, "FORBIDDEN", "{listing}");
     }

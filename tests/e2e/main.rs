@@ -3,3 +3,4 @@
 mod accounts;
 mod holarchy;
 mod http;
+mod posts;

@@ -56,10 +56,14 @@ impl TestDatabase {
                 let admin = match Database::connect(&admin_url).await {
                     Ok(c) => c,
                     Err(e) if !services_required() => {
-                        eprintln!("SKIPPED: PostgreSQL is not reachable at {base} ({e}); set WECO_TEST_POSTGRES_URL to run this test on PostgreSQL");
+                        eprintln!(
+                            "SKIPPED: PostgreSQL is not reachable at {base} ({e}); set WECO_TEST_POSTGRES_URL to run this test on PostgreSQL"
+                        );
                         return Ok(None);
                     }
-                    Err(e) => return Err(e).context("PostgreSQL is required (WECO_REQUIRE_SERVICES=1) but not reachable"),
+                    Err(e) => {
+                        return Err(e).context("PostgreSQL is required (WECO_REQUIRE_SERVICES=1) but not reachable");
+                    }
                 };
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
                 admin.close().await?;
@@ -84,7 +88,8 @@ impl Drop for TestDatabase {
                     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
                     rt.block_on(async {
                         if let Ok(admin) = Database::connect(&admin_url).await {
-                            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                            let _ =
+                                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                             let _ = admin.close().await;
                         }
                     });
@@ -114,6 +119,7 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with a chance to adjust the settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
+        weco_server::telemetry::init("text");
         let database = TestDatabase::create(backend).await.expect("creating the test database")?;
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());
@@ -123,10 +129,11 @@ impl TestApp {
         let addr = app.local_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let _ = app.run_until_stopped(async move {
-                let _ = rx.await;
-            })
-            .await;
+            let _ = app
+                .run_until_stopped(async move {
+                    let _ = rx.await;
+                })
+                .await;
         });
         Some(Self { addr, backend, client: reqwest::Client::new(), shutdown: Some(tx), server: Some(server), database })
     }
@@ -137,7 +144,8 @@ impl TestApp {
 
     /// Posts a GraphQL request and returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        let mut request =
+            self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -182,9 +190,50 @@ impl TestApp {
 
     pub async fn create_space_with(&self, token: &str, input: Value) -> String {
         let data = self
-            .ok(Some(token), "mutation($i: CreateSpaceInput!) { createSpace(input: $i) { space { id } } }", json!({ "i": input }))
+            .ok(
+                Some(token),
+                "mutation($i: CreateSpaceInput!) { createSpace(input: $i) { space { id } } }",
+                json!({ "i": input }),
+            )
             .await;
         data["createSpace"]["space"]["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Posts `title` into `spaces` as `token` and returns the post's id.
+    pub async fn create_post(&self, token: &str, spaces: &[&str], title: &str) -> String {
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+                json!({ "i": { "spaceIds": spaces, "title": title, "text": format!("about {title}") } }),
+            )
+            .await;
+        data["createPost"]["post"]["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The titles in a space's feed, in order, as `token` sees them; `args` are extra `posts(...)` arguments.
+    pub async fn feed(&self, token: Option<&str>, handle: &str, args: &str) -> Vec<String> {
+        let q =
+            format!("query($h: String) {{ space(handle: $h) {{ posts(first: 100{args}) {{ nodes {{ title }} }} }} }}");
+        let data = self.ok(token, &q, json!({ "h": handle })).await;
+        data["space"]["posts"]["nodes"]
+            .as_array()
+            .map(|a| a.iter().map(|p| p["title"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A direct connection to the test's database, for arranging what the API cannot (such as old posts).
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.database.url).await.expect("connecting to the test database")
+    }
+
+    /// SQL statements the server has run so far (from `/metrics`).
+    pub async fn statements(&self) -> u64 {
+        let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("weco_db_statements_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("weco_db_statements_total in /metrics")
     }
 
     /// The id of the root space `all`.
@@ -211,14 +260,14 @@ macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test(flavor = "current_thread")]
                 async fn sqlite() {
                     if let Some(app) = $crate::TestApp::spawn($crate::Backend::Sqlite).await {
                         super::$name(app).await;
                     }
                 }
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test(flavor = "current_thread")]
                 async fn postgres() {
                     if let Some(app) = $crate::TestApp::spawn($crate::Backend::Postgres).await {
                         super::$name(app).await;

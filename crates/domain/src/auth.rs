@@ -26,7 +26,8 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 
 /// A hash of a password nobody knows, verified when a login names no user so that a wrong handle and a wrong
 /// password take the same time.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$dBLPdNWbnfWnvF7Pf7uLFa1qJ1ysdRvu8mCHYCb3N58";
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$dBLPdNWbnfWnvF7Pf7uLFa1qJ1ysdRvu8mCHYCb3N58";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {

@@ -142,7 +142,8 @@ mod tests {
     #[test]
     fn cursors_survive_a_round_trip_for_every_key_kind() {
         let id = Uuid::now_v7();
-        for key in [CursorKey::None, CursorKey::Int(-42), CursorKey::Int(1_700_000_000_000_000), CursorKey::Float(3.25)] {
+        for key in [CursorKey::None, CursorKey::Int(-42), CursorKey::Int(1_700_000_000_000_000), CursorKey::Float(3.25)]
+        {
             let c = Cursor::new(key, id);
             assert_eq!(Cursor::decode(&c.encode(), "after").ok(), Some(c));
         }
@@ -150,7 +151,14 @@ mod tests {
 
     #[test]
     fn a_malformed_cursor_is_a_validation_error() {
-        for bad in ["", "x", "i:nope", "i12:not-a-uuid", "q1:0190f0f0f0f0f0f0f0f0f0f0f0f0f0f0", "fzz:0190f0f0f0f0f0f0f0f0f0f0f0f0f0f0"] {
+        for bad in [
+            "",
+            "x",
+            "i:nope",
+            "i12:not-a-uuid",
+            "q1:0190f0f0f0f0f0f0f0f0f0f0f0f0f0f0",
+            "fzz:0190f0f0f0f0f0f0f0f0f0f0f0f0f0f0",
+        ] {
             let err = Cursor::decode(bad, "after").expect_err(bad);
             assert_eq!(err.code(), "VALIDATION");
         }

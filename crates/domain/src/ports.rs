@@ -63,8 +63,13 @@ pub trait SpaceRepo: Send + Sync {
     async fn detach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<DetachOutcome>;
 
     async fn parents(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>>;
-    async fn children(&self, space: SpaceId, sort: SpaceSort, depth: Depth, page: &PageRequest)
-    -> DomainResult<Page<Space>>;
+    async fn children(
+        &self,
+        space: SpaceId,
+        sort: SpaceSort,
+        depth: Depth,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Space>>;
     /// Nearest first, the root last.
     async fn ancestors(&self, space: SpaceId) -> DomainResult<Vec<Space>>;
     async fn descendants(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>>;
@@ -76,7 +81,8 @@ pub trait SpaceRepo: Send + Sync {
     /// Moves a pending request to `state`; `false` when it was no longer pending.
     async fn resolve_space_request(&self, id: SpaceRequestId, state: RequestState, by: UserId) -> DomainResult<bool>;
     /// Pending requests to attach under `parent`, oldest first.
-    async fn pending_space_requests_for(&self, parent: SpaceId, page: &PageRequest) -> DomainResult<Page<SpaceRequest>>;
+    async fn pending_space_requests_for(&self, parent: SpaceId, page: &PageRequest)
+    -> DomainResult<Page<SpaceRequest>>;
 }
 
 /// What a detach did.
@@ -144,7 +150,12 @@ pub trait PostRepo: Send + Sync {
     async fn insert_comment(&self, comment: &Comment) -> DomainResult<()>;
     async fn comments_by_ids(&self, ids: &[CommentId]) -> DomainResult<Vec<Comment>>;
     /// Top-level comments (`parent` = None) or replies, oldest first.
-    async fn comments(&self, post: PostId, parent: Option<CommentId>, page: &PageRequest) -> DomainResult<Page<Comment>>;
+    async fn comments(
+        &self,
+        post: PostId,
+        parent: Option<CommentId>,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Comment>>;
     /// One page of each feed, all in one statement. The queries differ only in their space.
     async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<Vec<Page<Post>>>;
     /// The author's posts the viewer may see, newest first.
@@ -152,7 +163,13 @@ pub trait PostRepo: Send + Sync {
     /// Posts matching `query` (full-text) that the viewer may see, newest first.
     async fn search_posts(&self, viewer: Option<UserId>, query: &str, page: &PageRequest) -> DomainResult<Page<Post>>;
     /// Links two posts; `false` when they were linked already.
-    async fn link_posts(&self, source: PostId, target: PostId, creator: UserId, description: &str) -> DomainResult<bool>;
+    async fn link_posts(
+        &self,
+        source: PostId,
+        target: PostId,
+        creator: UserId,
+        description: &str,
+    ) -> DomainResult<bool>;
     /// Mutes (`true`) or unmutes a user for `user`'s feeds; `false` when nothing changed.
     async fn set_muted(&self, user: UserId, muted: UserId, on: bool) -> DomainResult<bool>;
 }

@@ -21,9 +21,8 @@ impl Handle {
                 format!("must be {} to {} characters long", Self::MIN, Self::MAX),
             ));
         }
-        if let Some(bad) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+        if let Some(bad) =
+            raw.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
         {
             return Err(DomainError::validation(
                 field,
@@ -295,7 +294,8 @@ pub enum PostKind {
 }
 
 impl PostKind {
-    pub const ALL: [PostKind; 7] = [Self::Text, Self::Url, Self::Image, Self::Audio, Self::Event, Self::Poll, Self::Card];
+    pub const ALL: [PostKind; 7] =
+        [Self::Text, Self::Url, Self::Image, Self::Audio, Self::Event, Self::Poll, Self::Card];
 
     pub fn as_str(self) -> &'static str {
         match self {

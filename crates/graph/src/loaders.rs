@@ -1,9 +1,9 @@
 //! Per-request DataLoaders. Each turns the keys one level of a query asks for into one batched store call,
 //! so the number of statements does not grow with page sizes.
 
+use crate::types::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, TimeRange};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use std::collections::HashMap;
-use crate::types::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, TimeRange};
 use weco_domain::{
     App, Comment, CommentId, DomainError, FeedQuery, Page, PageRequest, Post, PostActions, PostId, Space, SpaceId,
     User, UserId, Viewer,

@@ -26,7 +26,6 @@ pub(crate) fn scope<'a>(ctx: &Context<'a>) -> Result<&'a RequestScope, ApiError>
     ctx.data::<RequestScope>().map_err(|_| ApiError(DomainError::internal("resolving", "request has no scope")))
 }
 
-
 impl RequestScope {
     /// Forgets cached loads after a mutation, so what it returns reflects what it changed.
     pub(crate) fn invalidate(&self) {

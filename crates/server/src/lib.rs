@@ -4,7 +4,7 @@
 //! - [`config`]: the typed `Settings` (defaults, environment, flags) and the CLI.
 //! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
 //! - [`routes`]: the HTTP surface: `/graphql`, `/graphiql`, `/healthz`, `/readyz`.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`] sets up logging.
 
 pub mod config;
 pub mod routes;

@@ -1,12 +1,12 @@
 //! The HTTP surface: GraphQL over HTTP, GraphiQL with its assets built in, health and readiness.
 
 use async_graphql::parser::types::OperationType;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use std::sync::Arc;
 use weco_domain::{App, Viewer};
 use weco_graph::{RequestScope, WecoSchema};
@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -35,8 +36,9 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-/// The viewer named by `Authorization: Bearer <token>`; no header is an anonymous viewer.
-fn viewer(app: &App, headers: &HeaderMap) -> Result<Viewer, Response> {
+/// The viewer named by `Authorization: Bearer <token>`; no header is an anonymous viewer. The error is the
+/// message of a 401 response.
+fn viewer(app: &App, headers: &HeaderMap) -> Result<Viewer, &'static str> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Viewer::ANONYMOUS) };
     let token = value
         .to_str()
@@ -44,10 +46,8 @@ fn viewer(app: &App, headers: &HeaderMap) -> Result<Viewer, Response> {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     match token {
-        Some(token) => app.viewer_from_token(Some(token)).map_err(|_| {
-            error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "the bearer token is invalid or expired")
-        }),
-        None => Err(error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "expected 'Authorization: Bearer <token>'")),
+        Some(token) => app.viewer_from_token(Some(token)).map_err(|_| "the bearer token is invalid or expired"),
+        None => Err("expected 'Authorization: Bearer <token>'"),
     }
 }
 
@@ -72,7 +72,7 @@ async fn graphql(
 ) -> Response {
     let viewer = match viewer(&state.app, &headers) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(message) => return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message),
     };
     let batch = request.into_inner();
     if method == Method::GET && batch.iter().any(is_write) {
@@ -122,4 +122,24 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let db = state.store.metrics();
+    let body = format!(
+        "# HELP weco_db_statements_total SQL statements executed.\n\
+         # TYPE weco_db_statements_total counter\n\
+         weco_db_statements_total {}\n\
+         # HELP weco_db_statement_errors_total SQL statements that failed.\n\
+         # TYPE weco_db_statement_errors_total counter\n\
+         weco_db_statement_errors_total {}\n\
+         # HELP weco_db_statement_seconds_total Time spent executing SQL statements.\n\
+         # TYPE weco_db_statement_seconds_total counter\n\
+         weco_db_statement_seconds_total {}\n",
+        db.statements(),
+        db.failed(),
+        db.seconds()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -65,10 +65,7 @@ impl<C: ConnectionTrait> Db<C> {
         let before = self.private_ancestry_entering(child).await?;
         sql.exec(
             "cutting closure",
-            &format!(
-                "DELETE FROM space_closure WHERE descendant_id IN {s} AND ancestor_id NOT IN {s}",
-                s = subtree(1)
-            ),
+            &format!("DELETE FROM space_closure WHERE descendant_id IN {s} AND ancestor_id NOT IN {s}", s = subtree(1)),
             vec![v(child.0)],
         )
         .await?;

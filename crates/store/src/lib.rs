@@ -20,6 +20,8 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use weco_domain::ports::{Store, Transaction};
 use weco_domain::{DomainError, DomainResult};
@@ -30,6 +32,31 @@ pub use error::db_err;
 pub struct Db<C> {
     conn: C,
     backend: DbBackend,
+    metrics: Arc<StoreMetrics>,
+}
+
+/// Counters of the SQL the store runs, for `/metrics` and for tests that count statements per request.
+#[derive(Debug, Default)]
+pub struct StoreMetrics {
+    statements: AtomicU64,
+    failed: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl StoreMetrics {
+    /// Statements executed so far (transactions' BEGIN and COMMIT not included).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Time spent in statements, in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
 }
 
 /// The store outside any transaction.
@@ -73,14 +100,27 @@ pub async fn connect(options: &StoreOptions) -> DomainResult<SeaStore> {
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
-    let conn = Database::connect(opts).await.map_err(|e| DomainError::internal("connecting to the database", e))?;
-    Ok(Db::from_connection(conn))
+    let mut conn = Database::connect(opts).await.map_err(|e| DomainError::internal("connecting to the database", e))?;
+    let metrics = Arc::new(StoreMetrics::default());
+    let counted = metrics.clone();
+    conn.set_metric_callback(move |info| {
+        counted.statements.fetch_add(1, Ordering::Relaxed);
+        counted.micros.fetch_add(info.elapsed.as_micros() as u64, Ordering::Relaxed);
+        if info.failed {
+            counted.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    Ok(Db { backend: conn.get_database_backend(), conn, metrics })
 }
 
 impl Db<DatabaseConnection> {
     pub fn from_connection(conn: DatabaseConnection) -> Self {
         let backend = conn.get_database_backend();
-        Self { conn, backend }
+        Self { conn, backend, metrics: Arc::default() }
+    }
+
+    pub fn metrics(&self) -> &Arc<StoreMetrics> {
+        &self.metrics
     }
 
     /// Checks the database answers.
@@ -102,7 +142,7 @@ impl Store for Db<DatabaseConnection> {
             ..Default::default()
         };
         let tx = self.conn.begin_with_options(options).await.map_err(|e| db_err("beginning a transaction", e))?;
-        Ok(Box::new(Db { conn: tx, backend: self.backend }))
+        Ok(Box::new(Db { conn: tx, backend: self.backend, metrics: self.metrics.clone() }))
     }
 }
 

@@ -82,11 +82,7 @@ fn text_query(backend: DbBackend, query: &str) -> String {
     if backend == DbBackend::Postgres {
         return query.to_owned();
     }
-    query
-        .split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    query.split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
 }
 
 fn feed_key(sort: FeedSort, metric: FeedMetric, scope: FeedScope) -> Key {
@@ -109,7 +105,9 @@ fn feed_key(sort: FeedSort, metric: FeedMetric, scope: FeedScope) -> Key {
 impl<C: ConnectionTrait> Db<C> {
     async fn lock_post(&self, post: PostId) -> DomainResult<()> {
         if self.backend == DbBackend::Postgres {
-            self.sql().all("locking post", "SELECT id FROM posts WHERE id = $1 FOR UPDATE", vec![v(post.0)]).await?;
+            self.sql()
+                .all("locking post", "SELECT id FROM posts WHERE id = $1 FOR NO KEY UPDATE", vec![v(post.0)])
+                .await?;
         }
         Ok(())
     }
@@ -227,11 +225,8 @@ impl FeedParams {
             conditions.push_str(&format!(" AND {}", text_match(backend, values.len())));
         }
         if !q.kinds.is_empty() {
-            let any: Vec<String> = q
-                .kinds
-                .iter()
-                .map(|k| format!("(',' || p.kinds || ',') LIKE '%,{},%'", k.as_str()))
-                .collect();
+            let any: Vec<String> =
+                q.kinds.iter().map(|k| format!("(',' || p.kinds || ',') LIKE '%,{},%'", k.as_str())).collect();
             conditions.push_str(&format!(" AND ({})", any.join(" OR ")));
         }
         if let Some(viewer) = q.viewer {
@@ -661,9 +656,16 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.sql().all("loading comments", &sql, uuid_values(ids)).await?.iter().map(comment_from_row).collect()
     }
 
-    async fn comments(&self, post: PostId, parent: Option<CommentId>, page: &PageRequest) -> DomainResult<Page<Comment>> {
+    async fn comments(
+        &self,
+        post: PostId,
+        parent: Option<CommentId>,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Comment>> {
         let (base, values) = match parent {
-            None => ("FROM comments c WHERE c.post_id = $1 AND c.parent_id IS NULL AND c.state = 'ACTIVE'", vec![v(post.0)]),
+            None => {
+                ("FROM comments c WHERE c.post_id = $1 AND c.parent_id IS NULL AND c.state = 'ACTIVE'", vec![v(post.0)])
+            }
             Some(parent) => ("FROM comments c WHERE c.parent_id = $1 AND c.state = 'ACTIVE'", vec![v(parent.0)]),
         };
         let listing = Listing {
@@ -735,7 +737,13 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.sql().page(listing, page, post_from_row).await
     }
 
-    async fn link_posts(&self, source: PostId, target: PostId, creator: UserId, description: &str) -> DomainResult<bool> {
+    async fn link_posts(
+        &self,
+        source: PostId,
+        target: PostId,
+        creator: UserId,
+        description: &str,
+    ) -> DomainResult<bool> {
         let added = self
             .sql()
             .exec(
@@ -767,7 +775,11 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
                 .await?
         } else {
             self.sql()
-                .exec("unmuting", "DELETE FROM user_mutes WHERE user_id = $1 AND muted_id = $2", vec![v(user.0), v(muted.0)])
+                .exec(
+                    "unmuting",
+                    "DELETE FROM user_mutes WHERE user_id = $1 AND muted_id = $2",
+                    vec![v(user.0), v(muted.0)],
+                )
                 .await?
         };
         Ok(n > 0)

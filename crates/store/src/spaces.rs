@@ -274,8 +274,9 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         let listing = Listing {
             context: "listing parents",
             select: SPACE_COLS,
-            base: "FROM space_parents e JOIN spaces s ON s.id = e.parent_id WHERE e.child_id = $1 AND s.state = 'ACTIVE'"
-                .into(),
+            base:
+                "FROM space_parents e JOIN spaces s ON s.id = e.parent_id WHERE e.child_id = $1 AND s.state = 'ACTIVE'"
+                    .into(),
             values: vec![v(space.0)],
             key: Key::IdOnly,
             id: "s.id",
@@ -362,7 +363,14 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
                 "filing space request",
                 "INSERT INTO space_requests (id, child_id, parent_id, requester_id, state, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![v(r.id.0), v(r.child_id.0), v(r.parent_id.0), v(r.requester_id.0), v(r.state.as_str()), v(r.created_at)],
+                vec![
+                    v(r.id.0),
+                    v(r.child_id.0),
+                    v(r.parent_id.0),
+                    v(r.requester_id.0),
+                    v(r.state.as_str()),
+                    v(r.created_at),
+                ],
             )
             .await
             .map(drop)
@@ -396,7 +404,11 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         Ok(n > 0)
     }
 
-    async fn pending_space_requests_for(&self, parent: SpaceId, page: &PageRequest) -> DomainResult<Page<SpaceRequest>> {
+    async fn pending_space_requests_for(
+        &self,
+        parent: SpaceId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<SpaceRequest>> {
         let listing = Listing {
             context: "listing space requests",
             select: REQUEST_COLS,

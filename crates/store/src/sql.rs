@@ -159,7 +159,9 @@ pub(crate) fn cursor_key(row: &QueryResult, key: Key, context: &str) -> DomainRe
         Key::IdOnly => CursorKey::None,
         Key::Int(_) => CursorKey::Int(get::<i64>(row, context, "sort_key")?),
         Key::Float(_) => CursorKey::Float(get::<f64>(row, context, "sort_key")?),
-        Key::Time(_) => CursorKey::Int(get::<chrono::DateTime<chrono::Utc>>(row, context, "sort_key")?.timestamp_micros()),
+        Key::Time(_) => {
+            CursorKey::Int(get::<chrono::DateTime<chrono::Utc>>(row, context, "sort_key")?.timestamp_micros())
+        }
     })
 }
 
@@ -206,7 +208,7 @@ impl<C: ConnectionTrait> Sql<'_, C> {
     /// here are already serialised.
     pub async fn lock_spaces(&self, ids_sql: &str, values: Vec<Value>) -> DomainResult<()> {
         if self.backend == DbBackend::Postgres {
-            let sql = format!("SELECT id FROM spaces WHERE id IN ({ids_sql}) ORDER BY id FOR UPDATE");
+            let sql = format!("SELECT id FROM spaces WHERE id IN ({ids_sql}) ORDER BY id FOR NO KEY UPDATE");
             self.all("locking spaces", &sql, values).await?;
         }
         Ok(())

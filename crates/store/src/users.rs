@@ -61,7 +61,9 @@ impl<C: ConnectionTrait + Send + Sync> UserRepo for Db<C> {
             .sql()
             .one(
                 "finding login",
-                &format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.handle = $1 OR u.email = $1 LIMIT 1"),
+                &format!(
+                    "SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.handle = $1 OR u.email = $1 LIMIT 1"
+                ),
                 vec![v(login)],
             )
             .await?;

@@ -205,7 +205,13 @@ impl App {
     }
 
     /// Rates a post 0 to 100, replacing the viewer's earlier rating.
-    pub async fn rate_post(&self, viewer: Viewer, post: PostId, value: i64, space: Option<SpaceId>) -> DomainResult<Post> {
+    pub async fn rate_post(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        value: i64,
+        space: Option<SpaceId>,
+    ) -> DomainResult<Post> {
         let user = viewer.require()?;
         if !(0..=100).contains(&value) {
             return Err(DomainError::validation("value", "must be between 0 and 100"));
@@ -253,7 +259,13 @@ impl App {
     }
 
     /// Links two posts the viewer can see.
-    pub async fn link_posts(&self, viewer: Viewer, source: PostId, target: PostId, description: &str) -> DomainResult<Post> {
+    pub async fn link_posts(
+        &self,
+        viewer: Viewer,
+        source: PostId,
+        target: PostId,
+        description: &str,
+    ) -> DomainResult<Post> {
         let user = viewer.require()?;
         if source == target {
             return Err(DomainError::validation("input.targetId", "a post cannot link to itself"));
@@ -373,7 +385,12 @@ impl App {
 
     /// Top-level comments of a post, or replies to a comment, oldest first. The caller has reached the post
     /// through a path that checked it is visible.
-    pub async fn comments(&self, post: PostId, parent: Option<CommentId>, page: PageRequest) -> DomainResult<Page<Comment>> {
+    pub async fn comments(
+        &self,
+        post: PostId,
+        parent: Option<CommentId>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Comment>> {
         self.store.comments(post, parent, &page).await
     }
 

@@ -309,12 +309,22 @@ impl App {
         self.store.ancestors(space).await
     }
 
-    pub async fn space_descendants(&self, viewer: Viewer, space: SpaceId, page: PageRequest) -> DomainResult<Page<Space>> {
+    pub async fn space_descendants(
+        &self,
+        viewer: Viewer,
+        space: SpaceId,
+        page: PageRequest,
+    ) -> DomainResult<Page<Space>> {
         self.require_access(viewer, space).await?;
         self.store.descendants(space, &page).await
     }
 
-    pub async fn space_moderators(&self, viewer: Viewer, space: SpaceId, page: PageRequest) -> DomainResult<Page<User>> {
+    pub async fn space_moderators(
+        &self,
+        viewer: Viewer,
+        space: SpaceId,
+        page: PageRequest,
+    ) -> DomainResult<Page<User>> {
         self.require_access(viewer, space).await?;
         self.store.moderators(space, &page).await
     }

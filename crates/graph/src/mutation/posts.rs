@@ -90,7 +90,11 @@ impl PostMutation {
     }
 
     /// Hides a post in one space (moderators of that space); it stays everywhere else.
-    async fn remove_post_from_space(&self, ctx: &Context<'_>, input: RemovePostFromSpaceInput) -> ApiResult<PostObject> {
+    async fn remove_post_from_space(
+        &self,
+        ctx: &Context<'_>,
+        input: RemovePostFromSpaceInput,
+    ) -> ApiResult<PostObject> {
         let scope = scope(ctx)?;
         let post = parse_id::<PostId>(&input.post_id, "input.postId")?;
         let space = parse_id::<SpaceId>(&input.space_id, "input.spaceId")?;
@@ -139,7 +143,13 @@ impl PostMutation {
     }
 
     /// Rates a post from 0 to 100, replacing the viewer's earlier rating.
-    async fn rate_post(&self, ctx: &Context<'_>, post_id: ID, value: i32, space_id: Option<ID>) -> ApiResult<PostObject> {
+    async fn rate_post(
+        &self,
+        ctx: &Context<'_>,
+        post_id: ID,
+        value: i32,
+        space_id: Option<ID>,
+    ) -> ApiResult<PostObject> {
         let scope = scope(ctx)?;
         let space = space_id.as_ref().map(|s| parse_id::<SpaceId>(s, "spaceId")).transpose()?;
         let post = app(ctx).rate_post(scope.viewer, parse_id(&post_id, "postId")?, i64::from(value), space).await?;

@@ -120,7 +120,6 @@ impl PostObject {
     }
 }
 
-
 /// Edges of a post listing.
 #[derive(async_graphql::SimpleObject, Clone)]
 #[graphql(name = "PostEdge")]

@@ -2,12 +2,12 @@ use super::{
     Depth, FeedMetric, FeedScope, FeedSort, PostConnection, PostKind, Privacy, SpaceRequestConnection,
     SpaceRequestObject, SpaceSort, TimeRange, UserConnection, UserObject, int,
 };
-use crate::error::ApiError;
-use crate::loaders::{FeedArgs, FeedKey};
 use crate::connection::{connection, page_request};
+use crate::error::ApiError;
 use crate::error::ApiResult;
 use crate::ids::to_id;
 use crate::loaders::ViewerSpace;
+use crate::loaders::{FeedArgs, FeedKey};
 use crate::scope::{app, scope};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
@@ -129,13 +129,15 @@ impl SpaceObject {
         #[graphql(default_with = "Some(Depth::Direct)")] depth: Option<Depth>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request(first, after.as_deref())?;
-        let page = app(ctx).space_children(
-            scope(ctx)?.viewer,
-            self.0.id,
-            sort.unwrap_or(SpaceSort::Likes).into(),
-            depth.unwrap_or(Depth::Direct).into(),
-            page,
-        ).await?;
+        let page = app(ctx)
+            .space_children(
+                scope(ctx)?.viewer,
+                self.0.id,
+                sort.unwrap_or(SpaceSort::Likes).into(),
+                depth.unwrap_or(Depth::Direct).into(),
+                page,
+            )
+            .await?;
         Ok(SpaceConnection::from_page(page, SpaceObject::from))
     }
 
@@ -183,7 +185,9 @@ impl SpaceObject {
         #[graphql(default_with = "Some(Depth::All)")] depth: Option<Depth>,
         search: Option<String>,
         #[graphql(desc = "Only posts holding any of these kinds.")] kinds: Option<Vec<PostKind>>,
-        #[graphql(default_with = "Some(FeedScope::Global)", desc = "Whose reactions rank TOP and HOT.")] scope: Option<FeedScope>,
+        #[graphql(default_with = "Some(FeedScope::Global)", desc = "Whose reactions rank TOP and HOT.")] scope: Option<
+            FeedScope,
+        >,
     ) -> ApiResult<PostConnection> {
         page_request(first, after.as_deref())?;
         let mut kinds = kinds.unwrap_or_default();

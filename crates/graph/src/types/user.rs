@@ -1,8 +1,8 @@
 use super::PostConnection;
 use crate::connection::{connection, page_request};
 use crate::error::ApiResult;
-use crate::scope::{app, scope};
 use crate::ids::to_id;
+use crate::scope::{app, scope};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
