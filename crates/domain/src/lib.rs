@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod model;
 pub mod page;

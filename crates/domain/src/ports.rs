@@ -210,3 +210,16 @@ impl PasswordHasher for InlineHasher {
         crate::auth::verify_password(&password, &phc)
     }
 }
+
+/// The event bus: publishes events after commits and streams them to subscribers. Implemented by the
+/// `weco-realtime` crate (Redis pub/sub between replicas, or in-process).
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publishes events. Never fails the caller: a bus that is down logs and counts the failure.
+    async fn publish(&self, events: Vec<crate::events::Envelope>);
+    /// A stream of what is published on `topic` from now on. Dropping it unsubscribes.
+    fn subscribe(&self, topic: crate::events::Topic) -> EventStream;
+}
+
+/// A subscriber's stream of deliveries.
+pub type EventStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = crate::events::Delivery> + Send>>;
