@@ -37,6 +37,8 @@ CREATE TABLE spaces (
 );
 CREATE UNIQUE INDEX spaces_handle_key ON spaces (handle);
 CREATE INDEX spaces_name_idx ON spaces (lower(name));
+-- Privacy checks look for the private spaces above a space; few spaces are private.
+CREATE INDEX spaces_private_idx ON spaces (id) WHERE privacy = 'PRIVATE';
 
 -- Direct edges of the DAG.
 CREATE TABLE space_parents (

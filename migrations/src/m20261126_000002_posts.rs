@@ -23,7 +23,9 @@ CREATE TABLE posts (
     total_reposts {int} NOT NULL DEFAULT 0,
     total_ratings {int} NOT NULL DEFAULT 0,
     rating_sum {int} NOT NULL DEFAULT 0,
-    total_links {int} NOT NULL DEFAULT 0
+    total_links {int} NOT NULL DEFAULT 0,
+    -- Bumped with every counter change, so live stats can be ordered and the newest kept.
+    stats_version {int} NOT NULL DEFAULT 0
 );
 CREATE INDEX posts_creator_idx ON posts (creator_id, created_at DESC, id DESC);
 

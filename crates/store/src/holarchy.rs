@@ -112,12 +112,14 @@ impl<C: ConnectionTrait> Db<C> {
             .exec(
                 "recomputing flows",
                 &format!(
-                    "UPDATE space_closure SET flows = NOT EXISTS ( \
+                    // Only rows whose value changes are written: rewriting unchanged rows costs time and
+                    // leaves dead tuples behind on PostgreSQL.
+                    "UPDATE space_closure SET flows = NOT flows \
+                     WHERE descendant_id IN {s} AND flows = EXISTS ( \
                        SELECT 1 FROM space_closure x JOIN spaces p ON p.id = x.ancestor_id \
                        WHERE p.privacy = 'PRIVATE' AND x.descendant_id = space_closure.descendant_id \
                          AND NOT EXISTS (SELECT 1 FROM space_closure y \
-                                         WHERE y.ancestor_id = x.ancestor_id AND y.descendant_id = space_closure.ancestor_id)) \
-                     WHERE descendant_id IN {s}",
+                                         WHERE y.ancestor_id = x.ancestor_id AND y.descendant_id = space_closure.ancestor_id))",
                     s = subtree(1)
                 ),
                 vec![v(child.0)],

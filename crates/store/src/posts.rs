@@ -12,7 +12,7 @@ use weco_domain::values::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, hot_
 use weco_domain::*;
 
 const POST_COLS: &str = "p.id, p.creator_id, p.title, p.text, p.url, p.kinds, p.created_at, p.last_activity_at, \
-     p.total_likes, p.total_comments, p.total_reposts, p.total_ratings, p.rating_sum, p.total_links";
+     p.total_likes, p.total_comments, p.total_reposts, p.total_ratings, p.rating_sum, p.total_links, p.stats_version";
 
 const COMMENT_COLS: &str = "c.id, c.post_id, c.parent_id, c.creator_id, c.text, c.created_at, c.total_replies";
 
@@ -33,6 +33,7 @@ fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
         total_ratings: get(row, CX, "total_ratings")?,
         rating_sum: get(row, CX, "rating_sum")?,
         total_links: get(row, CX, "total_links")?,
+        stats_version: get(row, CX, "stats_version")?,
     })
 }
 
@@ -153,7 +154,7 @@ impl<C: ConnectionTrait> Db<C> {
             .one(
                 "updating post counters",
                 &format!(
-                    "UPDATE posts SET {set} WHERE id = $1 RETURNING total_likes, total_comments, total_reposts, \
+                    "UPDATE posts SET {set}, stats_version = stats_version + 1 WHERE id = $1 RETURNING total_likes, total_comments, total_reposts, \
                      total_ratings, total_links, created_at, last_activity_at"
                 ),
                 values,
@@ -335,6 +336,23 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
                     SpacePostState::Removed
                 };
                 Ok((PostId(get(r, CX, "post_id")?), SpaceId(get(r, CX, "space_id")?), state))
+            })
+            .collect()
+    }
+
+    async fn appearances(&self, post: PostId) -> DomainResult<Vec<(SpaceId, bool)>> {
+        let rows = self
+            .sql()
+            .all(
+                "listing appearances",
+                "SELECT space_id, relationship FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'",
+                vec![v(post.0)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                const CX: &str = "listing appearances";
+                Ok((SpaceId(get(r, CX, "space_id")?), get::<String>(r, CX, "relationship")? == "DIRECT"))
             })
             .collect()
     }
@@ -707,6 +725,18 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
                 Page::from_rows(items, page)
             })
             .collect())
+    }
+
+    async fn feed_since(&self, space: SpaceId, depth: Depth, after: &Cursor, limit: i64) -> DomainResult<Vec<Post>> {
+        let mut values = vec![v(space.0)];
+        let keyset = keyset_clause(Key::Time("sp.created_at"), "sp.post_id", false, after, &mut values)?;
+        let direct = if depth == Depth::Direct { " AND sp.relationship = 'DIRECT'" } else { "" };
+        let sql = format!(
+            "SELECT {POST_COLS} FROM space_posts sp JOIN posts p ON p.id = sp.post_id \
+             WHERE sp.space_id = $1 AND sp.state = 'ACTIVE'{direct}{keyset} \
+             ORDER BY sp.created_at ASC, sp.post_id ASC LIMIT {limit}"
+        );
+        self.sql().all("replaying feed", &sql, values).await?.iter().map(post_from_row).collect()
     }
 
     async fn user_posts(&self, viewer: Option<UserId>, author: UserId, page: &PageRequest) -> DomainResult<Page<Post>> {
