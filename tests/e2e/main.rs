@@ -4,3 +4,4 @@ mod accounts;
 mod holarchy;
 mod http;
 mod posts;
+mod realtime;

@@ -6,6 +6,8 @@
 //! PostgreSQL half of each test says it is skipped and passes — unless `WECO_REQUIRE_SERVICES=1` (as in CI),
 //! where it fails.
 
+pub mod ws;
+
 use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};

@@ -5,7 +5,6 @@
 //! (in-process); see the `weco-realtime` crate.
 
 use crate::ids::*;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The payload format's version; bumped on incompatible changes.
@@ -40,27 +39,25 @@ pub struct PostStats {
     pub total_comments: i64,
     pub total_ratings: i64,
     pub total_reposts: i64,
+    /// The post's `stats_version`: events may arrive out of order, the highest version is the truth.
+    pub version: i64,
 }
 
 /// Something that happened. Each carries what subscribers select, so delivering it needs no database read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
-    /// A post now appears in `space_id`: posted directly (`direct`) or flowing up from `origin_space_id`.
-    PostAdded {
-        space_id: SpaceId,
-        post_id: PostId,
-        direct: bool,
-        /// Where the post was placed directly (for `depth: DIRECT` subscribers of other spaces).
-        origin_space_ids: Vec<SpaceId>,
-        created_at: DateTime<Utc>,
-    },
+    /// A post now appears in `space_id`, placed there directly or flowing up from below. It carries the post
+    /// and its creator (without e-mail), so subscribers render it without reading the database.
+    PostAdded { space_id: SpaceId, direct: bool, post: Box<crate::model::Post>, creator: Box<crate::model::User> },
     /// A post no longer appears in `space_id` (`None`: deleted everywhere).
     PostRemoved { space_id: Option<SpaceId>, post_id: PostId },
     /// A post's counters changed; the values are the exact totals after the change.
     PostStatsChanged { post_id: PostId, stats: PostStats },
+    /// Who may access this space (or the spaces below it) may have narrowed: live subscribers re-check.
+    AccessChanged { space_id: SpaceId },
     /// A comment was added to a post.
-    CommentAdded { post_id: PostId, comment_id: CommentId },
+    CommentAdded { post_id: PostId, comment: Box<crate::model::Comment> },
 }
 
 /// An event on its way: the topic it goes to and the event, with the payload version.
@@ -104,7 +101,7 @@ mod tests {
             Topic::Post(PostId::generate()),
             Event::PostStatsChanged {
                 post_id: PostId::generate(),
-                stats: PostStats { total_likes: 3, total_comments: 1, total_ratings: 0, total_reposts: 2 },
+                stats: PostStats { total_likes: 3, total_comments: 1, total_ratings: 0, total_reposts: 2, version: 7 },
             },
         );
         let json = e.to_json();

@@ -5,7 +5,7 @@ use crate::values::{Privacy, RequestState};
 use chrono::{DateTime, Utc};
 
 /// A registered user (never carries the password hash).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: UserId,
     pub handle: String,
@@ -134,7 +134,7 @@ pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A post with its counters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Post {
     pub id: PostId,
     pub creator_id: UserId,
@@ -150,9 +150,22 @@ pub struct Post {
     pub total_ratings: i64,
     pub rating_sum: i64,
     pub total_links: i64,
+    /// Grows with every change of the counters: of two snapshots, the higher version is the newer.
+    pub stats_version: i64,
 }
 
 impl Post {
+    /// The counters live subscribers see.
+    pub fn stats(&self) -> crate::events::PostStats {
+        crate::events::PostStats {
+            total_likes: self.total_likes,
+            total_comments: self.total_comments,
+            total_ratings: self.total_ratings,
+            total_reposts: self.total_reposts,
+            version: self.stats_version,
+        }
+    }
+
     /// The mean rating, when there is one.
     pub fn average_rating(&self) -> Option<f64> {
         (self.total_ratings > 0).then(|| self.rating_sum as f64 / self.total_ratings as f64)
@@ -172,7 +185,7 @@ pub struct NewPost {
 }
 
 /// A comment; `parent_id` is set on replies.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Comment {
     pub id: CommentId,
     pub post_id: PostId,

@@ -6,7 +6,7 @@
 use crate::error::DomainResult;
 use crate::ids::*;
 use crate::model::*;
-use crate::page::{Page, PageRequest};
+use crate::page::{Cursor, Page, PageRequest};
 use crate::values::{Depth, RequestState, SpaceSort};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -125,6 +125,8 @@ pub trait PostRepo: Send + Sync {
     async fn visible_posts_among(&self, viewer: Option<UserId>, ids: &[PostId]) -> DomainResult<Vec<PostId>>;
     /// The spaces each post was posted or reposted into directly, with whether it is active there.
     async fn direct_spaces(&self, posts: &[PostId]) -> DomainResult<Vec<(PostId, SpaceId, SpacePostState)>>;
+    /// Every space the post is active in, and whether it was placed there directly.
+    async fn appearances(&self, post: PostId) -> DomainResult<Vec<(SpaceId, bool)>>;
     /// The post's state in one space, if it appears there.
     async fn space_post_state(&self, post: PostId, space: SpaceId) -> DomainResult<Option<SpacePostState>>;
     /// Adds the post directly to more spaces (with aggregation); returns how many were new.
@@ -158,6 +160,9 @@ pub trait PostRepo: Send + Sync {
     ) -> DomainResult<Page<Comment>>;
     /// One page of each feed, all in one statement. The queries differ only in their space.
     async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<Vec<Page<Post>>>;
+    /// Posts that appeared in the space's feed after `after` in NEW order (created later, or as late with a
+    /// greater id), oldest first: what a reconnecting subscriber missed.
+    async fn feed_since(&self, space: SpaceId, depth: Depth, after: &Cursor, limit: i64) -> DomainResult<Vec<Post>>;
     /// The author's posts the viewer may see, newest first.
     async fn user_posts(&self, viewer: Option<UserId>, author: UserId, page: &PageRequest) -> DomainResult<Page<Post>>;
     /// Posts matching `query` (full-text) that the viewer may see, newest first.

@@ -282,7 +282,7 @@ mod tests {
 }
 
 /// What a post holds; a post may combine several kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PostKind {
     Text,
     Url,

@@ -5,7 +5,7 @@
 //! - `ids`, `connection`: ID parsing, opaque cursors and Relay connections.
 //! - `loaders`: per-request DataLoaders, so nested fields cost one batched query per level.
 //! - `types`: the object types (`User`, `Space`, `SpaceRequest`, …).
-//! - `query`, `mutation`: the roots, merged per area.
+//! - `query`, `mutation`: the roots, merged per area; `subscription`: live feeds and post updates.
 
 pub mod error;
 
@@ -15,18 +15,20 @@ mod loaders;
 mod mutation;
 mod query;
 mod scope;
+mod subscription;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 use weco_domain::App;
 
 pub use error::ApiError;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use scope::RequestScope;
+pub use subscription::Subscription;
 
 /// The executable schema.
-pub type WecoSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type WecoSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits every deployment gets.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +45,7 @@ impl Default for SchemaLimits {
 
 /// The schema with `app` as its data.
 pub fn build_schema(app: App, limits: SchemaLimits) -> WecoSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(app)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -52,5 +54,5 @@ pub fn build_schema(app: App, limits: SchemaLimits) -> WecoSchema {
 
 /// The SDL clients are written against (what `schema.graphql` holds).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
 }

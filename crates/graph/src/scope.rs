@@ -5,15 +5,16 @@ use crate::loaders::Loaders;
 use async_graphql::Context;
 use weco_domain::{App, DomainError, Viewer};
 
-/// Put into each request's data by the server.
+/// Put into each request's data by the server. Cloning shares the loaders (subscriptions keep a handle).
+#[derive(Clone)]
 pub struct RequestScope {
     pub viewer: Viewer,
-    pub(crate) loaders: Loaders,
+    pub(crate) loaders: std::sync::Arc<Loaders>,
 }
 
 impl RequestScope {
     pub fn new(app: &App, viewer: Viewer) -> Self {
-        Self { viewer, loaders: Loaders::new(app, viewer) }
+        Self { viewer, loaders: std::sync::Arc::new(Loaders::new(app, viewer)) }
     }
 }
 
@@ -36,5 +37,12 @@ impl RequestScope {
         self.loaders.post_viewer.clear::<weco_domain::PostId>();
         self.loaders.comments.clear::<weco_domain::CommentId>();
         self.loaders.feeds.clear::<crate::loaders::FeedKey>();
+    }
+}
+
+impl RequestScope {
+    /// Primes the user loader with a user an event carried, so resolving it reads no database.
+    pub(crate) async fn feed_user(&self, user: weco_domain::User) {
+        self.loaders.users.feed_one(user.id, user).await;
     }
 }

@@ -31,6 +31,14 @@ pub struct Settings {
     #[arg(long, env = "WECO_DB_POOL", default_value_t = 16)]
     pub db_pool: u32,
 
+    /// How long a websocket client may take to send `connection_init`, in milliseconds.
+    #[arg(long, env = "WECO_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub ws_init_timeout_ms: u64,
+
+    /// Prefix of the event channels (`{prefix}:space:{id}`); replicas sharing a Redis must share it.
+    #[arg(long, env = "WECO_CHANNEL_PREFIX", default_value = "weco")]
+    pub channel_prefix: String,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -46,6 +54,8 @@ impl Settings {
             jwt_secret: None,
             no_migrate: false,
             db_pool: 16,
+            ws_init_timeout_ms: 10_000,
+            channel_prefix: "weco".into(),
             log_format: "text".into(),
         }
     }

@@ -4,12 +4,14 @@
 //! - [`config`]: the typed `Settings` (defaults, environment, flags) and the CLI.
 //! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
 //! - [`routes`]: the HTTP surface: `/graphql`, `/graphiql`, `/healthz`, `/readyz`.
+//! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - [`telemetry`] sets up logging.
 
 pub mod config;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod ws;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -10,6 +10,7 @@ use axum::routing::get;
 use std::sync::Arc;
 use weco_domain::{App, Viewer};
 use weco_graph::{RequestScope, WecoSchema};
+use weco_realtime::RealtimeBus;
 use weco_store::SeaStore;
 
 #[derive(Clone)]
@@ -17,11 +18,15 @@ pub struct AppState {
     pub app: App,
     pub schema: WecoSchema,
     pub store: Arc<SeaStore>,
+    pub bus: Arc<RealtimeBus>,
+    /// How long a websocket client may take to send `connection_init`.
+    pub ws_init_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql).post(graphql))
+        .route("/graphql/ws", get(crate::ws::upgrade))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
@@ -115,13 +120,15 @@ async fn graphiql_asset(Path(file): Path<String>) -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = ?e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = ?e, "readiness check failed: database");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
     }
+    if let Err(e) = state.bus.ping().await {
+        tracing::warn!(error = %e, "readiness check failed: event bus");
+        return (StatusCode::SERVICE_UNAVAILABLE, "event bus unavailable").into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
 }
 
 /// Prometheus text format.

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use weco_domain::App;
 use weco_domain::auth::TokenKeys;
 use weco_graph::{SchemaLimits, build_schema};
+use weco_realtime::{RealtimeBus, RealtimeConfig};
 use weco_store::{SeaStore, StoreOptions};
 
 /// Password hashing on tokio's blocking pool, so a burst of logins never stalls the event loop.
@@ -66,12 +67,21 @@ impl Application {
                 rand::random::<[u8; 32]>().to_vec()
             }
         };
-        let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret));
+        let realtime = RealtimeConfig::with_prefix(settings.channel_prefix.clone());
+        let bus = Arc::new(match &settings.redis_url {
+            Some(url) => RealtimeBus::redis(url, realtime)
+                .await
+                .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?,
+            None => RealtimeBus::in_process(realtime),
+        });
+        tracing::info!(bus = bus.backend_name(), prefix = bus.prefix(), "event bus ready");
+        let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret), bus.clone());
         let schema = build_schema(app.clone(), SchemaLimits::default());
         let listener =
             TcpListener::bind(&settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
         let addr = listener.local_addr()?;
-        Ok(Self { listener, addr, state: AppState { app, schema, store } })
+        let ws_init_timeout = std::time::Duration::from_millis(settings.ws_init_timeout_ms);
+        Ok(Self { listener, addr, state: AppState { app, schema, store, bus, ws_init_timeout } })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -2,6 +2,7 @@
 //! Each read checks privacy (DESIGN §5) before it returns anything.
 
 mod accounts;
+mod announce;
 mod posts;
 mod spaces;
 
@@ -10,7 +11,7 @@ pub use posts::{CreatePostCommand, MAX_TARGET_SPACES};
 pub use spaces::{Attachment, CreateSpaceCommand, CreatedSpace};
 
 use crate::auth::TokenKeys;
-use crate::ports::{PasswordHasher, Store};
+use crate::ports::{EventBus, PasswordHasher, Store};
 use std::sync::Arc;
 
 /// The application: the ports it needs, and the use cases as methods.
@@ -19,10 +20,17 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: TokenKeys,
+    /// Where events go after each commit, and where subscriptions read them.
+    pub bus: Arc<dyn EventBus>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, hasher: Arc<dyn PasswordHasher>, tokens: TokenKeys) -> Self {
-        Self { store, hasher, tokens }
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: Arc<dyn PasswordHasher>,
+        tokens: TokenKeys,
+        bus: Arc<dyn EventBus>,
+    ) -> Self {
+        Self { store, hasher, tokens, bus }
     }
 }

@@ -86,7 +86,10 @@ impl App {
         let post = NewPost { id: PostId::generate(), creator_id: user, title, text, url, kinds, created_at: now() };
         tx.insert_post(&post, &targets).await?;
         let created = tx.posts_by_ids(&[post.id]).await?.into_iter().next().ok_or(DomainError::NotFound("post"))?;
+        let appearances = tx.appearances(post.id).await?;
+        let creator = tx.users_by_ids(&[user]).await?.into_iter().next();
         tx.commit().await?;
+        self.announce_added(&created, creator, &appearances).await;
         Ok(created)
     }
 
@@ -104,9 +107,15 @@ impl App {
         all.sort();
         all.dedup();
         check_one_audience(&*tx, &all).await?;
+        let before: HashSet<SpaceId> = tx.appearances(post).await?.into_iter().map(|(s, _)| s).collect();
         tx.repost(post, &targets, now()).await?;
         let reposted = tx.posts_by_ids(&[post]).await?.into_iter().next().ok_or(DomainError::NotFound("post"))?;
+        let after = tx.appearances(post).await?;
+        let creator = tx.users_by_ids(&[reposted.creator_id]).await?.into_iter().next();
         tx.commit().await?;
+        let added: Vec<(SpaceId, bool)> = after.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
+        self.announce_added(&reposted, creator, &added).await;
+        self.announce_stats(&reposted, &after.iter().map(|(s, _)| *s).collect::<Vec<_>>()).await;
         Ok(reposted)
     }
 
@@ -129,14 +138,19 @@ impl App {
         } else {
             (SpacePostState::Active, SpacePostState::Removed)
         };
-        match tx.space_post_state(post, space).await? {
+        let changed = match tx.space_post_state(post, space).await? {
             None => return Err(DomainError::NotFound("post in this space")),
-            Some(state) if state == to => {}
-            Some(_) => {
-                tx.set_space_post_state(post, space, from, to).await?;
-            }
-        }
+            Some(state) if state == to => false,
+            Some(_) => tx.set_space_post_state(post, space, from, to).await?,
+        };
+        let creator = tx.users_by_ids(&[loaded.creator_id]).await?.into_iter().next();
+        let direct = tx.direct_spaces(&[post]).await?.iter().any(|(_, s, _)| *s == space);
         tx.commit().await?;
+        if changed && reinstate {
+            self.announce_added(&loaded, creator, &[(space, direct)]).await;
+        } else if changed {
+            self.announce_removed(post, &[space], false).await;
+        }
         Ok(loaded)
     }
 
@@ -152,8 +166,10 @@ impl App {
                 DomainError::forbidden("only its creator can delete a post")
             });
         }
+        let spaces: Vec<SpaceId> = tx.appearances(post).await?.into_iter().map(|(s, _)| s).collect();
         tx.delete_post(post).await?;
         tx.commit().await?;
+        self.announce_removed(post, &spaces, true).await;
         Ok(loaded)
     }
 
@@ -178,8 +194,11 @@ impl App {
         Ok(())
     }
 
-    async fn reload_post(&self, repo: &dyn Repo, post: PostId) -> DomainResult<Post> {
-        repo.posts_by_ids(&[post]).await?.into_iter().next().ok_or(DomainError::NotFound("post"))
+    /// The post as the transaction left it, and the spaces it is active in (for the stats announcement).
+    async fn reload_post(&self, repo: &dyn Repo, post: PostId) -> DomainResult<(Post, Vec<SpaceId>)> {
+        let loaded = repo.posts_by_ids(&[post]).await?.into_iter().next().ok_or(DomainError::NotFound("post"))?;
+        let spaces = repo.appearances(post).await?.into_iter().map(|(s, _)| s).collect();
+        Ok((loaded, spaces))
     }
 
     /// Likes a post (idempotent); `space` is where the like was cast.
@@ -187,9 +206,13 @@ impl App {
         let user = viewer.require()?;
         let tx = self.store.begin().await?;
         self.check_reaction_target(&*tx, user, post, space).await?;
-        tx.like(post, user, space).await?;
-        let post = self.reload_post(&*tx, post).await?;
+        if !tx.like(post, user, space).await? {
+            let (post, _) = self.reload_post(&*tx, post).await?;
+            return Ok(post);
+        }
+        let (post, spaces) = self.reload_post(&*tx, post).await?;
         tx.commit().await?;
+        self.announce_stats(&post, &spaces).await;
         Ok(post)
     }
 
@@ -198,9 +221,13 @@ impl App {
         let user = viewer.require()?;
         let tx = self.store.begin().await?;
         self.check_reaction_target(&*tx, user, post, None).await?;
-        tx.unlike(post, user).await?;
-        let post = self.reload_post(&*tx, post).await?;
+        if !tx.unlike(post, user).await? {
+            let (post, _) = self.reload_post(&*tx, post).await?;
+            return Ok(post);
+        }
+        let (post, spaces) = self.reload_post(&*tx, post).await?;
         tx.commit().await?;
+        self.announce_stats(&post, &spaces).await;
         Ok(post)
     }
 
@@ -219,8 +246,9 @@ impl App {
         let tx = self.store.begin().await?;
         self.check_reaction_target(&*tx, user, post, space).await?;
         tx.rate(post, user, value, space).await?;
-        let post = self.reload_post(&*tx, post).await?;
+        let (post, spaces) = self.reload_post(&*tx, post).await?;
         tx.commit().await?;
+        self.announce_stats(&post, &spaces).await;
         Ok(post)
     }
 
@@ -254,7 +282,10 @@ impl App {
             total_replies: 0,
         };
         tx.insert_comment(&comment).await?;
+        let (post, spaces) = self.reload_post(&*tx, post).await?;
         tx.commit().await?;
+        self.announce_comment(&comment).await;
+        self.announce_stats(&post, &spaces).await;
         Ok(comment)
     }
 
@@ -278,7 +309,7 @@ impl App {
         if !tx.link_posts(source, target, user, description.as_str()).await? {
             return Err(DomainError::conflict("these posts are already linked"));
         }
-        let post = self.reload_post(&*tx, source).await?;
+        let (post, _) = self.reload_post(&*tx, source).await?;
         tx.commit().await?;
         Ok(post)
     }
@@ -396,5 +427,24 @@ impl App {
 
     pub async fn comments_by_ids(&self, ids: &[CommentId]) -> DomainResult<Vec<Comment>> {
         self.store.comments_by_ids(ids).await
+    }
+}
+
+impl App {
+    /// What a reconnecting feed subscriber missed since `after` (a NEW-order cursor), oldest first, at most
+    /// `limit` posts. The caller has checked access.
+    pub async fn feed_since(
+        &self,
+        space: SpaceId,
+        depth: values::Depth,
+        after: &crate::page::Cursor,
+        limit: i64,
+    ) -> DomainResult<Vec<Post>> {
+        self.store.feed_since(space, depth, after, limit).await
+    }
+
+    /// Whether the viewer may see the post.
+    pub async fn can_see_post(&self, viewer: Viewer, post: PostId) -> DomainResult<bool> {
+        Ok(!self.store.visible_posts_among(viewer.id(), &[post]).await?.is_empty())
     }
 }
