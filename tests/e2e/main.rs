@@ -1,7 +1,9 @@
 //! End-to-end tests: the real server, over HTTP, on SQLite and on PostgreSQL. One binary, one module per area.
 
 mod accounts;
+mod clients;
 mod holarchy;
 mod http;
 mod posts;
 mod realtime;
+mod replicas;

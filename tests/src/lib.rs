@@ -6,6 +6,7 @@
 //! PostgreSQL half of each test says it is skipped and passes — unless `WECO_REQUIRE_SERVICES=1` (as in CI),
 //! where it fails.
 
+pub mod process;
 pub mod ws;
 
 use anyhow::Context as _;
@@ -144,6 +145,11 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A client for another server (a replica) at `addr`, sharing nothing with this one but the database.
+    pub fn at(&self, addr: SocketAddr) -> Remote<'_> {
+        Remote { app: self, addr }
+    }
+
     /// Posts a GraphQL request and returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut request =
@@ -278,4 +284,54 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// GraphQL requests to another server than the test's own.
+pub struct Remote<'a> {
+    app: &'a TestApp,
+    pub addr: SocketAddr,
+}
+
+impl Remote<'_> {
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .app
+            .client
+            .post(format!("http://{}/graphql", self.addr))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: Value = request.send().await.expect("request").json().await.expect("JSON");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+}
+
+/// The Redis tests use, or `None` (after saying so) when none answers and services are not required.
+pub async fn test_redis_url() -> Option<String> {
+    let url = std::env::var("WECO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let hostport = url.trim_start_matches("redis://").split('/').next().unwrap_or("127.0.0.1:6379").to_owned();
+    if tokio::net::TcpStream::connect(&hostport).await.is_ok() {
+        return Some(url);
+    }
+    assert!(!services_required(), "Redis is required (WECO_REQUIRE_SERVICES=1) but not reachable at {url}");
+    eprintln!("SKIPPED: Redis is not reachable at {url}; set WECO_TEST_REDIS_URL to run this test");
+    None
+}
+
+/// `tests/node` with its packages installed (`npm ci --prefix tests/node`), or `None` (after saying so) when
+/// Node or the packages are missing and services are not required.
+pub fn node_clients_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node");
+    let has_node = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if has_node && dir.join("node_modules").exists() {
+        return Some(dir);
+    }
+    assert!(
+        !services_required(),
+        "Node and tests/node/node_modules are required (WECO_REQUIRE_SERVICES=1): run `npm ci --prefix tests/node`"
+    );
+    eprintln!("SKIPPED: Node or tests/node/node_modules missing; run `npm ci --prefix tests/node` to run this test");
+    None
 }

@@ -224,6 +224,12 @@ pub trait EventBus: Send + Sync {
     async fn publish(&self, events: Vec<crate::events::Envelope>);
     /// A stream of what is published on `topic` from now on. Dropping it unsubscribes.
     fn subscribe(&self, topic: crate::events::Topic) -> EventStream;
+    /// Like [`EventBus::subscribe`], but returns once the bus is sure to deliver what is published from now
+    /// on (a remote bus has confirmed the subscription). Subscribe this way before catching up from the
+    /// database, so nothing published in between is missed.
+    async fn subscribe_confirmed(&self, topic: crate::events::Topic) -> EventStream {
+        self.subscribe(topic)
+    }
 }
 
 /// A subscriber's stream of deliveries.

@@ -221,7 +221,7 @@ impl Subscription {
         let after = after.as_deref().map(decode_cursor).transpose()?;
         app.require_access(viewer, space).await?;
         // Subscribe before replaying, so nothing published meanwhile is lost.
-        let live = coalesce(app.bus.subscribe(Topic::Space(space)));
+        let live = coalesce(app.bus.subscribe_confirmed(Topic::Space(space)).await);
         let replayed = match &after {
             Some(cursor) => app.feed_since(space, depth, cursor, REPLAY_LIMIT).await?,
             None => Vec::new(),
@@ -294,7 +294,7 @@ impl Subscription {
         if !app.can_see_post(scope.viewer, post).await? {
             return Err(ApiError(DomainError::NotFound("post")));
         }
-        let live = coalesce(app.bus.subscribe(Topic::Post(post)));
+        let live = coalesce(app.bus.subscribe_confirmed(Topic::Post(post)).await);
         let events = live
             .then(move |step| {
                 let scope = scope.clone();

@@ -163,6 +163,10 @@ impl EventBus for RealtimeBus {
         }
     }
 
+    async fn subscribe_confirmed(&self, topic: Topic) -> EventStream {
+        RealtimeBus::subscribe_confirmed(self, topic).await
+    }
+
     fn subscribe(&self, topic: Topic) -> EventStream {
         Box::pin(self.inner.hub.subscribe(&self.channel(&topic)))
     }

@@ -74,7 +74,7 @@ impl RedisBackend {
         let subscriber_config = base.clone().set_push_sender(on_push).set_automatic_resubscription();
         // The manager retries the initial connection with backoff on its own; the budget keeps a server that
         // starts while Redis is unreachable from hanging for long.
-        let budget = config.redis_timeout * 3;
+        let budget = config.redis_timeout.saturating_mul(3);
         let subscriber = connect(&client, subscriber_config, budget).await?;
         let publisher = connect(&client, base.set_number_of_retries(2), budget).await?;
 
@@ -226,7 +226,8 @@ async fn control_loop(
     health_interval: Duration,
     redis_timeout: Duration,
 ) {
-    let mut tick = tokio::time::interval(health_interval);
+    // A zero interval would make `interval` panic.
+    let mut tick = tokio::time::interval(health_interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -1,0 +1,107 @@
+//! Several servers, one database, one Redis: what happens on one replica reaches subscribers on another;
+//! a Redis outage does not break writes, and subscriptions recover when it returns.
+
+use e2e::process::{RedisProcess, ServerProcess};
+use e2e::ws::{Frame, WsClient};
+use e2e::{Backend, TestApp, TestDatabase, test_redis_url};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const FEED: &str = "subscription($s: ID!) { spaceFeed(spaceId: $s) { __typename ... on PostAdded { post { title } } ... on PostStatsChanged { totalLikes } } }";
+
+async fn next_feed(client: &mut WsClient) -> Value {
+    let message = client.next_json().await;
+    assert_eq!(message["type"], "next", "{message}");
+    message["payload"]["data"]["spaceFeed"].clone()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_subscriber_on_one_replica_sees_posts_and_likes_made_through_another() {
+    let Some(redis) = test_redis_url().await else { return };
+    let Some(database) = TestDatabase::create(Backend::Postgres).await.expect("database") else { return };
+    let prefix = format!("weco-test-{}", uuid::Uuid::now_v7().simple());
+    // The first replica migrates the database before it listens; the second finds it ready.
+    let a = ServerProcess::spawn(&database.url, Some(&redis), &prefix).expect("replica A (is the weco binary built?)");
+    let b = ServerProcess::spawn(&database.url, Some(&redis), &prefix).expect("replica B");
+    // Any test app gives us an HTTP client; talk to the replicas through it.
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+    let on_a = app.at(a.addr);
+    let on_b = app.at(b.addr);
+    let register = "mutation { register(input: {handle: \"ada\", name: \"Ada\", email: \"ada@example.org\", password: \"password-123\"}) { token } }";
+    let token = on_b.ok(None, register, json!({})).await["register"]["token"].as_str().expect("token").to_owned();
+    let created = on_a
+        .ok(
+            Some(&token),
+            "mutation { createSpace(input: {handle: \"agora\", name: \"Agora\"}) { space { id } } }",
+            json!({}),
+        )
+        .await;
+    let space = created["createSpace"]["space"]["id"].as_str().expect("id").to_owned();
+
+    let mut subscriber = WsClient::ready(a.addr, None).await;
+    subscriber.subscribe("f", FEED, json!({ "s": space })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let post = on_b
+        .ok(
+            Some(&token),
+            "mutation($s: ID!) { createPost(input: {spaceIds: [$s], title: \"across\"}) { post { id } } }",
+            json!({ "s": space }),
+        )
+        .await["createPost"]["post"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(next_feed(&mut subscriber).await, json!({ "__typename": "PostAdded", "post": { "title": "across" } }));
+    on_b.ok(Some(&token), "mutation($p: ID!) { likePost(postId: $p) { id } }", json!({ "p": post })).await;
+    assert_eq!(next_feed(&mut subscriber).await, json!({ "__typename": "PostStatsChanged", "totalLikes": 1 }));
+    assert_eq!(subscriber.next_within(Duration::from_millis(500)).await, None, "each event exactly once");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_redis_outage_keeps_writes_working_and_subscriptions_recover_by_themselves() {
+    let Some(mut redis) = RedisProcess::start() else {
+        assert!(!e2e::services_required(), "redis-server is required (WECO_REQUIRE_SERVICES=1)");
+        eprintln!("SKIPPED: redis-server is not installed");
+        return;
+    };
+    let url = redis.url();
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.redis_url = Some(url.clone())).await.expect("server");
+    let (token, _) = app.register("ada").await;
+    let space = app.create_space(&token, "agora", None).await;
+    let mut subscriber = WsClient::ready(app.addr, None).await;
+    subscriber.subscribe("f", FEED, json!({ "s": space })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.create_post(&token, &[&space], "before").await;
+    assert_eq!(next_feed(&mut subscriber).await["post"]["title"], "before");
+
+    redis.stop();
+    // Writes go on while the bus is down (their events are lost: pub/sub is at-most-once).
+    let started = Instant::now();
+    app.create_post(&token, &[&space], "during").await;
+    assert!(started.elapsed() < Duration::from_secs(3), "a mutation must not wait for Redis");
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 503, "not ready without the event bus");
+
+    assert!(redis.restart(), "redis restarts");
+    // The same subscription delivers again once the bus has reconnected and resubscribed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    loop {
+        assert!(Instant::now() < deadline, "the subscription did not recover");
+        n += 1;
+        app.create_post(&token, &[&space], &format!("after-{n}")).await;
+        match subscriber.next_within(Duration::from_millis(700)).await {
+            Some(Frame::Json(message)) => {
+                let title =
+                    message["payload"]["data"]["spaceFeed"]["post"]["title"].as_str().unwrap_or_default().to_owned();
+                assert!(title.starts_with("after-"), "{message}");
+                break;
+            }
+            Some(Frame::Closed(code, reason)) => panic!("closed: {code} {reason}"),
+            None => continue,
+        }
+    }
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+}
