@@ -4,6 +4,7 @@ mod accounts;
 mod clients;
 mod holarchy;
 mod http;
+mod limits;
 mod posts;
 mod realtime;
 mod replicas;

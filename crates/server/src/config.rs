@@ -39,13 +39,51 @@ pub struct Settings {
     #[arg(long, env = "WECO_CHANNEL_PREFIX", default_value = "weco")]
     pub channel_prefix: String,
 
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "WECO_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+
+    /// Most operations in one batched request.
+    #[arg(long, env = "WECO_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "WECO_MAX_DEPTH", default_value_t = 16)]
+    pub max_depth: usize,
+
+    /// Highest complexity score a query may have (roughly: fields times page sizes).
+    #[arg(long, env = "WECO_MAX_COMPLEXITY", default_value_t = 5_000)]
+    pub max_complexity: usize,
+
+    /// Requests per minute per client (user when logged in, IP otherwise); 0 turns the limit off.
+    #[arg(long, env = "WECO_RATE_LIMIT_PER_MINUTE", default_value_t = 1_200)]
+    pub rate_limit_per_minute: u32,
+
+    /// How many requests a client may send at once before the per-minute rate applies.
+    #[arg(long, env = "WECO_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// Longest time a request may take, in seconds (408 beyond).
+    #[arg(long, env = "WECO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Origins browsers may call the API from (comma-separated); `*` allows any. Bearer tokens, not cookies,
+    /// carry identity, so a wide setting does not expose sessions.
+    #[arg(long, env = "WECO_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Origins allowed to open websockets (comma-separated); empty allows any (non-browser clients send none).
+    #[arg(long, env = "WECO_WS_ORIGINS", value_delimiter = ',')]
+    pub ws_origins: Vec<String>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 }
 
 impl Settings {
-    /// Defaults for `database_url`, as if no flag or variable were given.
+    /// Defaults for `database_url`, as if no flag or variable were given — except that rate limiting is off,
+    /// which suits tests and tools.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
@@ -56,6 +94,15 @@ impl Settings {
             db_pool: 16,
             ws_init_timeout_ms: 10_000,
             channel_prefix: "weco".into(),
+            max_body_bytes: 1_048_576,
+            max_batch: 10,
+            max_depth: 16,
+            max_complexity: 5_000,
+            rate_limit_per_minute: 0,
+            rate_limit_burst: 200,
+            request_timeout_secs: 30,
+            cors_origins: vec!["*".into()],
+            ws_origins: Vec::new(),
             log_format: "text".into(),
         }
     }

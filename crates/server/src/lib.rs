@@ -3,11 +3,14 @@
 //!
 //! - [`config`]: the typed `Settings` (defaults, environment, flags) and the CLI.
 //! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
-//! - [`routes`]: the HTTP surface: `/graphql`, `/graphiql`, `/healthz`, `/readyz`.
+//! - [`routes`]: the HTTP surface and its layers; [`http`]: GraphQL over HTTP to the spec (with APQ);
+//!   [`limits`]: rate limiting and the server's counters.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - [`telemetry`] sets up logging.
 
 pub mod config;
+pub mod http;
+pub mod limits;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -1,17 +1,36 @@
-//! The HTTP surface: GraphQL over HTTP, GraphiQL with its assets built in, health and readiness.
+//! The HTTP surface: GraphQL over HTTP and WebSocket, GraphiQL with its assets built in, health, readiness
+//! and metrics, behind the request-wide layers (body limit, timeout, CORS, request ids, tracing).
 
-use async_graphql::parser::types::OperationType;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use crate::http::{MediaType2, PersistedQueries, error_response};
+use crate::limits::{RateLimiter, ServerMetrics};
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
-use weco_domain::{App, Viewer};
-use weco_graph::{RequestScope, WecoSchema};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use weco_domain::App;
+use weco_graph::WecoSchema;
 use weco_realtime::RealtimeBus;
 use weco_store::SeaStore;
+
+/// Limits every request is held to.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub ws_origins: Vec<String>,
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,81 +39,73 @@ pub struct AppState {
     pub store: Arc<SeaStore>,
     pub bus: Arc<RealtimeBus>,
     /// How long a websocket client may take to send `connection_init`.
-    pub ws_init_timeout: std::time::Duration,
+    pub ws_init_timeout: Duration,
+    pub limits: HttpLimits,
+    pub limiter: Arc<RateLimiter>,
+    pub persisted: PersistedQueries,
+    pub metrics: Arc<ServerMetrics>,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/graphql", get(graphql).post(graphql))
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let cors = cors_layer(&state.limits.cors_origins);
+    let ws = Router::new()
         .route("/graphql/ws", get(crate::ws::upgrade))
+        .route_layer(middleware::from_fn_with_state(state.clone(), check_ws_origin));
+    Router::new()
+        .route("/graphql", get(crate::http::graphql).post(crate::http::graphql))
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.limits.request_timeout))
+        .merge(ws)
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
 }
 
-/// A GraphQL error response with `extensions.code`, for failures before execution.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
-
-/// The viewer named by `Authorization: Bearer <token>`; no header is an anonymous viewer. The error is the
-/// message of a 401 response.
-fn viewer(app: &App, headers: &HeaderMap) -> Result<Viewer, &'static str> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Viewer::ANONYMOUS) };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    match token {
-        Some(token) => app.viewer_from_token(Some(token)).map_err(|_| "the bearer token is invalid or expired"),
-        None => Err("expected 'Authorization: Bearer <token>'"),
-    }
-}
-
-/// Whether the operation a request would run is a mutation (or a subscription), which GET must not run.
-fn is_write(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
-    doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
-}
-
-async fn graphql(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    request: GraphQLBatchRequest,
-) -> Response {
-    let viewer = match viewer(&state.app, &headers) {
-        Ok(v) => v,
-        Err(message) => return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message),
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()))
     };
-    let batch = request.into_inner();
-    if method == Method::GET && batch.iter().any(is_write) {
-        let mut response =
-            error_response(StatusCode::METHOD_NOT_ALLOWED, "FORBIDDEN", "mutations are not allowed over GET; use POST");
-        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-        return response;
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Refuses websocket upgrades from browsers on other origins (cross-site WebSocket hijacking), when origins
+/// are configured.
+async fn check_ws_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !state.limits.ws_origins.is_empty()
+        && let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !state.limits.ws_origins.iter().any(|o| o == "*" || o.trim() == origin)
+    {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            MediaType2::JSON,
+            "FORBIDDEN",
+            "this origin may not open websockets",
+        );
     }
-    let batch = match batch {
-        async_graphql::BatchRequest::Single(r) => {
-            async_graphql::BatchRequest::Single(r.data(RequestScope::new(&state.app, viewer)))
-        }
-        async_graphql::BatchRequest::Batch(rs) => async_graphql::BatchRequest::Batch(
-            rs.into_iter().map(|r| r.data(RequestScope::new(&state.app, viewer))).collect(),
-        ),
-    };
-    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+    next.run(request).await
 }
 
 const GRAPHIQL_HTML: &str = include_str!("../assets/graphiql.html");
@@ -133,20 +144,50 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
+    use std::fmt::Write as _;
     let db = state.store.metrics();
-    let body = format!(
-        "# HELP weco_db_statements_total SQL statements executed.\n\
-         # TYPE weco_db_statements_total counter\n\
-         weco_db_statements_total {}\n\
-         # HELP weco_db_statement_errors_total SQL statements that failed.\n\
-         # TYPE weco_db_statement_errors_total counter\n\
-         weco_db_statement_errors_total {}\n\
-         # HELP weco_db_statement_seconds_total Time spent executing SQL statements.\n\
-         # TYPE weco_db_statement_seconds_total counter\n\
-         weco_db_statement_seconds_total {}\n",
-        db.statements(),
-        db.failed(),
-        db.seconds()
+    let bus = state.bus.metrics();
+    let m = &state.metrics;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, value: String| {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    };
+    counter("weco_db_statements_total", "SQL statements executed.", db.statements().to_string());
+    counter("weco_db_statement_errors_total", "SQL statements that failed.", db.failed().to_string());
+    counter("weco_db_statement_seconds_total", "Time spent executing SQL statements.", db.seconds().to_string());
+    counter(
+        "weco_graphql_operations_total",
+        "GraphQL operations executed over HTTP.",
+        m.operations.load(Ordering::Relaxed).to_string(),
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    counter("weco_events_published_total", "Events handed to the bus.", bus.events_published.to_string());
+    counter("weco_event_publish_failures_total", "Events the bus could not publish.", bus.publish_failures.to_string());
+    counter("weco_events_delivered_total", "Events delivered to local subscribers.", bus.events_delivered.to_string());
+    counter(
+        "weco_events_dropped_total",
+        "Events dropped for subscribers that fell behind.",
+        bus.deliveries_dropped.to_string(),
+    );
+    let _ = writeln!(out, "# HELP weco_graphql_errors_total GraphQL errors by extensions.code.");
+    let _ = writeln!(out, "# TYPE weco_graphql_errors_total counter");
+    if let Ok(errors) = m.errors_by_code.lock() {
+        for (code, n) in errors.iter() {
+            let _ = writeln!(out, "weco_graphql_errors_total{{code=\"{code}\"}} {n}");
+        }
+    }
+    let mut gauge = |name: &str, help: &str, value: String| {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+    };
+    gauge(
+        "weco_websocket_connections",
+        "Open websocket connections.",
+        m.websocket_connections.load(Ordering::Relaxed).to_string(),
+    );
+    gauge("weco_subscription_channels", "Event channels with local subscribers.", bus.active_channels.to_string());
+    gauge(
+        "weco_subscriptions_active",
+        "Active event subscriptions in this process.",
+        bus.active_subscribers.to_string(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -1,7 +1,9 @@
 //! Building and running the server.
 
 use crate::config::{Settings, redact_url};
-use crate::routes::{self, AppState};
+use crate::http::PersistedQueries;
+use crate::limits::RateLimiter;
+use crate::routes::{self, AppState, HttpLimits};
 use anyhow::Context as _;
 use async_trait_shim::BlockingHasher;
 use migration::{Migrator, MigratorTrait};
@@ -76,12 +78,39 @@ impl Application {
         });
         tracing::info!(bus = bus.backend_name(), prefix = bus.prefix(), "event bus ready");
         let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret), bus.clone());
-        let schema = build_schema(app.clone(), SchemaLimits::default());
+        let schema = build_schema(
+            app.clone(),
+            SchemaLimits { max_depth: settings.max_depth, max_complexity: settings.max_complexity },
+        );
+        let persisted = match &settings.redis_url {
+            Some(url) => PersistedQueries::redis(url, &settings.channel_prefix)
+                .await
+                .with_context(|| format!("connecting to Redis at {} for persisted queries", redact_url(url)))?,
+            None => PersistedQueries::local(10_000),
+        };
         let listener =
             TcpListener::bind(&settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
         let addr = listener.local_addr()?;
         let ws_init_timeout = std::time::Duration::from_millis(settings.ws_init_timeout_ms);
-        Ok(Self { listener, addr, state: AppState { app, schema, store, bus, ws_init_timeout } })
+        let limits = HttpLimits {
+            max_body_bytes: settings.max_body_bytes,
+            max_batch: settings.max_batch.max(1),
+            request_timeout: std::time::Duration::from_secs(settings.request_timeout_secs.max(1)),
+            cors_origins: settings.cors_origins.clone(),
+            ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),
+        };
+        let state = AppState {
+            app,
+            schema,
+            store,
+            bus,
+            ws_init_timeout,
+            limits,
+            limiter: Arc::new(RateLimiter::new(settings.rate_limit_per_minute, settings.rate_limit_burst)),
+            persisted,
+            metrics: Arc::default(),
+        };
+        Ok(Self { listener, addr, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
