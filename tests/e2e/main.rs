@@ -8,3 +8,4 @@ mod limits;
 mod posts;
 mod realtime;
 mod replicas;
+mod standards;
