@@ -76,6 +76,11 @@ pub struct Settings {
     #[arg(long, env = "WECO_WS_ORIGINS", value_delimiter = ',')]
     pub ws_origins: Vec<String>,
 
+    /// Take the client address for rate limiting from the first `X-Forwarded-For` entry: set it only behind a
+    /// proxy that writes that header, or clients could pick their own address.
+    #[arg(long, env = "WECO_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -103,6 +108,7 @@ impl Settings {
             request_timeout_secs: 30,
             cors_origins: vec!["*".into()],
             ws_origins: Vec::new(),
+            trust_forwarded_for: false,
             log_format: "text".into(),
         }
     }

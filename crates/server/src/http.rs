@@ -94,6 +94,20 @@ fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, &'static str>
     }
 }
 
+/// The client's address: the connection's, or behind a trusted proxy the first `X-Forwarded-For` entry.
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
+    if state.limits.trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
 /// The kind of operation the request would run (after APQ resolved its query).
 fn operation_type(request: &Request) -> Result<OperationType, String> {
     let doc = async_graphql::parser::parse_query(&request.query).map_err(|e| e.to_string())?;
@@ -231,7 +245,7 @@ pub async fn graphql(
     };
     let rate_key = match viewer.id() {
         Some(user) => RateLimiter::user_key(user),
-        None => RateLimiter::ip_key(peer.ip()),
+        None => RateLimiter::ip_key(client_ip(&state, &headers, peer)),
     };
     if let Err(retry_after) = state.limiter.check(&rate_key) {
         let mut response =

@@ -30,6 +30,8 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
     pub ws_origins: Vec<String>,
+    /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone)]

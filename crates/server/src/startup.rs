@@ -47,9 +47,26 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SeaStore> {
         .await
         .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;
     if !settings.no_migrate {
-        Migrator::up(store.connection(), None).await.context("running migrations")?;
+        migrate_exclusively(store.connection(), &settings.database_url).await?;
     }
     Ok(store)
+}
+
+/// Runs pending migrations. On PostgreSQL, replicas starting together take turns through an advisory lock
+/// held on a connection of its own, so only the first one migrates and the others find the schema ready.
+async fn migrate_exclusively(conn: &sea_orm::DatabaseConnection, url: &str) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(conn, None).await.context("running migrations");
+    }
+    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    options.max_connections(1).min_connections(1).sqlx_logging(false);
+    let lock = sea_orm::Database::connect(options).await.context("opening the migration lock connection")?;
+    lock.execute_unprepared("SELECT pg_advisory_lock(7426002)").await.context("taking the migration lock")?;
+    let result = Migrator::up(conn, None).await.context("running migrations");
+    let _ = lock.execute_unprepared("SELECT pg_advisory_unlock(7426002)").await;
+    let _ = lock.close().await;
+    result
 }
 
 /// A bound, ready-to-run server.
@@ -98,6 +115,7 @@ impl Application {
             request_timeout: std::time::Duration::from_secs(settings.request_timeout_secs.max(1)),
             cors_origins: settings.cors_origins.clone(),
             ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),
+            trust_forwarded_for: settings.trust_forwarded_for,
         };
         let state = AppState {
             app,
