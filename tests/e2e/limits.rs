@@ -265,7 +265,9 @@ async fn websocket_messages_over_the_size_limit_close_the_connection() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
     let mut client = WsClient::ready(app.addr, None).await;
     let huge = "x".repeat(100 * 1024);
-    client.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("{{ me {{ id }} }} # {huge}") } })).await;
+    client
+        .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("{{ me {{ id }} }} # {huge}") } }))
+        .await;
     // The oversized message is never executed: the next thing the client sees is the connection closing.
     match client.next().await {
         e2e::ws::Frame::Closed(code, _) => assert!([1005, 1006, 1009].contains(&code), "closed with {code}"),

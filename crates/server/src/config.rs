@@ -1,7 +1,7 @@
 //! Configuration: one typed [`Settings`], read from flags and `WECO_*`/`DATABASE_URL`/`REDIS_URL` environment
 //! variables, with defaults that need no servers at all.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::fmt;
 
 /// The server's settings.
@@ -98,7 +98,6 @@ impl Settings {
             no_migrate: false,
             db_pool: 16,
             ws_init_timeout_ms: 10_000,
-            channel_prefix: "weco".into(),
             max_body_bytes: 1_048_576,
             max_batch: 10,
             max_depth: 16,
@@ -109,6 +108,7 @@ impl Settings {
             cors_origins: vec!["*".into()],
             ws_origins: Vec::new(),
             trust_forwarded_for: false,
+            channel_prefix: "weco".into(),
             log_format: "text".into(),
         }
     }
@@ -160,6 +160,89 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
+    /// Fill a fresh database with a generated community (every seeded user's password is `password`).
+    Seed(Box<SeedArgs>),
+}
+
+/// Which data set `weco seed` generates.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedPreset {
+    /// For benchmarks: 10,000 spaces, 100,000 users, 1,000,000 posts, 5,000,000 likes.
+    Default,
+    /// For tests: 200 spaces, 500 users, 5,000 posts, 20,000 likes.
+    Small,
+    /// A small, readable community to explore in GraphiQL.
+    Demo,
+}
+
+/// `weco seed`: generate a realistic community, deterministically, into the configured database (which is
+/// migrated first and must hold no users). Counts override the preset's.
+#[derive(Args, Debug, Clone)]
+pub struct SeedArgs {
+    /// Database to fill, if not the one in the global settings (so `weco seed --database-url …` works too).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The data set.
+    #[arg(long, value_enum, default_value_t = SeedPreset::Default)]
+    pub preset: SeedPreset,
+    /// Shorthand for `--preset demo`.
+    #[arg(long)]
+    pub demo: bool,
+    /// Random seed: the same seed, counts and `--now` give the same rows, ids included.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The reference time everything is dated back from (RFC 3339); default: today at 00:00 UTC.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Spaces besides the root.
+    #[arg(long)]
+    pub spaces: Option<u32>,
+    #[arg(long)]
+    pub users: Option<u32>,
+    #[arg(long)]
+    pub posts: Option<u32>,
+    #[arg(long)]
+    pub likes: Option<u64>,
+    #[arg(long)]
+    pub comments: Option<u64>,
+    #[arg(long)]
+    pub ratings: Option<u64>,
+    /// Links between posts.
+    #[arg(long)]
+    pub links: Option<u32>,
+    /// Space follows besides each creator's own.
+    #[arg(long)]
+    pub follows: Option<u64>,
+    /// Share of spaces that are private, 0 to 1 (default 0.03).
+    #[arg(long)]
+    pub private_share: Option<f64>,
+    /// Share of spaces with a second parent, 0 to 1 (default 0.05).
+    #[arg(long)]
+    pub multi_parent_share: Option<f64>,
+    /// Share of posts created in two spaces, 0 to 1 (default 0.08).
+    #[arg(long)]
+    pub multi_space_share: Option<f64>,
+    /// Share of posts reposted into another space, 0 to 1 (default 0.015).
+    #[arg(long)]
+    pub repost_share: Option<f64>,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SeedArgs {
+    pub fn preset(&self) -> SeedPreset {
+        if self.demo { SeedPreset::Demo } else { self.preset }
+    }
+
+    /// Whether any count or share was given.
+    pub fn has_counts(&self) -> bool {
+        [self.spaces, self.users, self.posts, self.links].iter().any(Option::is_some)
+            || [self.likes, self.comments, self.ratings, self.follows].iter().any(Option::is_some)
+            || [self.private_share, self.multi_parent_share, self.multi_space_share, self.repost_share]
+                .iter()
+                .any(Option::is_some)
+    }
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]

@@ -6,12 +6,14 @@
 //! - [`routes`]: the HTTP surface and its layers; [`http`]: GraphQL over HTTP to the spec (with APQ);
 //!   [`limits`]: rate limiting and the server's counters.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
+//! - [`seed`]: `weco seed`, a deterministic generator of realistic data loaded straight into the database.
 //! - [`telemetry`] sets up logging.
 
 pub mod config;
 pub mod http;
 pub mod limits;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod telemetry;
 pub mod ws;

@@ -1,4 +1,4 @@
-//! `weco`: serve the API, migrate the database, print the schema.
+//! `weco`: serve the API, migrate the database, seed it, print the schema.
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -36,6 +36,12 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
+            Ok(())
+        }
+        Command::Seed(args) => {
+            weco_server::telemetry::init(&cli.settings.log_format);
+            let report = weco_server::seed::run(&cli.settings, &args).await?;
+            println!("{report}");
             Ok(())
         }
         Command::PrintSchema => {
