@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod dialect;
 mod m20261126_000001_accounts_and_holarchy;
 mod m20261126_000002_posts;
+mod m20261126_000003_access;
 
 pub use dialect::Dialect;
 
@@ -16,6 +17,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_accounts_and_holarchy::Migration), Box::new(m20261126_000002_posts::Migration)]
+        vec![
+            Box::new(m20261126_000001_accounts_and_holarchy::Migration),
+            Box::new(m20261126_000002_posts::Migration),
+            Box::new(m20261126_000003_access::Migration),
+        ]
     }
 }

@@ -66,6 +66,10 @@ id_type!(
     /// A request for, or an invitation to, access to a private space.
     AccessRequestId
 );
+id_type!(
+    /// An invitation to moderate a space.
+    ModeratorInviteId
+);
 
 /// The root space, handle `all`: created by the first migration, above every other space.
 pub const ROOT_SPACE_ID: SpaceId = SpaceId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001));

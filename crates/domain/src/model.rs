@@ -124,6 +124,17 @@ pub struct AccessRequest {
     pub created_at: DateTime<Utc>,
 }
 
+/// An invitation to moderate a space. Only the invitee may accept it (weco.io let anyone do so).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeratorInvite {
+    pub id: ModeratorInviteId,
+    pub space_id: SpaceId,
+    pub user_id: UserId,
+    pub inviter_id: UserId,
+    pub state: RequestState,
+    pub created_at: DateTime<Utc>,
+}
+
 /// Timestamps are kept to the microsecond so they compare equal on every backend.
 pub fn now() -> DateTime<Utc> {
     truncate_to_micros(Utc::now())

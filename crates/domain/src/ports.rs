@@ -7,7 +7,7 @@ use crate::error::DomainResult;
 use crate::ids::*;
 use crate::model::*;
 use crate::page::{Cursor, Page, PageRequest};
-use crate::values::{Depth, RequestState, SpaceSort};
+use crate::values::{Depth, Privacy, RequestState, SpaceSort};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -63,8 +63,13 @@ pub trait SpaceRepo: Send + Sync {
     async fn detach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<DetachOutcome>;
 
     async fn parents(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>>;
+    /// The spaces below `space` that the viewer can reach by browsing: those with a parent at or below `space`
+    /// that the viewer may access (what lies inside a private space stays hidden from its non-members). Counter
+    /// sort keys of spaces the viewer may not access count as zero, so neither the order nor the cursors reveal
+    /// them.
     async fn children(
         &self,
+        viewer: Option<UserId>,
         space: SpaceId,
         sort: SpaceSort,
         depth: Depth,
@@ -72,8 +77,16 @@ pub trait SpaceRepo: Send + Sync {
     ) -> DomainResult<Page<Space>>;
     /// Nearest first, the root last.
     async fn ancestors(&self, space: SpaceId) -> DomainResult<Vec<Space>>;
-    async fn descendants(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>>;
-    async fn search_spaces(&self, query: &str, page: &PageRequest) -> DomainResult<Page<Space>>;
+    /// Like [`SpaceRepo::children`] at every depth, nearest first.
+    async fn descendants(
+        &self,
+        viewer: Option<UserId>,
+        space: SpaceId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Space>>;
+    /// Spaces matching `query` that the viewer can reach by browsing (see [`SpaceRepo::children`]).
+    async fn search_spaces(&self, viewer: Option<UserId>, query: &str, page: &PageRequest)
+    -> DomainResult<Page<Space>>;
 
     async fn insert_space_request(&self, request: &SpaceRequest) -> DomainResult<()>;
     async fn space_requests_by_ids(&self, ids: &[SpaceRequestId]) -> DomainResult<Vec<SpaceRequest>>;
@@ -121,7 +134,8 @@ pub trait PostRepo: Send + Sync {
     async fn insert_post(&self, post: &NewPost, spaces: &[SpaceId]) -> DomainResult<()>;
     /// Active posts by id.
     async fn posts_by_ids(&self, ids: &[PostId]) -> DomainResult<Vec<Post>>;
-    /// Which of `ids` the viewer may see: active somewhere, and their spaces accessible (DESIGN §5 rule 4).
+    /// Which of `ids` the viewer may see: those with an active row in a space the viewer may access (DESIGN §5
+    /// rule 4).
     async fn visible_posts_among(&self, viewer: Option<UserId>, ids: &[PostId]) -> DomainResult<Vec<PostId>>;
     /// The spaces each post was posted or reposted into directly, with whether it is active there.
     async fn direct_spaces(&self, posts: &[PostId]) -> DomainResult<Vec<(PostId, SpaceId, SpacePostState)>>;
@@ -179,9 +193,87 @@ pub trait PostRepo: Send + Sync {
     async fn set_muted(&self, user: UserId, muted: UserId, on: bool) -> DomainResult<bool>;
 }
 
+/// Membership of private spaces, access requests and invitations, invite links, moderator invitations, and
+/// editing or deleting spaces.
+#[async_trait]
+pub trait AccessRepo: Send + Sync {
+    /// Which of `spaces` `user` is a member of.
+    async fn member_of_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>>;
+    /// Ends a membership; `false` when there was none.
+    async fn remove_member(&self, space: SpaceId, user: UserId) -> DomainResult<bool>;
+    /// Members, longest-standing first.
+    async fn members(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<User>>;
+    /// Ends a moderatorship; `false` when there was none.
+    async fn remove_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<bool>;
+    async fn count_moderators(&self, space: SpaceId) -> DomainResult<i64>;
+    /// Serialises changes to one space's roles for the rest of the transaction (so two moderators removing
+    /// each other at once cannot leave the space with none).
+    async fn lock_space(&self, space: SpaceId) -> DomainResult<()>;
+
+    /// Files a request or an invitation. A second pending one for the same user and space is `CONFLICT`.
+    async fn insert_access_request(&self, request: &AccessRequest) -> DomainResult<()>;
+    async fn access_requests_by_ids(&self, ids: &[AccessRequestId]) -> DomainResult<Vec<AccessRequest>>;
+    /// The pending request or invitation of `user` for `space`, if any.
+    async fn pending_access_request(&self, space: SpaceId, user: UserId) -> DomainResult<Option<AccessRequest>>;
+    /// Moves a pending request to `state`; `false` when it was no longer pending.
+    async fn resolve_access_request(&self, id: AccessRequestId, state: RequestState, by: UserId) -> DomainResult<bool>;
+    /// Pending requests (or invitations) for `space`, oldest first.
+    async fn pending_access_requests_for(
+        &self,
+        space: SpaceId,
+        kind: AccessRequestKind,
+        page: &PageRequest,
+    ) -> DomainResult<Page<AccessRequest>>;
+    /// Pending invitations addressed to `user`, oldest first.
+    async fn pending_access_invitations_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<AccessRequest>>;
+
+    /// The invite-link tokens of those of `spaces` that have one.
+    async fn invite_link_tokens(&self, spaces: &[SpaceId]) -> DomainResult<HashMap<SpaceId, String>>;
+    /// Replaces the space's invite link with `token`, or removes it (`None`).
+    async fn set_invite_link(&self, space: SpaceId, token: Option<&str>, by: UserId) -> DomainResult<()>;
+    /// The space a live invite-link token opens.
+    async fn space_by_invite_token(&self, token: &str) -> DomainResult<Option<SpaceId>>;
+
+    /// Files an invitation to moderate. A second pending one for the same user and space is `CONFLICT`.
+    async fn insert_moderator_invite(&self, invite: &ModeratorInvite) -> DomainResult<()>;
+    async fn moderator_invites_by_ids(&self, ids: &[ModeratorInviteId]) -> DomainResult<Vec<ModeratorInvite>>;
+    async fn pending_moderator_invite(&self, space: SpaceId, user: UserId) -> DomainResult<Option<ModeratorInvite>>;
+    /// Moves a pending invitation to `state`; `false` when it was no longer pending.
+    async fn resolve_moderator_invite(&self, id: ModeratorInviteId, state: RequestState) -> DomainResult<bool>;
+    /// Pending invitations to moderate `space`, oldest first.
+    async fn pending_moderator_invites_for(
+        &self,
+        space: SpaceId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<ModeratorInvite>>;
+    /// Pending invitations to moderate addressed to `user`, oldest first.
+    async fn pending_moderator_invites_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<ModeratorInvite>>;
+
+    async fn update_space_details(&self, space: SpaceId, name: &str, description: &str) -> DomainResult<()>;
+    /// Changes a space's privacy and brings flows and appearances (with every counter) in line with it.
+    async fn set_space_privacy(&self, space: SpaceId, privacy: Privacy) -> DomainResult<()>;
+    /// `space` and every space below it.
+    async fn subtree_ids(&self, space: SpaceId) -> DomainResult<Vec<SpaceId>>;
+    /// Whether a post is placed directly in `space` or any space below it.
+    async fn subtree_holds_posts(&self, space: SpaceId) -> DomainResult<bool>;
+    /// Deletes a space: its children are detached (those left with no parent go back under the root), it
+    /// leaves its parents, its posts leave every feed it fed, requests naming it are closed. Returns how many
+    /// (private ancestor, space) pairs the spaces that were below it lost — more than zero means the deletion
+    /// widened someone's audience.
+    async fn delete_space(&self, space: SpaceId) -> DomainResult<u64>;
+}
+
 /// Everything a service may read or write.
-pub trait Repo: UserRepo + SpaceRepo + PostRepo {}
-impl<T: UserRepo + SpaceRepo + PostRepo + ?Sized> Repo for T {}
+pub trait Repo: UserRepo + SpaceRepo + PostRepo + AccessRepo {}
+impl<T: UserRepo + SpaceRepo + PostRepo + AccessRepo + ?Sized> Repo for T {}
 
 /// A database: reads outside a transaction, or opens one.
 #[async_trait]

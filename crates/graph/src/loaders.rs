@@ -21,6 +21,9 @@ pub(crate) struct Loaders {
     pub post_viewer: DataLoader<PostViewerLoader, HashMapCache>,
     pub comments: DataLoader<CommentLoader, HashMapCache>,
     pub feeds: DataLoader<FeedLoader, HashMapCache>,
+    pub memberships: DataLoader<crate::types::MembershipLoader, HashMapCache>,
+    pub invite_links: DataLoader<crate::types::InviteLinkLoader, HashMapCache>,
+    pub post_visibility: DataLoader<crate::types::PostVisibilityLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -41,6 +44,21 @@ impl Loaders {
             ),
             comments: DataLoader::with_cache(CommentLoader(app.clone()), spawner, HashMapCache::default()),
             feeds: DataLoader::with_cache(FeedLoader { app: app.clone(), viewer }, spawner, HashMapCache::default()),
+            memberships: DataLoader::with_cache(
+                crate::types::MembershipLoader { app: app.clone(), viewer },
+                spawner,
+                HashMapCache::default(),
+            ),
+            invite_links: DataLoader::with_cache(
+                crate::types::InviteLinkLoader { app: app.clone(), viewer },
+                spawner,
+                HashMapCache::default(),
+            ),
+            post_visibility: DataLoader::with_cache(
+                crate::types::PostVisibilityLoader { app: app.clone(), viewer },
+                spawner,
+                HashMapCache::default(),
+            ),
         }
     }
 }

@@ -9,7 +9,7 @@ use async_graphql::{Context, ID, MergedObject, Object};
 use weco_domain::{DomainError, PostId, SpaceId, SpaceRequestId};
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, SpaceQuery, PostQuery);
+pub struct Query(AccountQuery, SpaceQuery, PostQuery, crate::types::AccessQuery);
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -45,7 +45,9 @@ impl SpaceQuery {
         Ok(space.map(SpaceObject::from))
     }
 
-    /// Spaces whose handle or name contains `query`, most followed first.
+    /// Spaces whose handle or name contains `query`, most followed first, among those the viewer can reach by
+    /// browsing: what lies inside a private space stays hidden from its non-members, and a space the viewer may
+    /// not access counts as having no followers.
     async fn search_spaces(
         &self,
         ctx: &Context<'_>,
@@ -54,7 +56,7 @@ impl SpaceQuery {
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request(first, after.as_deref())?;
-        let page = app(ctx).search_spaces(&query, page).await?;
+        let page = app(ctx).search_spaces(scope(ctx)?.viewer, &query, page).await?;
         Ok(SpaceConnection::from_page(page, SpaceObject::from))
     }
 

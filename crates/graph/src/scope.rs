@@ -37,6 +37,9 @@ impl RequestScope {
         self.loaders.post_viewer.clear::<weco_domain::PostId>();
         self.loaders.comments.clear::<weco_domain::CommentId>();
         self.loaders.feeds.clear::<crate::loaders::FeedKey>();
+        self.loaders.memberships.clear::<weco_domain::SpaceId>();
+        self.loaders.invite_links.clear::<weco_domain::SpaceId>();
+        self.loaders.post_visibility.clear::<weco_domain::PostId>();
     }
 }
 

@@ -4,9 +4,10 @@
 //!   serves plain reads ([`SeaStore`]) and transactions.
 //! - `error`: the one place a `DbErr` becomes a `DomainError`.
 //! - `sql`: statement helpers and the few words in which the two dialects differ.
-//! - `users`, `spaces`, `holarchy`: the SQL, one module per area. `holarchy` holds the set-based closure
+//! - `users`, `spaces`, `holarchy`, `access`: the SQL, one module per area. `holarchy` holds the set-based closure
 //!   maintenance of DESIGN.md appendix A.
 
+mod access;
 mod aggregation;
 mod error;
 mod holarchy;

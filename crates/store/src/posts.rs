@@ -50,17 +50,16 @@ fn comment_from_row(row: &QueryResult) -> DomainResult<Comment> {
     })
 }
 
-/// The condition that the viewer bound as `$n` may see post `p` (DESIGN §5 rule 4): it is active in some
-/// space, and no private space at or above its direct spaces withholds membership. A post's direct spaces
-/// share one audience, and it flows only where the audience is the same, so this settles every row.
+/// The condition that the viewer bound as `$n` may see post `p` (DESIGN §5 rule 4): it has an active row in an
+/// active space the viewer may access. (A post's direct spaces share one audience when it is placed, but tree
+/// edits that narrow an audience — attaching under a private space, making a space private — can later split
+/// it; each row then answers for its own space.)
 fn visible(n: usize) -> String {
     format!(
         "p.state = 'ACTIVE' \
-         AND EXISTS (SELECT 1 FROM space_posts a WHERE a.post_id = p.id AND a.state = 'ACTIVE') \
-         AND NOT EXISTS (SELECT 1 FROM space_posts d JOIN space_closure c ON c.descendant_id = d.space_id \
-                           JOIN spaces x ON x.id = c.ancestor_id AND x.privacy = 'PRIVATE' \
-                         WHERE d.post_id = p.id AND d.relationship = 'DIRECT' \
-                           AND NOT EXISTS (SELECT 1 FROM space_members m WHERE m.space_id = x.id AND m.user_id = ${n}))"
+         AND EXISTS (SELECT 1 FROM space_posts a JOIN spaces vs ON vs.id = a.space_id AND vs.state = 'ACTIVE' \
+                     WHERE a.post_id = p.id AND a.state = 'ACTIVE' AND {})",
+        crate::access::accessible("a.space_id", n)
     )
 }
 

@@ -1,6 +1,7 @@
 //! Spaces, roles, follows, listings and attachment requests.
 
 use crate::Db;
+use crate::access::{gated_sort_key, listed, viewer_value};
 use crate::sql::{Key, Listing, get, like_contains, placeholders, uuid_values, v};
 use crate::users::{USER_COLS, user_from_row};
 use async_trait::async_trait;
@@ -45,16 +46,6 @@ fn request_from_row(row: &QueryResult) -> DomainResult<SpaceRequest> {
 }
 
 const REQUEST_COLS: &str = "r.id, r.child_id, r.parent_id, r.requester_id, r.state, r.created_at";
-
-fn sort_key(sort: SpaceSort) -> Key {
-    match sort {
-        SpaceSort::Likes => Key::Int("s.total_post_likes"),
-        SpaceSort::Posts => Key::Int("s.total_posts"),
-        SpaceSort::Comments => Key::Int("s.total_comments"),
-        SpaceSort::Followers => Key::Int("s.total_followers"),
-        SpaceSort::New => Key::Time("s.created_at"),
-    }
-}
 
 impl<C: ConnectionTrait> Db<C> {
     /// The ids among `spaces` that appear in `table` with `user`.
@@ -288,26 +279,29 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
 
     async fn children(
         &self,
+        viewer: Option<UserId>,
         space: SpaceId,
         sort: SpaceSort,
         depth: Depth,
         page: &PageRequest,
     ) -> DomainResult<Page<Space>> {
-        let base = match depth {
-            Depth::Direct => {
-                "FROM space_parents e JOIN spaces s ON s.id = e.child_id WHERE e.parent_id = $1 AND s.state = 'ACTIVE'"
-            }
+        // The viewer is `$2`, for the browsing rule and the gated sort keys. Every statement of the listing (its
+        // count too) names it, so PostgreSQL's cached statements always take both parameters. Direct children of
+        // a space the viewer may access always pass the rule; the condition only keeps the statements uniform.
+        let from = match depth {
+            Depth::Direct => "FROM space_parents e JOIN spaces s ON s.id = e.child_id WHERE e.parent_id = $1",
             Depth::All => {
-                "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id \
-                 WHERE c.ancestor_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE'"
+                "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id WHERE c.ancestor_id = $1 AND c.depth > 0"
             }
         };
+        let base = format!("{from} AND s.state = 'ACTIVE' AND {}", listed(2, Some(1)));
+        let values = vec![v(space.0), viewer_value(viewer)];
         let listing = Listing {
             context: "listing child spaces",
             select: SPACE_COLS,
-            base: base.into(),
-            values: vec![v(space.0)],
-            key: sort_key(sort),
+            base,
+            values,
+            key: gated_sort_key(sort),
             id: "s.id",
             descending: true,
             with_total: true,
@@ -325,14 +319,21 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         rows.iter().map(space_from_row).collect()
     }
 
-    async fn descendants(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Space>> {
+    async fn descendants(
+        &self,
+        viewer: Option<UserId>,
+        space: SpaceId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Space>> {
         let listing = Listing {
             context: "listing descendants",
             select: SPACE_COLS,
-            base: "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id \
-                   WHERE c.ancestor_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE'"
-                .into(),
-            values: vec![v(space.0)],
+            base: format!(
+                "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id \
+                 WHERE c.ancestor_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE' AND {}",
+                listed(2, Some(1))
+            ),
+            values: vec![v(space.0), viewer_value(viewer)],
             key: Key::Int("c.depth"),
             id: "s.id",
             descending: false,
@@ -341,15 +342,22 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         self.sql().page(listing, page, space_from_row).await
     }
 
-    async fn search_spaces(&self, query: &str, page: &PageRequest) -> DomainResult<Page<Space>> {
+    async fn search_spaces(
+        &self,
+        viewer: Option<UserId>,
+        query: &str,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Space>> {
         let listing = Listing {
             context: "searching spaces",
             select: SPACE_COLS,
-            base: "FROM spaces s WHERE s.state = 'ACTIVE' AND s.id <> $2 \
-                   AND (lower(s.handle) LIKE $1 ESCAPE '\\' OR lower(s.name) LIKE $1 ESCAPE '\\')"
-                .into(),
-            values: vec![v(like_contains(query)), v(ROOT_SPACE_ID.0)],
-            key: Key::Int("s.total_followers"),
+            base: format!(
+                "FROM spaces s WHERE s.state = 'ACTIVE' AND s.id <> $3 \
+                 AND (lower(s.handle) LIKE $1 ESCAPE '\\' OR lower(s.name) LIKE $1 ESCAPE '\\') AND {}",
+                listed(2, None)
+            ),
+            values: vec![v(like_contains(query)), viewer_value(viewer), v(ROOT_SPACE_ID.0)],
+            key: gated_sort_key(SpaceSort::Followers),
             id: "s.id",
             descending: true,
             with_total: true,

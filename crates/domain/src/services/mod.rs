@@ -1,11 +1,13 @@
 //! The use cases. Each mutation parses its input, checks who may do it, then acts in one transaction.
 //! Each read checks privacy (DESIGN §5) before it returns anything.
 
+mod access;
 mod accounts;
 mod announce;
 mod posts;
 mod spaces;
 
+pub use access::UpdateSpaceCommand;
 pub use accounts::{LoginCommand, RegisterCommand};
 pub use posts::{CreatePostCommand, MAX_TARGET_SPACES};
 pub use spaces::{Attachment, CreateSpaceCommand, CreatedSpace};

@@ -301,7 +301,7 @@ impl App {
         page: PageRequest,
     ) -> DomainResult<Page<Space>> {
         self.require_access(viewer, space).await?;
-        self.store.children(space, sort, depth, &page).await
+        self.store.children(viewer.id(), space, sort, depth, &page).await
     }
 
     pub async fn space_ancestors(&self, viewer: Viewer, space: SpaceId) -> DomainResult<Vec<Space>> {
@@ -316,7 +316,7 @@ impl App {
         page: PageRequest,
     ) -> DomainResult<Page<Space>> {
         self.require_access(viewer, space).await?;
-        self.store.descendants(space, &page).await
+        self.store.descendants(viewer.id(), space, &page).await
     }
 
     pub async fn space_moderators(
@@ -329,8 +329,9 @@ impl App {
         self.store.moderators(space, &page).await
     }
 
-    /// Spaces whose handle or name contains `query` (private ones included: their names are public).
-    pub async fn search_spaces(&self, query: &str, page: PageRequest) -> DomainResult<Page<Space>> {
+    /// Spaces whose handle or name contains `query` among those the viewer can reach by browsing: private ones
+    /// show their names, but what lies inside a private space stays hidden from its non-members.
+    pub async fn search_spaces(&self, viewer: Viewer, query: &str, page: PageRequest) -> DomainResult<Page<Space>> {
         let query = query.trim();
         if query.is_empty() {
             return Err(DomainError::validation("query", "must not be empty"));
@@ -338,7 +339,7 @@ impl App {
         if query.chars().count() > 200 {
             return Err(DomainError::validation("query", "must be at most 200 characters long"));
         }
-        self.store.search_spaces(query, &page).await
+        self.store.search_spaces(viewer.id(), query, &page).await
     }
 
     /// Requests by id, for the viewer to see: requester, or moderator of either side.

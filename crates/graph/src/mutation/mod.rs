@@ -1,5 +1,6 @@
 //! The mutation root, one object per area. Every mutation is one transaction in the domain.
 
+mod access;
 mod accounts;
 mod posts;
 mod spaces;
@@ -7,4 +8,4 @@ mod spaces;
 use async_graphql::MergedObject;
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, spaces::SpaceMutation, posts::PostMutation);
+pub struct Mutation(accounts::AccountMutation, spaces::SpaceMutation, posts::PostMutation, access::AccessMutation);

@@ -98,7 +98,7 @@ impl PostMutation {
         let scope = scope(ctx)?;
         let post = parse_id::<PostId>(&input.post_id, "input.postId")?;
         let space = parse_id::<SpaceId>(&input.space_id, "input.spaceId")?;
-        let post = app(ctx).moderate_post_in_space(scope.viewer, post, space, false).await?;
+        let post = app(ctx).moderate_post(scope.viewer, post, space, false).await?;
         scope.invalidate();
         Ok(post.into())
     }
@@ -112,7 +112,7 @@ impl PostMutation {
         let scope = scope(ctx)?;
         let post = parse_id::<PostId>(&input.post_id, "input.postId")?;
         let space = parse_id::<SpaceId>(&input.space_id, "input.spaceId")?;
-        let post = app(ctx).moderate_post_in_space(scope.viewer, post, space, true).await?;
+        let post = app(ctx).moderate_post(scope.viewer, post, space, true).await?;
         scope.invalidate();
         Ok(post.into())
     }

@@ -1,5 +1,6 @@
 //! The object types and enums of the schema.
 
+mod access;
 mod comment;
 mod enums;
 mod post;
@@ -7,6 +8,11 @@ mod request;
 mod space;
 mod user;
 
+pub use access::{
+    AccessQuery, AccessRequestKind, ModeratorInviteConnection, ModeratorInviteObject, SpaceAccessRequestConnection,
+    SpaceAccessRequestObject,
+};
+pub(crate) use access::{InviteLinkLoader, MembershipLoader, PostVisibilityLoader};
 pub use comment::{CommentConnection, CommentObject};
 pub use enums::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, Privacy, RequestState, SpaceSort, TimeRange};
 pub use post::{PostConnection, PostObject};

@@ -107,7 +107,8 @@ impl PostObject {
         Ok(self.viewer(ctx).await?.actions.rating.map(int))
     }
 
-    /// Top-level comments, oldest first.
+    /// Top-level comments, oldest first. Empty when the viewer may not see the post (as on the post a
+    /// `deletePost` returns).
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -115,6 +116,10 @@ impl PostObject {
         after: Option<String>,
     ) -> ApiResult<CommentConnection> {
         let page = page_request(first, after.as_deref())?;
+        if !super::access::post_is_visible(ctx, self.0.id).await? {
+            let none = weco_domain::Page::<weco_domain::Comment>::from_rows(Vec::new(), &page).with_total(0);
+            return Ok(CommentConnection::from_page(none, CommentObject::from));
+        }
         let page = app(ctx).comments(self.0.id, None, page).await?;
         Ok(CommentConnection::from_page(page, CommentObject::from))
     }

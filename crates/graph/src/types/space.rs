@@ -87,6 +87,17 @@ impl SpaceObject {
         Ok(self.viewer_state(ctx).await?.is_following)
     }
 
+    /// Whether the viewer holds a membership of this space (what access to a private space takes).
+    async fn viewer_is_member(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        super::access::viewer_is_member(ctx, self.0.id).await
+    }
+
+    /// The token of the space's invite link: whoever presents it to `joinSpaceWithInviteLink` becomes a member.
+    /// Moderators only: null for everyone else, and while the space has no link.
+    async fn invite_link_token(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        super::access::invite_link_token(ctx, self.0.id).await
+    }
+
     /// Posts that appear in this space (its own and those flowing up from below). Null without access.
     async fn total_posts(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
         self.gated(ctx, |s| int(s.total_posts)).await
@@ -223,6 +234,38 @@ impl SpaceObject {
         let page = page_request(first, after.as_deref())?;
         let page = app(ctx).pending_space_requests(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(SpaceRequestConnection::from_page(page, SpaceRequestObject))
+    }
+
+    /// Who holds a membership, longest-standing first. `FORBIDDEN` without access.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<UserConnection> {
+        super::access::members(ctx, self.0.id, first, after).await
+    }
+
+    /// Pending requests for access (or, with `kind: INVITE`, invitations not yet answered), oldest first.
+    /// Moderators only.
+    async fn pending_access_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "Some(super::AccessRequestKind::Request)")] kind: Option<super::AccessRequestKind>,
+    ) -> ApiResult<super::SpaceAccessRequestConnection> {
+        super::access::pending_access_requests(ctx, self.0.id, first, after, kind).await
+    }
+
+    /// Invitations to moderate this space not yet answered, oldest first. Moderators only.
+    async fn pending_moderator_invites(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<super::ModeratorInviteConnection> {
+        super::access::pending_moderator_invites(ctx, self.0.id, first, after).await
     }
 }
 
