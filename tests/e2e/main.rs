@@ -1,5 +1,6 @@
 //! End-to-end tests: the real server, over HTTP, on SQLite and on PostgreSQL. One binary, one module per area.
 
+mod access_live;
 mod accounts;
 mod clients;
 mod holarchy;

@@ -127,6 +127,8 @@ impl TestApp {
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());
         settings.db_pool = 8;
+        // Short enough for tests to see a subscriber lose access without waiting.
+        settings.subscription_access_recheck_ms = 300;
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("building the application");
         let addr = app.local_addr();

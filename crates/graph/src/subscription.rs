@@ -294,12 +294,25 @@ impl Subscription {
         if !app.can_see_post(scope.viewer, post).await? {
             return Err(ApiError(DomainError::NotFound("post")));
         }
+        let recheck = ctx.data_opt::<crate::SchemaLimits>().copied().unwrap_or_default().access_recheck;
+        let last_check = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
         let live = coalesce(app.bus.subscribe_confirmed(Topic::Post(post)).await);
         let events = live
             .then(move |step| {
-                let scope = scope.clone();
+                let (app, scope, last_check) = (app.clone(), scope.clone(), last_check.clone());
                 async move {
                     scope.invalidate();
+                    // Post topics hear nothing of access changes, so the right to see the post is re-checked
+                    // before delivering, at most once per `recheck`: losing access ends the subscription.
+                    let due = last_check.lock().map(|t| t.elapsed() >= recheck).unwrap_or(true);
+                    if due {
+                        if let Ok(mut t) = last_check.lock() {
+                            *t = std::time::Instant::now();
+                        }
+                        if !app.can_see_post(scope.viewer, post).await.unwrap_or(false) {
+                            return Some(Err(ApiError(DomainError::forbidden("you can no longer see this post"))));
+                        }
+                    }
                     match step {
                         Step::Lagged(n) => Some(Err(resync(n))),
                         Step::Stats(post_id, stats) => {

@@ -35,6 +35,10 @@ pub struct Settings {
     #[arg(long, env = "WECO_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
     pub ws_init_timeout_ms: u64,
 
+    /// How long a post subscriber's right to see the post may go unchecked while events flow, in milliseconds.
+    #[arg(long, env = "WECO_SUBSCRIPTION_ACCESS_RECHECK_MS", default_value_t = 15_000)]
+    pub subscription_access_recheck_ms: u64,
+
     /// Prefix of the event channels (`{prefix}:space:{id}`); replicas sharing a Redis must share it.
     #[arg(long, env = "WECO_CHANNEL_PREFIX", default_value = "weco")]
     pub channel_prefix: String,
@@ -98,6 +102,7 @@ impl Settings {
             no_migrate: false,
             db_pool: 16,
             ws_init_timeout_ms: 10_000,
+            subscription_access_recheck_ms: 15_000,
             max_body_bytes: 1_048_576,
             max_batch: 10,
             max_depth: 16,

@@ -97,7 +97,11 @@ impl Application {
         let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret), bus.clone());
         let schema = build_schema(
             app.clone(),
-            SchemaLimits { max_depth: settings.max_depth, max_complexity: settings.max_complexity },
+            SchemaLimits {
+                max_depth: settings.max_depth,
+                max_complexity: settings.max_complexity,
+                access_recheck: std::time::Duration::from_millis(settings.subscription_access_recheck_ms),
+            },
         );
         let persisted = match &settings.redis_url {
             Some(url) => PersistedQueries::redis(url, &settings.channel_prefix)
