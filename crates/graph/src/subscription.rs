@@ -304,7 +304,10 @@ impl Subscription {
                     scope.invalidate();
                     // Post topics hear nothing of access changes, so the right to see the post is re-checked
                     // before delivering, at most once per `recheck`: losing access ends the subscription.
-                    let due = last_check.lock().map(|t| t.elapsed() >= recheck).unwrap_or(true);
+                    // A deletion is told to everyone who could see the post; it needs no check (and would fail it).
+                    let deletion =
+                        matches!(&step, Step::Event(e) if matches!(e.event, Event::PostRemoved { space_id: None, .. }));
+                    let due = !deletion && last_check.lock().map(|t| t.elapsed() >= recheck).unwrap_or(true);
                     if due {
                         if let Ok(mut t) = last_check.lock() {
                             *t = std::time::Instant::now();
