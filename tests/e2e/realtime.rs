@@ -12,6 +12,7 @@ on_both_backends!(
     queries_and_mutations_also_work_over_the_socket,
     the_legacy_graphql_ws_protocol_is_spoken_too,
     comments_and_removals_reach_post_subscribers,
+    identical_subscriptions_share_one_execution_and_stop_with_their_last_member,
 );
 
 const FEED: &str = "subscription($s: ID!, $d: Depth, $a: String) { spaceFeed(spaceId: $s, depth: $d, after: $a) { __typename ... on PostAdded { spaceId cursor post { id title creator { handle } } } ... on PostRemoved { spaceId postId } ... on PostStatsChanged { postId totalLikes totalComments } } }";
@@ -303,4 +304,39 @@ async fn comments_and_removals_reach_post_subscribers(app: TestApp) {
             break;
         }
     }
+}
+
+/// Identical subscriptions (same viewer, query and variables) run once and fan out to every member; members
+/// come and go independently, and a group whose members all left is started afresh by the next subscriber.
+async fn identical_subscriptions_share_one_execution_and_stop_with_their_last_member(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let mut first = WsClient::ready(app.addr, None).await;
+    first.subscribe("a", FEED, json!({ "s": space })).await;
+    let mut second = WsClient::ready(app.addr, None).await;
+    second.subscribe("b", FEED, json!({ "s": space })).await;
+    let mut signed_in = WsClient::ready(app.addr, Some(&ada)).await;
+    signed_in.subscribe("c", FEED, json!({ "s": space })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let one = app.create_post(&ada, &[&space], "one").await;
+    for (client, id) in [(&mut first, "a"), (&mut second, "b"), (&mut signed_in, "c")] {
+        assert_eq!(next_data(client, id).await["spaceFeed"]["post"]["id"], one, "each member gets its own id");
+    }
+    // One member leaves (by `complete`); the others carry on.
+    first.send(json!({ "id": "a", "type": "complete" })).await;
+    let two = app.create_post(&ada, &[&space], "two").await;
+    assert_eq!(next_data(&mut second, "b").await["spaceFeed"]["post"]["id"], two);
+    assert_eq!(first.next_within(Duration::from_millis(300)).await, None, "a completed member gets nothing");
+    // Everyone anonymous leaves; a newcomer starts the subscription anew and gets only what follows.
+    drop(second);
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = WsClient::ready(app.addr, None).await;
+    third.subscribe("d", FEED, json!({ "s": space })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let three = app.create_post(&ada, &[&space], "three").await;
+    assert_eq!(next_data(&mut third, "d").await["spaceFeed"]["post"]["id"], three);
+    assert_eq!(next_data(&mut signed_in, "c").await["spaceFeed"]["post"]["id"], two);
+    assert_eq!(next_data(&mut signed_in, "c").await["spaceFeed"]["post"]["id"], three);
 }

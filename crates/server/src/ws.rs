@@ -15,25 +15,40 @@
 //!
 //! Auth comes from the `connection_init` payload: `{"authorization": "Bearer <token>"}` or `{"token": "…"}`.
 //! Each operation runs as its own task; `complete` (or `stop`) from the client, or the socket closing, ends it.
+//!
+//! **Shared subscriptions.** Ten thousand clients watching one space send the same subscription. Rather than
+//! executing and serialising every event once per client, identical subscriptions (same server, same viewer,
+//! same query, operation and variables) join one [`Group`]: a single producer task runs the stream and
+//! serialises each response once; its members only wrap the shared payload in their own `next` frame. A
+//! subscription is shared only when joining late cannot change what it receives: it must not replay anything
+//! (no `after` cursor on a root field). A member too slow for the group's buffer is ended with `RESYNC`, like a
+//! subscriber too slow for the bus; the group itself never waits for anyone. The last member to leave stops the
+//! producer, which drops its bus subscription.
 
 use crate::routes::AppState;
-use async_graphql::{Request, Response};
+use async_graphql::parser::types::{OperationType, Selection};
+use async_graphql::{Pos, Request, Response};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
-use weco_domain::Viewer;
-use weco_graph::RequestScope;
+use weco_domain::{DomainError, Viewer};
+use weco_graph::{ApiError, RequestScope};
 
 /// Largest message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Legacy protocol keep-alive interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// Responses a shared subscription keeps for members that are momentarily behind; a member further behind is
+/// ended with `RESYNC`.
+const GROUP_BUFFER: usize = 256;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Protocol {
@@ -105,6 +120,9 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
     });
 
     let mut operations: HashMap<String, AbortHandle> = HashMap::new();
+    // Set by `connection_init`. The request scope (DataLoaders) is made only when an operation needs one, so
+    // a connection whose subscription is shared costs no loaders.
+    let mut viewer: Option<Viewer> = None;
     let mut scope: Option<RequestScope> = None;
     let init_deadline = tokio::time::sleep(state.ws_init_timeout);
     tokio::pin!(init_deadline);
@@ -113,11 +131,11 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
 
     loop {
         let message = tokio::select! {
-            () = &mut init_deadline, if scope.is_none() => {
+            () = &mut init_deadline, if viewer.is_none() => {
                 let _ = tx.send(close(4408, "Connection initialisation timeout")).await;
                 break;
             }
-            _ = keep_alive.tick(), if protocol == Protocol::Legacy && scope.is_some() => {
+            _ = keep_alive.tick(), if protocol == Protocol::Legacy && viewer.is_some() => {
                 let _ = tx.send(Out::Text(json!({ "type": "ka" }).to_string())).await;
                 continue;
             }
@@ -144,13 +162,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
         let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
         match (protocol, kind) {
             (_, "connection_init") => {
-                if scope.is_some() {
+                if viewer.is_some() {
                     let _ = tx.send(close(4429, "Too many initialisation requests")).await;
                     break;
                 }
                 match viewer_from_payload(&state, value.get("payload")) {
-                    Ok(viewer) => {
-                        scope = Some(RequestScope::new(&state.app, viewer));
+                    Ok(v) => {
+                        viewer = Some(v);
                         let _ = tx.send(Out::Text(json!({ "type": "connection_ack" }).to_string())).await;
                         if protocol == Protocol::Legacy {
                             let _ = tx.send(Out::Text(json!({ "type": "ka" }).to_string())).await;
@@ -171,7 +189,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
             }
             (Protocol::TransportWs, "pong") => {}
             (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
-                let Some(scope) = scope.clone() else {
+                let Some(viewer) = viewer else {
                     let _ = tx.send(close(4401, "Unauthorized")).await;
                     break;
                 };
@@ -193,15 +211,23 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
                         old.abort();
                     }
                 }
-                let handle = tokio::spawn(run_operation(
-                    state.clone(),
-                    scope,
-                    protocol,
-                    id.clone(),
-                    request,
-                    tx.clone(),
-                    done_tx.clone(),
-                ));
+                let handle = match Group::join(&state, viewer, request) {
+                    Ok((group, receiver)) => {
+                        tokio::spawn(run_member(group, receiver, protocol, id.clone(), tx.clone(), done_tx.clone()))
+                    }
+                    Err(request) => {
+                        let scope = scope.get_or_insert_with(|| RequestScope::new(&state.app, viewer)).clone();
+                        tokio::spawn(run_operation(
+                            state.clone(),
+                            scope,
+                            protocol,
+                            id.clone(),
+                            request,
+                            tx.clone(),
+                            done_tx.clone(),
+                        ))
+                    }
+                };
                 operations.insert(id, handle.abort_handle());
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
@@ -237,18 +263,19 @@ async fn run_operation(
         Protocol::TransportWs => ("next", "error"),
         Protocol::Legacy => ("data", "error"),
     };
+    let id_json = json_string(&id);
     let mut responses = state.schema.execute_stream(request.data(scope));
     let mut failed = false;
     while let Some(response) = responses.next().await {
         let message = if is_request_error(&response) && protocol == Protocol::TransportWs {
             failed = true;
-            json!({ "id": id, "type": error, "payload": response.errors })
+            frame(&id_json, error, &json_string(&response.errors))
         } else {
             let ended_with_error = is_request_error(&response);
             failed = ended_with_error;
-            json!({ "id": id, "type": next, "payload": response })
+            frame(&id_json, next, &json_string(&response))
         };
-        if tx.send(Out::Text(message.to_string())).await.is_err() {
+        if tx.send(Out::Text(message)).await.is_err() {
             return;
         }
         if failed {
@@ -256,12 +283,298 @@ async fn run_operation(
         }
     }
     if !failed || protocol == Protocol::Legacy {
-        let _ = tx.send(Out::Text(json!({ "id": id, "type": "complete" }).to_string())).await;
+        let _ = tx.send(Out::Text(complete_frame(&id_json))).await;
     }
     let _ = done.send(id);
+}
+
+/// `value` as JSON text (what `serde_json` cannot serialise — nothing we send — becomes `null`).
+fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// `{"id":…,"type":…,"payload":…}` from already serialised parts: the shared payload is never re-parsed.
+fn frame(id_json: &str, kind: &str, payload_json: &str) -> String {
+    let mut out = String::with_capacity(id_json.len() + kind.len() + payload_json.len() + 32);
+    out.push_str("{\"id\":");
+    out.push_str(id_json);
+    out.push_str(",\"type\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"payload\":");
+    out.push_str(payload_json);
+    out.push('}');
+    out
+}
+
+fn complete_frame(id_json: &str) -> String {
+    format!("{{\"id\":{id_json},\"type\":\"complete\"}}")
 }
 
 /// A response with errors and no data: the operation could not run (or a subscription ended in error).
 fn is_request_error(response: &Response) -> bool {
     !response.errors.is_empty() && matches!(response.data, async_graphql::Value::Null)
+}
+
+/// What a shared subscription's producer hands its members: each response serialised once.
+enum Item {
+    /// A response to pass on (`next`, or `data` in the legacy protocol).
+    Next(Arc<str>),
+    /// The stream ended in error: the whole response (legacy `data`) and its errors (`error`).
+    Error { response: Arc<str>, errors: Arc<str> },
+    /// The stream ended.
+    Complete,
+}
+
+/// Identical subscriptions on one server: same viewer, query, operation and variables.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    /// The server (its bus) the group belongs to: tests run several servers in one process. The address stays
+    /// unique while the group lives, because the group's producer holds the server's state.
+    server: usize,
+    viewer: Viewer,
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+}
+
+/// The groups with members, by key. Entries are weak: members keep a group alive.
+type Registry = HashMap<GroupKey, (u64, Weak<Group>)>;
+static GROUPS: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
+static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
+
+fn groups() -> MutexGuard<'static, Registry> {
+    // Every critical section is a single map operation, so a poisoned map is still consistent.
+    GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One shared subscription. Members hold it; dropping the last stops the producer.
+struct Group {
+    id: u64,
+    key: GroupKey,
+    /// Weak, so that the producer's exit (or panic) closes the members' receivers.
+    sender: broadcast::WeakSender<Arc<Item>>,
+    producer: AbortHandle,
+}
+
+impl Group {
+    /// Joins (or starts) the group for `request` if it can be shared; `None` means run it on its own.
+    #[allow(clippy::result_large_err)] // The request comes back unchanged when it is not shared.
+    fn join(
+        state: &AppState,
+        viewer: Viewer,
+        request: Request,
+    ) -> Result<(Arc<Group>, broadcast::Receiver<Arc<Item>>), Request> {
+        let key = GroupKey {
+            server: Arc::as_ptr(&state.bus) as usize,
+            viewer,
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: json_string(&request.variables),
+        };
+        let mut registry = groups();
+        if let Some((_, weak)) = registry.get(&key)
+            && let Some(group) = weak.upgrade()
+            && let Some(sender) = group.sender.upgrade()
+        {
+            let receiver = sender.subscribe();
+            return Ok((group, receiver));
+        }
+        if !shareable(&request) {
+            return Err(request);
+        }
+        let (sender, receiver) = broadcast::channel(GROUP_BUFFER);
+        let id = NEXT_GROUP.fetch_add(1, Ordering::Relaxed);
+        let weak_sender = sender.downgrade();
+        let producer = tokio::spawn(produce(state.clone(), viewer, request, sender, key.clone(), id));
+        let group = Arc::new(Group { id, key: key.clone(), sender: weak_sender, producer: producer.abort_handle() });
+        registry.insert(key, (id, Arc::downgrade(&group)));
+        Ok((group, receiver))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.producer.abort();
+        forget(&self.key, self.id);
+    }
+}
+
+/// Removes the registry entry for `key` if it is still group `id` (a newer group may have taken the key).
+fn forget(key: &GroupKey, id: u64) {
+    let mut registry = groups();
+    if registry.get(key).is_some_and(|(current, _)| *current == id) {
+        registry.remove(key);
+    }
+}
+
+/// Whether joining late cannot change what a subscription receives: a subscription operation none of whose
+/// root fields asks to replay from a cursor (`after` set). Anything unusual (fragments at the root, a document
+/// that does not parse, several operations without a name) runs on its own.
+fn shareable(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let mut operations = document.operations.iter().filter(|(name, _)| match &request.operation_name {
+        Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
+        None => true,
+    });
+    let (Some((_, operation)), None) = (operations.next(), operations.next()) else { return false };
+    let operation = &operation.node;
+    if operation.ty != OperationType::Subscription {
+        return false;
+    }
+    operation.selection_set.node.items.iter().all(|item| {
+        let Selection::Field(field) = &item.node else { return false };
+        field.node.arguments.iter().all(|(name, value)| {
+            if name.node.as_str() != "after" {
+                return true;
+            }
+            let resolved = value.node.clone().into_const_with(|var| {
+                let default = || {
+                    let definition = operation.variable_definitions.iter().find(|d| d.node.name.node == var);
+                    definition.and_then(|d| d.node.default_value.as_ref().map(|v| v.node.clone()))
+                };
+                Ok::<_, ()>(request.variables.get(&var).cloned().or_else(default).unwrap_or_default())
+            });
+            matches!(resolved, Ok(async_graphql::Value::Null))
+        })
+    })
+}
+
+/// Runs a shared subscription once for all its members.
+async fn produce(
+    state: AppState,
+    viewer: Viewer,
+    request: Request,
+    sender: broadcast::Sender<Arc<Item>>,
+    key: GroupKey,
+    id: u64,
+) {
+    let scope = RequestScope::new(&state.app, viewer);
+    let mut responses = state.schema.execute_stream(request.data(scope));
+    while let Some(response) = responses.next().await {
+        if is_request_error(&response) {
+            // No one may join a group that has ended: forget it before telling the members.
+            forget(&key, id);
+            let item =
+                Item::Error { response: json_string(&response).into(), errors: json_string(&response.errors).into() };
+            let _ = sender.send(Arc::new(item));
+            return;
+        }
+        // `send` fails only when no member is left, and then the group is being dropped anyway.
+        let _ = sender.send(Arc::new(Item::Next(json_string(&response).into())));
+    }
+    forget(&key, id);
+    let _ = sender.send(Arc::new(Item::Complete));
+}
+
+/// One member of a shared subscription: wraps the group's responses in this operation's frames.
+async fn run_member(
+    group: Arc<Group>,
+    mut receiver: broadcast::Receiver<Arc<Item>>,
+    protocol: Protocol,
+    id: String,
+    tx: mpsc::Sender<Out>,
+    done: mpsc::UnboundedSender<String>,
+) {
+    let id_json = json_string(&id);
+    let next = match protocol {
+        Protocol::TransportWs => "next",
+        Protocol::Legacy => "data",
+    };
+    let mut frames: Vec<String> = Vec::with_capacity(2);
+    loop {
+        match receiver.recv().await {
+            Ok(item) => match &*item {
+                Item::Next(payload) => frames.push(frame(&id_json, next, payload)),
+                Item::Error { response, errors } => {
+                    match protocol {
+                        Protocol::TransportWs => frames.push(frame(&id_json, "error", errors)),
+                        Protocol::Legacy => {
+                            frames.push(frame(&id_json, next, response));
+                            frames.push(complete_frame(&id_json));
+                        }
+                    }
+                    break;
+                }
+                Item::Complete => {
+                    frames.push(complete_frame(&id_json));
+                    break;
+                }
+            },
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                let error: async_graphql::Error = ApiError(DomainError::Conflict(format!(
+                    "RESYNC: this subscriber fell behind and {n} events were dropped; resubscribe with `after` set \
+                     to the last cursor received to catch up"
+                )))
+                .into();
+                let response = Response::from_errors(vec![error.into_server_error(Pos::default())]);
+                match protocol {
+                    Protocol::TransportWs => frames.push(frame(&id_json, "error", &json_string(&response.errors))),
+                    Protocol::Legacy => {
+                        frames.push(frame(&id_json, next, &json_string(&response)));
+                        frames.push(complete_frame(&id_json));
+                    }
+                }
+                break;
+            }
+            // The producer stopped without a last word (it panicked): end the operation.
+            Err(broadcast::error::RecvError::Closed) => {
+                frames.push(complete_frame(&id_json));
+                break;
+            }
+        }
+        for text in frames.drain(..) {
+            if tx.send(Out::Text(text)).await.is_err() {
+                return;
+            }
+        }
+    }
+    // Leave the group before the last frames go out, so the producer can stop as soon as possible.
+    drop(receiver);
+    drop(group);
+    for text in frames {
+        if tx.send(Out::Text(text)).await.is_err() {
+            return;
+        }
+    }
+    let _ = done.send(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shareable;
+    use async_graphql::{Request, Variables};
+    use serde_json::json;
+
+    fn request(query: &str, variables: serde_json::Value) -> Request {
+        Request::new(query).variables(Variables::from_json(variables))
+    }
+
+    #[test]
+    fn only_subscriptions_that_replay_nothing_are_shared() {
+        let feed = "subscription($s: ID!, $a: String) { spaceFeed(spaceId: $s, after: $a) { __typename } }";
+        assert!(shareable(&request(feed, json!({ "s": "x" }))));
+        assert!(shareable(&request(feed, json!({ "s": "x", "a": null }))));
+        assert!(!shareable(&request(feed, json!({ "s": "x", "a": "cursor" }))));
+        assert!(!shareable(&request(
+            r#"subscription { spaceFeed(spaceId: "x", after: "c") { __typename } }"#,
+            json!({})
+        )));
+        assert!(shareable(&request(
+            r#"subscription { spaceFeed(spaceId: "x", after: null) { __typename } }"#,
+            json!({})
+        )));
+        let defaulted = r#"subscription($a: String = "c") { spaceFeed(spaceId: "x", after: $a) { __typename } }"#;
+        assert!(!shareable(&request(defaulted, json!({}))));
+        assert!(shareable(&request(
+            "subscription($p: ID!) { postUpdates(postId: $p) { __typename } }",
+            json!({ "p": "x" })
+        )));
+        assert!(!shareable(&request("{ __typename }", json!({}))));
+        assert!(!shareable(&request("mutation { __typename }", json!({}))));
+        assert!(!shareable(&request(
+            "subscription { ...F } fragment F on Subscription { postUpdates(postId: \"x\") { __typename } }",
+            json!({})
+        )));
+        assert!(!shareable(&request("subscription {", json!({}))));
+    }
 }

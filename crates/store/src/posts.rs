@@ -403,7 +403,16 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
                 placeholders(start, spaces.len())
             )
         };
-        sql.lock_spaces(&format!("SELECT s.id {}", fresh(2)), values.clone()).await?;
+        // Lock the targets and everything above them in one ordered statement, before any update: locking the
+        // targets first and their ancestors later would let two posts into nested spaces deadlock.
+        sql.lock_spaces(
+            &format!(
+                "SELECT c.ancestor_id FROM space_closure c WHERE c.descendant_id IN ({})",
+                placeholders(1, spaces.len())
+            ),
+            uuid_values(spaces),
+        )
+        .await?;
         let mut counted = vec![v(post.0), v(at)];
         counted.extend(uuid_values(spaces));
         sql.exec(
