@@ -393,23 +393,25 @@ async fn capture_all(
         if kind == Kind::W5Random {
             let mut list = Vec::new();
             let before = Metrics::fetch(&client.http, addr).await?;
+            // Two likes per post by two users: values that change from one like to the next (the post's new
+            // total) are then traced to the statement that returned them.
             for (n, post) in f.random_posts.iter().enumerate() {
-                let user = &f.users[(salt as usize).wrapping_add(n * 7919) % f.users.len()];
-                let id = |u: uuid::Uuid| u.as_bytes().to_vec();
-                let req = Request {
-                    variables: serde_json::json!({ "p": post.id, "s": post.space }),
-                    user: Some(user.id),
-                    inputs: vec![id(post.id), id(user.id), id(post.space)],
-                    template: 0,
-                };
-                let sample = match capture_one(proxy, client, minter, &query, &req).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("  capture of a like on post {} failed: {e}", post.id);
-                        continue;
+                let mut samples = Vec::with_capacity(2);
+                for k in 0..2 {
+                    let user = &f.users[(salt as usize).wrapping_add(n * 7919 + k * 104_729) % f.users.len()];
+                    let id = |u: uuid::Uuid| u.as_bytes().to_vec();
+                    let req = Request {
+                        variables: serde_json::json!({ "p": post.id, "s": post.space }),
+                        user: Some(user.id),
+                        inputs: vec![id(post.id), id(user.id), id(post.space)],
+                        template: 0,
+                    };
+                    match capture_one(proxy, client, minter, &query, &req).await {
+                        Ok(s) => samples.push(s),
+                        Err(e) => eprintln!("  capture of a like on post {} failed: {e}", post.id),
                     }
-                };
-                match Template::learn(std::slice::from_ref(&sample)) {
+                }
+                match learn(&samples) {
                     Ok(t) => {
                         list.push(t);
                         random_posts.push(n);

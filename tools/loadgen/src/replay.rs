@@ -382,7 +382,10 @@ fn classify(samples: &[Sample], k: usize, oid: u32, values: &[&Bytes], fresh: &m
     }
     // Derived from an earlier statement's result (the nearest one): consistently across samples if possible,
     // else as in the first sample (batched `IN (…)` lists follow hash-map order, which varies per request).
-    if derivable(oid, v0) {
+    // A value that differs between samples is no constant, so even a small count is traced (a post's first
+    // like returns total 1, its second 2: both copied from the RETURNING row).
+    let varies = values.iter().any(|v| *v != first);
+    if derivable(oid, v0) || (varies && traceable(oid)) {
         let mut first_only = None;
         for step in (0..k).rev() {
             let rows = &samples[0].statements[step].rows;
@@ -429,6 +432,11 @@ fn derivable(oid: u32, v: &[u8]) -> bool {
         OID_INT4 => v.try_into().map(i32::from_be_bytes).is_ok_and(|n| n.abs() >= 2),
         _ => false,
     }
+}
+
+/// Types whose values may be copied from one statement's result into the next.
+fn traceable(oid: u32) -> bool {
+    matches!(oid, OID_UUID | OID_TIMESTAMPTZ | OID_FLOAT8 | OID_INT8 | OID_INT4)
 }
 
 fn near(t: SystemTime, at: SystemTime) -> bool {
@@ -559,6 +567,34 @@ mod tests {
         assert_eq!(t.approximate, 0);
         assert!(t.needed.contains(&1));
         assert_eq!(t.counted_statements(), 3);
+    }
+
+    #[test]
+    fn a_small_count_that_varies_between_samples_is_traced_to_its_source() {
+        let at = SystemTime::now();
+        let sample = |user: u8, total: i64| Sample {
+            inputs: vec![vec![9u8; 16], vec![user; 16]],
+            at,
+            statements: vec![
+                rec(
+                    "UPDATE posts SET n = n + 1 WHERE id = $1 RETURNING n",
+                    &[OID_UUID],
+                    vec![Some(vec![9u8; 16])],
+                    vec![vec![i8b(total)]],
+                ),
+                rec(
+                    "UPDATE rows SET n = $2 WHERE post = $1",
+                    &[OID_UUID, OID_INT8],
+                    vec![Some(vec![9u8; 16]), i8b(total)],
+                    vec![],
+                ),
+            ],
+        };
+        let t = Template::learn(&[sample(1, 1), sample(2, 2)]).expect("learn");
+        assert!(matches!(t.steps[1].params[1], Src::Derived { step: 0, row: 0, col: 0, .. }));
+        // With one sample a 1 stays a constant (it could be a `+ 1`).
+        let t = Template::learn(&[sample(1, 1)]).expect("learn");
+        assert!(matches!(t.steps[1].params[1], Src::Const(_)));
     }
 
     #[test]

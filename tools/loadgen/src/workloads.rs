@@ -246,16 +246,19 @@ impl Fixtures {
         .map(|r| Ok(UserRef { id: r.try_get("id")?, handle: r.try_get("handle")? }))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+        // W5-random: seeded posts of the root feed (not the tool's own W4 posts), in a fixed pseudo-random order.
         let random_posts = sqlx::query(
             "SELECT r.post_id, r.total_likes, d.space_id FROM space_posts r \
              JOIN LATERAL (SELECT sp.space_id FROM space_posts sp WHERE sp.post_id = r.post_id \
                            AND sp.relationship = 'DIRECT' AND sp.state = 'ACTIVE' ORDER BY sp.space_id LIMIT 1) d ON true \
+             JOIN posts p ON p.id = r.post_id AND p.title IS DISTINCT FROM $4 \
              WHERE r.space_id = $1 AND r.state = 'ACTIVE' AND r.post_id <> $2 \
              ORDER BY md5(r.post_id::text) LIMIT $3",
         )
         .bind(root.id)
         .bind(hot.id)
         .bind(o.random_posts as i64)
+        .bind(W4_TITLE)
         .fetch_all(pool)
         .await?
         .iter()
