@@ -431,7 +431,7 @@ async fn capture_all(
         let mut samples = Vec::new();
         let mut before = None;
         for i in 0..=n_samples {
-            let Some(req) = workloads::request(kind, f, i as u64 + 1_000, salt, &[0]) else {
+            let Some(req) = workloads::request(kind, f, i as u64 + 1_000, salt, &[0], true) else {
                 bail!("{}: out of inputs while capturing", kind.name());
             };
             if i == 1 {
@@ -449,14 +449,14 @@ async fn capture_all(
         let template = learn(&samples).with_context(|| format!("learning {}", kind.name()))?;
         templates.insert(kind, vec![template]);
         if kind == Kind::W3 {
-            let req = workloads::request(kind, f, 7, salt, &[0]).context("W3 request")?;
+            let req = workloads::request(kind, f, 7, salt, &[0], true).context("W3 request")?;
             let small = capture_one(proxy, client, minter, &workloads::nested_query(2, 3), &req).await?;
             w3_small_shape = Some(small.statements.iter().filter(|s| !replay::is_tx_control(&s.sql)).count());
         }
     }
     let mut explain_only = Vec::new();
     if explain {
-        let req = workloads::request(Kind::W2Top, f, 0, salt, &[0]).context("request")?;
+        let req = workloads::request(Kind::W2Top, f, 0, salt, &[0], true).context("request")?;
         let mut samples = Vec::new();
         for _ in 0..3 {
             samples.push(capture_one(proxy, client, minter, ROOT_TOP_MONTH, &req).await?);
@@ -500,7 +500,9 @@ async fn measure_server(
         let (f, client, auth, query, random_posts) =
             (f.clone(), client2.clone(), auth2.clone(), query.clone(), random_posts.clone());
         async move {
-            let Some(req) = workloads::request(kind, &f, i, salt, &random_posts) else { return Outcome::Exhausted };
+            let Some(req) = workloads::request(kind, &f, i, salt, &random_posts, false) else {
+                return Outcome::Exhausted;
+            };
             let token = match req.user.map(|u| auth.token(u)).transpose() {
                 Ok(t) => t,
                 Err(e) => return Outcome::Err(e),
@@ -571,7 +573,9 @@ async fn measure_raw(
         let (f, pool, templates, random_posts, times) =
             (f.clone(), pool.clone(), templates2.clone(), random_posts.clone(), times2.clone());
         async move {
-            let Some(req) = workloads::request(kind, &f, i, salt, &random_posts) else { return Outcome::Exhausted };
+            let Some(req) = workloads::request(kind, &f, i, salt, &random_posts, true) else {
+                return Outcome::Exhausted;
+            };
             let Some(template) = templates.get(req.template) else { return Outcome::Err("no template".into()) };
             let mut conn = match pool.acquire().await {
                 Ok(c) => c,
@@ -632,7 +636,7 @@ async fn measure_raw(
 async fn preflight(client: &gql::Client, f: &Fixtures, kinds: &[Kind], auth: &Auth) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
     for &kind in kinds.iter().filter(|k| !k.is_write()) {
-        let req = workloads::request(kind, f, 0, 0, &[]).context("request")?;
+        let req = workloads::request(kind, f, 0, 0, &[], false).context("request")?;
         let token = req.user.map(|u| auth.token(u)).transpose().map_err(anyhow::Error::msg)?;
         let data = client.data(token.as_deref(), &kind.query(), &req.variables).await.with_context(|| kind.name())?;
         let space = &data["space"];
@@ -717,7 +721,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await?;
     println!(
         "fixtures: W1 space `{}` (depth {}, {} posts); root `{}` ({} posts); W3 space `{}` ({} children with ≥10 posts); \
-         W4 space `{}` (depth {}); hot post {} ({} likes, {} users who have not liked it); {} random posts",
+         W4 space `{}` (depth {}); hot posts {} ({} likes, server storm) and {} ({} likes, raw storm), {} users who \
+         have liked neither; {} random posts",
         fixtures.deep.handle,
         fixtures.deep.depth,
         fixtures.deep.posts,
@@ -729,6 +734,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         fixtures.deep8.depth,
         fixtures.hot.id,
         fixtures.hot.likes,
+        fixtures.hot_raw.id,
+        fixtures.hot_raw.likes,
         fixtures.storm_pool,
         fixtures.random_posts.len()
     );
@@ -787,7 +794,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let mut targets: Vec<(String, &Template, Vec<Vec<u8>>)> = Vec::new();
         for &kind in kinds.iter().filter(|k| !k.is_write()) {
             if let Some(t) = captured.templates.get(&kind).and_then(|l| l.first()) {
-                let req = workloads::request(kind, &fixtures, 0, 0, &[]).context("request")?;
+                let req = workloads::request(kind, &fixtures, 0, 0, &[], true).context("request")?;
                 targets.push((kind.name().to_owned(), t, req.inputs));
             }
         }

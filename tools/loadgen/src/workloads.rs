@@ -109,12 +109,15 @@ pub struct Fixtures {
     pub nested: SpaceRef,
     pub nested_children: i64,
     pub deep8: SpaceRef,
+    /// The hot post of the server's storm.
     pub hot: PostRef,
+    /// The hot post of the raw-SQL storm (the next most-liked).
+    pub hot_raw: PostRef,
     /// Posts for W5-random (each captured for the raw replay).
     pub random_posts: Vec<PostRef>,
     /// Viewers (W3), authors (W4) and likers on random posts (W5-random).
     pub users: Vec<UserRef>,
-    /// Users who had not liked the hot post, in a fixed pseudo-random order; each likes it once.
+    /// Users who had liked neither hot post, in a fixed pseudo-random order; each likes one of them once.
     #[serde(skip)]
     pub storm_users: Vec<UserRef>,
     #[serde(skip)]
@@ -213,33 +216,38 @@ impl Fixtures {
         let deep8 = space_ref(&deep8)?;
 
         let total_users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?;
-        // W5: the most-liked post of the root feed that still has `storm_users` users who have not liked it.
+        // W5: the two most-liked posts of the root feed that still have `storm_users` users who have not liked
+        // them: the server's storm hits the first, the raw-SQL storm the second. (A storm leaves thousands of
+        // dead row versions behind on its post until vacuum; a second storm on the same post would start worse.)
         let max_likes = (total_users - o.storm_users as i64).max(0);
         let hot = sqlx::query(
             "SELECT r.post_id, r.total_likes, d.space_id FROM space_posts r \
              JOIN LATERAL (SELECT sp.space_id FROM space_posts sp WHERE sp.post_id = r.post_id \
                            AND sp.relationship = 'DIRECT' AND sp.state = 'ACTIVE' ORDER BY sp.space_id LIMIT 1) d ON true \
              WHERE r.space_id = $1 AND r.state = 'ACTIVE' AND r.total_likes <= $2 \
-             ORDER BY r.total_likes DESC, r.post_id DESC LIMIT 1",
+             ORDER BY r.total_likes DESC, r.post_id DESC LIMIT 2",
         )
         .bind(root.id)
         .bind(max_likes)
-        .fetch_optional(pool)
+        .fetch_all(pool)
         .await?
-        .context("no post in the root feed to like")?;
-        let hot = PostRef {
-            id: hot.try_get("post_id")?,
-            space: hot.try_get("space_id")?,
-            likes: hot.try_get("total_likes")?,
+        .iter()
+        .map(|r| Ok(PostRef { id: r.try_get("post_id")?, space: r.try_get("space_id")?, likes: r.try_get("total_likes")? }))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let (hot, hot_raw) = match hot.as_slice() {
+            [a, b, ..] => (*a, *b),
+            [a] => (*a, *a),
+            [] => bail!("no post in the root feed to like"),
         };
 
         let storm_users = sqlx::query(
             "SELECT u.id, u.handle FROM users u \
-             WHERE NOT EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = $1 AND l.user_id = u.id) \
+             WHERE NOT EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id IN ($1, $3) AND l.user_id = u.id) \
              ORDER BY md5(u.id::text) LIMIT $2",
         )
         .bind(hot.id)
         .bind(o.storm_users as i64)
+        .bind(hot_raw.id)
         .fetch_all(pool)
         .await?
         .iter()
@@ -252,13 +260,14 @@ impl Fixtures {
              JOIN LATERAL (SELECT sp.space_id FROM space_posts sp WHERE sp.post_id = r.post_id \
                            AND sp.relationship = 'DIRECT' AND sp.state = 'ACTIVE' ORDER BY sp.space_id LIMIT 1) d ON true \
              JOIN posts p ON p.id = r.post_id AND p.title IS DISTINCT FROM $4 \
-             WHERE r.space_id = $1 AND r.state = 'ACTIVE' AND r.post_id <> $2 \
+             WHERE r.space_id = $1 AND r.state = 'ACTIVE' AND r.post_id NOT IN ($2, $5) \
              ORDER BY md5(r.post_id::text) LIMIT $3",
         )
         .bind(root.id)
         .bind(hot.id)
         .bind(o.random_posts as i64)
         .bind(W4_TITLE)
+        .bind(hot_raw.id)
         .fetch_all(pool)
         .await?
         .iter()
@@ -284,6 +293,7 @@ impl Fixtures {
             nested_children,
             deep8,
             hot,
+            hot_raw,
             random_posts,
             users,
             storm_users,
@@ -321,8 +331,9 @@ fn id(u: Uuid) -> Vec<u8> {
 }
 
 /// The `i`-th request of `kind`; None when the workload has run out of inputs (the storm's users). `salt`
-/// varies the random choices between runs (so W5-random never repeats a (post, user) pair of an earlier run).
-pub fn request(kind: Kind, f: &Fixtures, i: u64, salt: u64, random_templates: &[usize]) -> Option<Request> {
+/// varies the random choices between runs (so W5-random never repeats a (post, user) pair of an earlier run);
+/// `raw` picks the raw-SQL run's hot post.
+pub fn request(kind: Kind, f: &Fixtures, i: u64, salt: u64, random_templates: &[usize], raw: bool) -> Option<Request> {
     let user = |n: u64| &f.users[(n % f.users.len() as u64) as usize];
     Some(match kind {
         Kind::W1 => Request { variables: json!({ "h": f.deep.handle }), user: None, inputs: vec![], template: 0 },
@@ -349,10 +360,11 @@ pub fn request(kind: Kind, f: &Fixtures, i: u64, salt: u64, random_templates: &[
         }
         Kind::W5Hot => {
             let u = f.next_storm_user()?;
+            let post = if raw { f.hot_raw } else { f.hot };
             Request {
-                variables: json!({ "p": f.hot.id, "s": f.hot.space }),
+                variables: json!({ "p": post.id, "s": post.space }),
                 user: Some(u.id),
-                inputs: vec![id(f.hot.id), id(u.id), id(f.hot.space)],
+                inputs: vec![id(post.id), id(u.id), id(post.space)],
                 template: 0,
             }
         }
