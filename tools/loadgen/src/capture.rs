@@ -42,6 +42,10 @@ pub struct Recorded {
 
 type Log = Arc<Mutex<Vec<Recorded>>>;
 
+/// Sync messages sent with nothing before them since the previous Sync: sqlx's connection check (`ping`),
+/// which a pool with `test_before_acquire` sends on every acquire — one extra round trip each.
+static PINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The proxy: listens on loopback and forwards each connection to PostgreSQL.
 pub struct Capture {
     pub addr: SocketAddr,
@@ -81,6 +85,11 @@ impl Capture {
         self.log.lock().map(|l| l.len()).unwrap_or(0)
     }
 
+    /// Connection checks (bare Sync round trips) seen so far, on every proxied connection.
+    pub fn pings(&self) -> u64 {
+        PINGS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The statements recorded since `mark`.
     pub fn since(&self, mark: usize) -> Vec<Recorded> {
         self.log.lock().map(|l| l.get(mark..).map(<[Recorded]>::to_vec).unwrap_or_default()).unwrap_or_default()
@@ -106,6 +115,8 @@ struct ConnState {
     awaiting: VecDeque<usize>,
     /// TLS or GSS was requested: stop interpreting, just forward.
     opaque: bool,
+    /// Something other than Sync was sent since the last Sync.
+    busy: bool,
 }
 
 fn proxy(conn: u32, client: TcpStream, server: TcpStream, log: Log) -> Vec<AbortHandle> {
@@ -245,6 +256,18 @@ fn on_frontend(conn: u32, kind: u8, body: &[u8], state: &Mutex<ConnState>, log: 
     let Ok(mut st) = state.lock() else { return };
     if st.opaque {
         return;
+    }
+    match kind {
+        b'S' => {
+            if !st.busy {
+                PINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            st.busy = false;
+            return;
+        }
+        // A simple Query needs no Sync; only extended-protocol messages are waiting for one.
+        b'P' | b'B' | b'E' | b'D' | b'C' | b'H' => st.busy = true,
+        _ => {}
     }
     match kind {
         0 => {

@@ -97,6 +97,9 @@ struct Cli {
     /// Most requests per run (a bound besides the duration).
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
+    /// How raw-SQL runs take pool connections (an experiment knob; the default is the limit).
+    #[arg(long, value_enum, default_value_t = Checkout::Request)]
+    raw_checkout: Checkout,
     /// Tokio worker threads of this tool (it shares the machine with the server and PostgreSQL).
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
@@ -139,6 +142,18 @@ struct Cli {
     /// Where spawned servers write their logs [default: the temp directory].
     #[arg(long)]
     log_dir: Option<PathBuf>,
+}
+
+/// How raw runs take connections from their pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Checkout {
+    /// One checkout per request (the limit: a request's statements on one connection).
+    Request,
+    /// One checkout per statement (per transaction) with sqlx's connection check on acquire and release, as
+    /// the server's sea-orm pool works: shows what those extra round trips cost.
+    Statement,
+    /// One checkout per request, without the check on acquire (`test_before_acquire(false)`).
+    Unchecked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -304,12 +319,15 @@ struct CaptureReport {
     statements: usize,
     counted_statements: usize,
     server_metrics_statements: Option<f64>,
+    /// Bare Sync round trips (sqlx `test_before_acquire` pings) per request.
+    pool_checks: u64,
     approximate_params: usize,
     sql: String,
 }
 
 async fn capture_phase(
     cli: &Cli,
+    pool: &PgPool,
     fixtures: &Fixtures,
     kinds: &[Kind],
     db_addr: SocketAddr,
@@ -333,7 +351,7 @@ async fn capture_phase(
     })?;
     let client = gql::Client::new(server.addr, 4)?;
     let minter = gql::Minter::new(&secret);
-    let result = capture_all(fixtures, kinds, &proxy, &client, &minter, server.addr, cli.explain).await;
+    let result = capture_all(pool, fixtures, kinds, &proxy, &client, &minter, server.addr, cli.explain).await;
     server.stop().await;
     drop(proxy);
     result
@@ -349,6 +367,7 @@ async fn capture_one(
 ) -> anyhow::Result<Sample> {
     let token = req.user.map(|u| minter.token(u)).transpose()?;
     let mark = proxy.mark();
+    let pings = proxy.pings();
     let at = SystemTime::now();
     client.send(token.as_deref(), query, &req.variables).await.map_err(|e| anyhow::anyhow!("capturing: {e}"))?;
     // Every statement has been answered before the response was sent; give the proxy a moment to log it.
@@ -360,7 +379,7 @@ async fn capture_one(
             break;
         }
     }
-    Ok(Sample { inputs: req.inputs.clone(), statements, at })
+    Ok(Sample { inputs: req.inputs.clone(), statements, at, pings: proxy.pings() - pings })
 }
 
 /// Learns a template from samples: those that ran the most common statement sequence (loaders running
@@ -375,6 +394,7 @@ fn learn(samples: &[Sample]) -> anyhow::Result<Template> {
 }
 
 async fn capture_all(
+    pool: &PgPool,
     f: &Fixtures,
     kinds: &[Kind],
     proxy: &Capture,
@@ -392,24 +412,37 @@ async fn capture_all(
         let query = kind.query();
         if kind == Kind::W5Random {
             let mut list = Vec::new();
+            let mut sent = 0usize;
             let before = Metrics::fetch(&client.http, addr).await?;
             // Two likes per post by two users: values that change from one like to the next (the post's new
             // total) are then traced to the statement that returned them.
             for (n, post) in f.random_posts.iter().enumerate() {
+                // Two users who have not liked the post (a repeated like takes the short, idempotent path).
+                let candidates: Vec<uuid::Uuid> = (0..8)
+                    .map(|k| f.users[(salt as usize).wrapping_add(n * 7919 + k * 104_729) % f.users.len()].id)
+                    .collect();
+                let likers: Vec<uuid::Uuid> = sqlx::query_scalar(
+                    "SELECT u FROM unnest($1::uuid[]) AS u \
+                     WHERE NOT EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = $2 AND l.user_id = u) LIMIT 2",
+                )
+                .bind(&candidates)
+                .bind(post.id)
+                .fetch_all(pool)
+                .await?;
                 let mut samples = Vec::with_capacity(2);
-                for k in 0..2 {
-                    let user = &f.users[(salt as usize).wrapping_add(n * 7919 + k * 104_729) % f.users.len()];
+                for user in likers {
                     let id = |u: uuid::Uuid| u.as_bytes().to_vec();
                     let req = Request {
                         variables: serde_json::json!({ "p": post.id, "s": post.space }),
-                        user: Some(user.id),
-                        inputs: vec![id(post.id), id(user.id), id(post.space)],
+                        user: Some(user),
+                        inputs: vec![id(post.id), id(user), id(post.space)],
                         template: 0,
                     };
                     match capture_one(proxy, client, minter, &query, &req).await {
                         Ok(s) => samples.push(s),
                         Err(e) => eprintln!("  capture of a like on post {} failed: {e}", post.id),
                     }
+                    sent += 1;
                 }
                 match learn(&samples) {
                     Ok(t) => {
@@ -420,8 +453,8 @@ async fn capture_all(
                 }
             }
             let after = Metrics::fetch(&client.http, addr).await?;
-            if !f.random_posts.is_empty() {
-                metrics_per_request.insert(kind, after.delta(&before).statements / f.random_posts.len() as f64);
+            if sent > 0 {
+                metrics_per_request.insert(kind, after.delta(&before).statements / sent as f64);
             }
             templates.insert(kind, list);
             continue;
@@ -567,6 +600,7 @@ async fn measure_raw(
     let (f, pool) = (ctx.fixtures.clone(), ctx.raw_pool.clone());
     let salt = rand::random::<u64>();
     let templates2 = templates.clone();
+    let per_statement = cli.raw_checkout == Checkout::Statement;
     let times = Arc::new(replay::StepTimes::default());
     let times2 = times.clone();
     let task = tokio::spawn(closed_loop(cli.concurrency, window, cli.max_requests, move |i| {
@@ -577,11 +611,15 @@ async fn measure_raw(
                 return Outcome::Exhausted;
             };
             let Some(template) = templates.get(req.template) else { return Outcome::Err("no template".into()) };
-            let mut conn = match pool.acquire().await {
-                Ok(c) => c,
-                Err(e) => return Outcome::Err(format!("acquiring a connection: {e}")),
+            let run = async {
+                if per_statement {
+                    template.run(replay::Source::PerStatement(&pool), &req.inputs, &times).await
+                } else {
+                    let mut conn = pool.acquire().await.context("acquiring a connection")?;
+                    template.run(replay::Source::Connection(&mut conn), &req.inputs, &times).await
+                }
             };
-            match tokio::time::timeout(Duration::from_secs(30), template.run(&mut conn, &req.inputs, &times)).await {
+            match tokio::time::timeout(Duration::from_secs(30), run).await {
                 Ok(Ok(())) => Outcome::Ok,
                 Ok(Err(e)) => Outcome::Err(format!("{e:#}")),
                 Err(_) => Outcome::Err("timed out after 30 s".into()),
@@ -681,6 +719,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let kinds: Vec<Kind> = if cli.workloads.is_empty() { Kind::ALL.to_vec() } else { cli.workloads.clone() };
     let log_dir = cli.log_dir.clone().unwrap_or_else(std::env::temp_dir);
     let raw_pool = PgPoolOptions::new()
+        .test_before_acquire(cli.raw_checkout != Checkout::Unchecked)
         .max_connections(cli.concurrency as u32 + 1)
         .acquire_timeout(Duration::from_secs(30))
         .connect(&cli.database_url)
@@ -746,7 +785,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     // Capture: learn each workload's statements through a second, short-lived server.
     println!("capturing the statements of each workload through a recording proxy…");
-    let captured = capture_phase(&cli, &fixtures, &kinds, db_addr, &log_dir).await?;
+    let captured = capture_phase(&cli, &raw_pool, &fixtures, &kinds, db_addr, &log_dir).await?;
     let mut capture_reports = Vec::new();
     for &kind in &kinds {
         let Some(list) = captured.templates.get(&kind) else { continue };
@@ -756,11 +795,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         };
         let metrics = captured.metrics_per_request.get(&kind).copied();
         println!(
-            "  {}: {} statements per request on the wire ({} without BEGIN/COMMIT; server /metrics: {}){}",
+            "  {}: {} statements per request on the wire ({} without BEGIN/COMMIT; server /metrics: {}), \
+             and {} pool connection checks (bare Sync round trips){}",
             kind.name(),
             t.statements(),
             t.counted_statements(),
             metrics.map(|m| format!("{m:.2}")).unwrap_or_else(|| "–".into()),
+            t.pings,
             if list.len() > 1 { format!(", {} templates (one per post)", list.len()) } else { String::new() }
         );
         if cli.show_sql {
@@ -771,6 +812,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             statements: t.statements(),
             counted_statements: t.counted_statements(),
             server_metrics_statements: metrics,
+            pool_checks: t.pings,
             approximate_params: t.approximate,
             sql: t.describe(),
         });

@@ -15,8 +15,9 @@ use crate::capture::{Bytes, Recorded};
 use anyhow::{Context as _, bail};
 use sea_orm::sqlx::encode::IsNull;
 use sea_orm::sqlx::error::BoxDynError;
+use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::types::Oid;
-use sea_orm::sqlx::postgres::{PgArgumentBuffer, PgConnection, PgRow, PgTypeInfo, Postgres};
+use sea_orm::sqlx::postgres::{PgArgumentBuffer, PgConnection, PgPool, PgRow, PgTypeInfo, Postgres};
 use sea_orm::sqlx::{AssertSqlSafe, Encode, Executor as _, Row as _, Type};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -39,6 +40,8 @@ pub struct Sample {
     pub inputs: Vec<Vec<u8>>,
     pub statements: Vec<Recorded>,
     pub at: SystemTime,
+    /// Connection checks (bare Sync round trips) the server's pool made during the request.
+    pub pings: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +63,14 @@ pub struct Step {
     pub params: Vec<Src>,
     /// Rows it returned when captured.
     pub rows: usize,
+}
+
+/// Where a raw replay gets its connections.
+pub enum Source<'a> {
+    /// One connection for the whole request.
+    Connection(&'a mut PgConnection),
+    /// A pool checkout per statement (per transaction), with the pool's connection checks.
+    PerStatement(&'a PgPool),
 }
 
 /// Time spent in each statement across raw runs (by SQL text): where a request's database time goes.
@@ -99,6 +110,8 @@ pub struct Template {
     fresh_slots: usize,
     /// Parameters taken from the first sample although the samples disagreed.
     pub approximate: usize,
+    /// The server's pool connection checks per request (extra round trips besides the statements).
+    pub pings: u64,
 }
 
 /// The statements of a sample as one string (to group samples that ran the same SQL).
@@ -150,7 +163,7 @@ impl Template {
                 rows: stmt.rows.len(),
             });
         }
-        Ok(Self { steps, needed, fresh_slots: fresh.len(), approximate })
+        Ok(Self { steps, needed, fresh_slots: fresh.len(), approximate, pings: first.pings })
     }
 
     /// Statements per run, transaction control (`BEGIN`, `COMMIT`) included.
@@ -163,37 +176,89 @@ impl Template {
         self.steps.iter().filter(|s| !is_tx_control(&s.sql)).count()
     }
 
-    /// Runs the statements on `conn` with this request's `inputs`. On an error the transaction (if any) is
-    /// rolled back so the connection stays usable.
-    pub async fn run(&self, conn: &mut PgConnection, inputs: &[Vec<u8>], times: &StepTimes) -> anyhow::Result<()> {
-        let result = self.run_inner(conn, inputs, times).await;
-        if result.is_err() {
-            let _ = conn.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await;
+    /// Runs the statements with this request's `inputs`: all on `conn`, or (`Source::PerStatement`) each on a
+    /// connection checked out of the pool for that statement alone — a transaction keeps its connection from
+    /// BEGIN to COMMIT — as the server's sea-orm pool does. On an error the transaction (if any) is rolled back
+    /// so the connection stays usable.
+    pub async fn run(&self, source: Source<'_>, inputs: &[Vec<u8>], times: &StepTimes) -> anyhow::Result<()> {
+        match source {
+            Source::Connection(conn) => {
+                let result = self.run_inner(Source::Connection(&mut *conn), inputs, times).await;
+                if result.is_err() {
+                    let _ = conn.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await;
+                }
+                result
+            }
+            Source::PerStatement(pool) => self.run_inner(Source::PerStatement(pool), inputs, times).await,
         }
-        result
     }
 
-    async fn run_inner(&self, conn: &mut PgConnection, inputs: &[Vec<u8>], times: &StepTimes) -> anyhow::Result<()> {
+    async fn run_inner(&self, mut source: Source<'_>, inputs: &[Vec<u8>], times: &StepTimes) -> anyhow::Result<()> {
         let fresh: Vec<Vec<u8>> = (0..self.fresh_slots).map(|_| uuid::Uuid::now_v7().as_bytes().to_vec()).collect();
         let mut results: HashMap<usize, Vec<Vec<Bytes>>> = HashMap::new();
+        let mut held: Option<PoolConnection<Postgres>> = None;
+        let mut in_tx = false;
         for (k, step) in self.steps.iter().enumerate() {
             let t0 = std::time::Instant::now();
-            if step.simple {
-                conn.execute(sea_orm::sqlx::raw_sql(AssertSqlSafe(step.sql.clone()))).await?;
-                times.add(&step.sql, t0.elapsed());
-                continue;
-            }
-            let mut query = sea_orm::sqlx::query(AssertSqlSafe(step.sql.clone()));
-            for (i, value) in self.values(step, inputs, &results, &fresh)?.into_iter().enumerate() {
-                query = query.bind(RawParam { oid: step.oids.get(i).copied().unwrap_or(0), value });
-            }
-            let rows = query.fetch_all(&mut *conn).await.with_context(|| format!("raw statement: {}", step.sql))?;
+            let conn: &mut PgConnection = match &mut source {
+                Source::Connection(c) => c,
+                Source::PerStatement(pool) => {
+                    if held.is_none() {
+                        held = Some(pool.acquire().await?);
+                    }
+                    match held.as_mut() {
+                        Some(c) => c,
+                        None => bail!("no connection"),
+                    }
+                }
+            };
+            let outcome = self.run_step(conn, step, inputs, &results, &fresh).await;
+            let rows = match outcome {
+                Ok(rows) => rows,
+                Err(e) => {
+                    if in_tx && let Some(c) = held.as_mut() {
+                        let _ = c.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await;
+                    }
+                    return Err(e);
+                }
+            };
             times.add(&step.sql, t0.elapsed());
-            if self.needed.contains(&k) {
+            if self.needed.contains(&k)
+                && let Some(rows) = rows
+            {
                 results.insert(k, raw_rows(&rows)?);
+            }
+            let sql = step.sql.trim().to_ascii_uppercase();
+            if sql.starts_with("BEGIN") {
+                in_tx = true;
+            } else if sql == "COMMIT" || sql == "ROLLBACK" {
+                in_tx = false;
+            }
+            if !in_tx {
+                held = None;
             }
         }
         Ok(())
+    }
+
+    async fn run_step(
+        &self,
+        conn: &mut PgConnection,
+        step: &Step,
+        inputs: &[Vec<u8>],
+        results: &HashMap<usize, Vec<Vec<Bytes>>>,
+        fresh: &[Vec<u8>],
+    ) -> anyhow::Result<Option<Vec<PgRow>>> {
+        if step.simple {
+            conn.execute(sea_orm::sqlx::raw_sql(AssertSqlSafe(step.sql.clone()))).await?;
+            return Ok(None);
+        }
+        let mut query = sea_orm::sqlx::query(AssertSqlSafe(step.sql.clone()));
+        for (i, value) in self.values(step, inputs, results, fresh)?.into_iter().enumerate() {
+            query = query.bind(RawParam { oid: step.oids.get(i).copied().unwrap_or(0), value });
+        }
+        let rows = query.fetch_all(&mut *conn).await.with_context(|| format!("raw statement: {}", step.sql))?;
+        Ok(Some(rows))
     }
 
     /// `EXPLAIN (ANALYZE, BUFFERS)` of each statement of a read-only template, with the parameters a replay
@@ -534,6 +599,7 @@ mod tests {
             Sample {
                 inputs: vec![post.clone(), user.clone()],
                 at,
+                pings: 0,
                 statements: vec![
                     rec(
                         "INSERT INTO likes VALUES ($1, $2, $3, $4)",
@@ -575,6 +641,7 @@ mod tests {
         let sample = |user: u8, total: i64| Sample {
             inputs: vec![vec![9u8; 16], vec![user; 16]],
             at,
+            pings: 0,
             statements: vec![
                 rec(
                     "UPDATE posts SET n = n + 1 WHERE id = $1 RETURNING n",
