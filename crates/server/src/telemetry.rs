@@ -9,13 +9,9 @@
 //!   above are exported whatever `RUST_LOG` says, so quiet logs do not mean missing traces. Without the
 //!   variable nothing of OpenTelemetry is set up.
 
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer, Registry};
+use tracing_subscriber::EnvFilter;
 
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
-
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 #[cfg(feature = "otel")]
 type Provider = opentelemetry_sdk::trace::SdkTracerProvider;
@@ -51,45 +47,56 @@ impl Telemetry {
 /// servers in one process) keeps the first subscriber and sets nothing up.
 pub fn init(format: &str) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let logs: BoxedLayer =
-        if format == "json" { fmt.json().with_filter(filter).boxed() } else { fmt.with_filter(filter).boxed() };
-    #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
-    let mut layers = vec![logs];
-    #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
-    let mut telemetry = Telemetry::default();
+
     #[cfg(feature = "otel")]
     if otel::requested() {
-        let provider = otel::provider()?;
-        layers.push(otel::layer(&provider));
-        telemetry.provider = Some(provider);
+        return otel::init(format, filter);
     }
 
-    if tracing_subscriber::registry().with(layers).try_init().is_err() {
-        telemetry.shutdown();
-        return Ok(Telemetry::default());
-    }
+    // Without export, one global filter: disabled callsites cost nothing.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
     #[cfg(not(feature = "otel"))]
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some_and(|v| !v.is_empty()) {
         tracing::warn!("OTEL_EXPORTER_OTLP_ENDPOINT is set, but this build has no trace export (cargo feature `otel`)");
     }
-    if telemetry.exports_traces() {
-        tracing::info!("exporting traces over OTLP/HTTP");
-    }
-    Ok(telemetry)
+    Ok(Telemetry::default())
 }
 
 #[cfg(feature = "otel")]
 mod otel {
-    use super::BoxedLayer;
+    use super::Telemetry;
     use anyhow::Context as _;
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry::{Key, Value};
     use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig as _};
     use opentelemetry_sdk::Resource;
     use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing::level_filters::LevelFilter;
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::subscriber::Interest;
+    use tracing::{Event, Level, Metadata};
     use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::{Layer as _, Registry};
+    use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+    type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+    /// Logs filtered by `logs` (RUST_LOG) and spans exported, each layer with a filter of its own.
+    pub fn init(format: &str, logs: EnvFilter) -> anyhow::Result<Telemetry> {
+        let provider = provider()?;
+        let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        let fmt: BoxedLayer = if format == "json" { fmt.json().boxed() } else { fmt.boxed() };
+        let layers = vec![fmt.with_filter(Fresh(logs)).boxed(), layer(&provider)];
+        let telemetry = Telemetry { provider: Some(provider) };
+        if tracing_subscriber::registry().with(layers).try_init().is_err() {
+            telemetry.shutdown();
+            return Ok(Telemetry::default());
+        }
+        tracing::info!("exporting traces over OTLP/HTTP");
+        Ok(telemetry)
+    }
 
     /// Whether the standard variables name a collector.
     pub fn requested() -> bool {
@@ -99,7 +106,7 @@ mod otel {
     }
 
     /// A provider that batches spans and sends them over OTLP/HTTP, on a thread of its own.
-    pub fn provider() -> anyhow::Result<SdkTracerProvider> {
+    fn provider() -> anyhow::Result<SdkTracerProvider> {
         let exporter = SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
@@ -119,15 +126,63 @@ mod otel {
     }
 
     /// Spans at INFO and above, except the exporter's own (which would feed on themselves).
-    pub fn layer(provider: &SdkTracerProvider) -> BoxedLayer {
+    fn layer(provider: &SdkTracerProvider) -> BoxedLayer {
         let spans = Targets::new()
-            .with_default(tracing::Level::INFO)
-            .with_target("opentelemetry", tracing::level_filters::LevelFilter::OFF)
-            .with_target("opentelemetry_sdk", tracing::level_filters::LevelFilter::OFF)
-            .with_target("opentelemetry_otlp", tracing::level_filters::LevelFilter::OFF)
-            .with_target("opentelemetry_http", tracing::level_filters::LevelFilter::OFF)
-            .with_target("reqwest", tracing::level_filters::LevelFilter::OFF)
-            .with_target("hyper_util", tracing::level_filters::LevelFilter::OFF);
-        tracing_opentelemetry::layer::<Registry>().with_tracer(provider.tracer("weco")).with_filter(spans).boxed()
+            .with_default(Level::INFO)
+            .with_target("opentelemetry", LevelFilter::OFF)
+            .with_target("opentelemetry_sdk", LevelFilter::OFF)
+            .with_target("opentelemetry_otlp", LevelFilter::OFF)
+            .with_target("opentelemetry_http", LevelFilter::OFF)
+            .with_target("reqwest", LevelFilter::OFF)
+            .with_target("hyper_util", LevelFilter::OFF);
+        tracing_opentelemetry::layer::<Registry>()
+            .with_tracer(provider.tracer("weco"))
+            .with_filter(Fresh(spans))
+            .boxed()
+    }
+
+    /// A per-layer filter that never lets a callsite cache "always": `enabled` then runs before every span
+    /// and event, so the per-layer decision read afterwards is always the current one. With cached interest,
+    /// a `log_enabled!` check passed through `tracing-log` between two spans (sqlx makes one after each query)
+    /// leaves a stale decision behind, and the next span or event silently misses its layer
+    /// (tokio-rs/tracing#2519). The cost is one filter check per span or event.
+    struct Fresh<F>(F);
+
+    impl<F: Filter<Registry>> Filter<Registry> for Fresh<F> {
+        fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, Registry>) -> bool {
+            self.0.enabled(meta, cx)
+        }
+
+        fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+            if self.0.callsite_enabled(meta).is_never() { Interest::never() } else { Interest::sometimes() }
+        }
+
+        fn event_enabled(&self, event: &Event<'_>, cx: &Context<'_, Registry>) -> bool {
+            self.0.event_enabled(event, cx)
+        }
+
+        fn max_level_hint(&self) -> Option<LevelFilter> {
+            self.0.max_level_hint()
+        }
+
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, cx: Context<'_, Registry>) {
+            self.0.on_new_span(attrs, id, cx);
+        }
+
+        fn on_record(&self, id: &Id, values: &Record<'_>, cx: Context<'_, Registry>) {
+            self.0.on_record(id, values, cx);
+        }
+
+        fn on_enter(&self, id: &Id, cx: Context<'_, Registry>) {
+            self.0.on_enter(id, cx);
+        }
+
+        fn on_exit(&self, id: &Id, cx: Context<'_, Registry>) {
+            self.0.on_exit(id, cx);
+        }
+
+        fn on_close(&self, id: Id, cx: Context<'_, Registry>) {
+            self.0.on_close(id, cx);
+        }
     }
 }
