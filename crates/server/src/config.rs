@@ -257,10 +257,16 @@ fn flags_from_file(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, c
     let text = std::fs::read_to_string(path).map_err(|e| {
         file_error(clap::error::ErrorKind::Io, format!("cannot read the configuration file {shown}: {e}"))
     })?;
-    let document = toml_edit::Document::parse(text).map_err(|e| {
+    // The error names the place but does not quote the line, which may hold a secret.
+    let document = toml_edit::Document::parse(text.as_str()).map_err(|e| {
+        let start = e.span().map_or(0, |span| span.start);
+        let before = text.get(..start).unwrap_or(&text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+        let why = e.message().trim().replace('\n', "; ");
         file_error(
             clap::error::ErrorKind::InvalidValue,
-            format!("the configuration file {shown} is not valid TOML: {}", e.to_string().trim_end()),
+            format!("the configuration file {shown} is not valid TOML: line {line}, column {column}: {why}"),
         )
     })?;
     // Values from the file are checked on their own, without the environment.
@@ -601,10 +607,11 @@ mod tests {
         let missing = missing.to_str().expect("UTF-8");
         let error = load(&["weco", "--config", missing, "serve"]).expect_err("missing file");
         assert!(error.contains("cannot read the configuration file") && error.contains(missing), "{error}");
-        let file = ConfigFile::new("max_depth = \n");
+        let file = ConfigFile::new("max_depth = 3\njwt_secret = \"s3cret\n");
         let error = load(&["weco", "--config", file.path()]).expect_err("bad TOML");
         assert!(error.contains("not valid TOML") && error.contains(file.path()), "{error}");
-        assert!(error.contains("line 1"), "the error points at the place: {error}");
+        assert!(error.contains("line 2, column"), "the error points at the place: {error}");
+        assert!(!error.contains("s3cret"), "the error quotes the line: {error}");
     }
 
     #[test]
