@@ -1,10 +1,12 @@
 //! The production surface: GraphQL over HTTP to the spec, abuse limits, CSRF and CORS, persisted queries,
-//! metrics. Each limit shows its clear error and that nothing was written.
+//! metrics, request timeouts. Each limit shows its clear error and that nothing was written.
 
 use e2e::ws::WsClient;
 use e2e::{Backend, TestApp, test_redis_url};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 const CREATE: &str = "mutation { createSpace(input: {handle: \"written\", name: \"W\"}) { space { id } } }";
 
@@ -275,4 +277,81 @@ async fn websocket_messages_over_the_size_limit_close_the_connection() {
     }
     // The server itself goes on serving.
     app.ok(None, r#"{ space(handle: "all") { handle } }"#, json!({})).await;
+}
+
+const TIMEOUT_MS: u64 = 2_000;
+
+/// A mutation still running when the request timeout strikes: the client gets 408 with code `TIMEOUT`, and
+/// the transaction the mutation had open is rolled back, on both databases. To make the mutation slow without
+/// hooks in the server, another connection holds the target space's row (PostgreSQL) or the write lock
+/// (SQLite), so `createPost` waits in the middle of its transaction (on PostgreSQL, after inserting the post).
+async fn a_mutation_that_times_out_gets_408_and_writes_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.request_timeout_ms = Some(TIMEOUT_MS)).await else { return };
+    let (token, _) = app.register("ada").await;
+    let space = app.create_space(&token, "agora", None).await;
+    let create = json!({
+        "query": "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+        "variables": { "i": { "spaceIds": [space], "title": "patience" } },
+    });
+    let db = app.db().await;
+    let blocker = db.begin().await.expect("begin");
+    blocker.execute_unprepared("UPDATE spaces SET name = name WHERE handle = 'agora'").await.expect("lock the space");
+
+    let started = Instant::now();
+    let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&create).send().await.expect("send");
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 408);
+    let content_type = response.headers()["content-type"].to_str().unwrap_or_default().to_owned();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
+    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("2000 ms")), "{body}");
+    assert!(waited >= Duration::from_millis(TIMEOUT_MS), "answered after {waited:?}, before the timeout");
+    blocker.rollback().await.expect("release the lock");
+
+    // Unhindered, the same request finishes in time. The timed-out one left nothing: its transaction had to
+    // end (rolled back) before this one could lock the space, and only this post exists.
+    let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&create).send().await.expect("send");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert!(body["data"]["createPost"]["post"]["id"].is_string(), "{body}");
+    assert_eq!(app.feed(None, "agora", "").await, ["patience"]);
+    assert_eq!(count(&db, "posts").await, 1, "the timed-out mutation wrote a post");
+    let stats = app.ok(None, r#"{ space(handle: "agora") { totalPosts } }"#, json!({})).await;
+    assert_eq!(stats["space"]["totalPosts"], 1, "counters count one post");
+}
+
+mod a_mutation_that_times_out_gets_408_and_writes_nothing {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn sqlite() {
+        a_mutation_that_times_out_gets_408_and_writes_nothing(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn postgres() {
+        a_mutation_that_times_out_gets_408_and_writes_nothing(Backend::Postgres).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_timeout_error_follows_the_accepted_media_type() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| s.request_timeout_ms = Some(1)).await else { return };
+    // Registering hashes a password on a blocking thread: far longer than a millisecond.
+    let register = json!({ "query": "mutation { register(input: {handle: \"ada\", name: \"Ada\", email: \"ada@example.org\", password: \"password-123\"}) { token } }" }).to_string();
+    let response = post_raw(&app, None, "application/json", register, Some("application/graphql-response+json")).await;
+    assert_eq!(response.status(), 408);
+    let content_type = response.headers()["content-type"].to_str().unwrap_or_default().to_owned();
+    assert!(content_type.starts_with("application/graphql-response+json"), "{content_type}");
+    let (_, body) = code_of(response).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
+    assert_eq!(count(&app.db().await, "users").await, 0, "the timed-out registration wrote a user");
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let row =
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("count").expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
 }

@@ -122,7 +122,7 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with a chance to adjust the settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
-        weco_server::telemetry::init("text");
+        let _ = weco_server::telemetry::init("text");
         let database = TestDatabase::create(backend).await.expect("creating the test database")?;
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());

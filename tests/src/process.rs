@@ -24,27 +24,56 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `weco serve` on a free port. `None` when the binary has not been built.
     pub fn spawn(database_url: &str, redis_url: Option<&str>, prefix: &str) -> Option<Self> {
+        Self::spawn_with(database_url, |command| {
+            command.env("WECO_CHANNEL_PREFIX", prefix);
+            if let Some(url) = redis_url {
+                command.env("REDIS_URL", url);
+            }
+        })
+    }
+
+    /// Starts `weco [FLAGS] serve` on a free port, after `configure` has added flags (they go before `serve`)
+    /// and variables. `None` when the binary has not been built or the server did not start.
+    pub fn spawn_with(database_url: &str, configure: impl FnOnce(&mut Command)) -> Option<Self> {
         let bin = weco_binary()?;
         let mut command = Command::new(bin);
         command
-            .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("WECO_LISTEN", "127.0.0.1:0")
             .env("WECO_JWT_SECRET", "test-secret")
-            .env("WECO_CHANNEL_PREFIX", prefix)
             .env("RUST_LOG", "warn")
             .env_remove("REDIS_URL")
+            .env_remove("WECO_CONFIG")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if let Some(url) = redis_url {
-            command.env("REDIS_URL", url);
-        }
+        configure(&mut command);
+        command.arg("serve");
         let mut child = command.spawn().ok()?;
         let stdout = child.stdout.take()?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).ok()?;
         let addr = line.trim().strip_prefix("listening on http://")?.parse().ok()?;
         Some(Self { addr, child })
+    }
+
+    /// Asks the server to stop (SIGTERM, as a container runtime does) and waits up to `within` for it to exit;
+    /// `true` when it exited successfully in time.
+    pub fn terminate(&mut self, within: Duration) -> bool {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        if !sent.is_ok_and(|s| s.success()) {
+            return false;
+        }
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => return false,
+            }
+        }
+        false
     }
 }
 

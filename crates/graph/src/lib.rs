@@ -18,7 +18,7 @@ mod scope;
 mod subscription;
 mod types;
 
-use async_graphql::Schema;
+use async_graphql::{Schema, SchemaBuilder};
 use weco_domain::App;
 
 pub use error::ApiError;
@@ -48,12 +48,16 @@ impl Default for SchemaLimits {
 
 /// The schema with `app` as its data.
 pub fn build_schema(app: App, limits: SchemaLimits) -> WecoSchema {
+    schema_builder(app, limits).finish()
+}
+
+/// [`build_schema`] before `finish`, for a host that adds extensions (such as tracing).
+pub fn schema_builder(app: App, limits: SchemaLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(app)
         .data(limits)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .finish()
 }
 
 /// The SDL clients are written against (what `schema.graphql` holds).

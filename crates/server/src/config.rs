@@ -1,8 +1,19 @@
-//! Configuration: one typed [`Settings`], read from flags and `WECO_*`/`DATABASE_URL`/`REDIS_URL` environment
-//! variables, with defaults that need no servers at all.
+//! Configuration: one typed [`Settings`], with defaults that need no servers at all, read from (lowest
+//! precedence first) an optional TOML file named by `--config`/`WECO_CONFIG`, the `WECO_*`/`DATABASE_URL`/
+//! `REDIS_URL` environment variables, and flags.
+//!
+//! The file's keys are the settings' names (`database_url`, `max_depth`, `cors_origins = ["…"]`; every key
+//! is in `deploy/weco.example.toml`). It is read only when named: a `weco.toml` lying in the working
+//! directory is not picked up by itself. A key the server does not know is an error, so a typo cannot pass
+//! unnoticed. [`Cli::load`] turns each key that neither a flag nor a variable sets into the flag it stands
+//! for, so clap parses and checks every value, whatever its source, the same way.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The server's settings.
 #[derive(Args, Clone)]
@@ -71,6 +82,10 @@ pub struct Settings {
     #[arg(long, env = "WECO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Longest time a request may take, in milliseconds; when set, it replaces `--request-timeout-secs`.
+    #[arg(long, env = "WECO_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+
     /// Origins browsers may call the API from (comma-separated); `*` allows any. Bearer tokens, not cookies,
     /// carry identity, so a wide setting does not expose sessions.
     #[arg(long, env = "WECO_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
@@ -110,6 +125,7 @@ impl Settings {
             rate_limit_per_minute: 0,
             rate_limit_burst: 200,
             request_timeout_secs: 30,
+            request_timeout_ms: None,
             cors_origins: vec!["*".into()],
             ws_origins: Vec::new(),
             trust_forwarded_for: false,
@@ -119,7 +135,19 @@ impl Settings {
     }
 }
 
-/// Secrets stay out of logs and debug output.
+impl Settings {
+    /// Longest time a request may take: `request_timeout_ms` when set (at least 1 ms), else
+    /// `request_timeout_secs` (at least 1 s).
+    pub fn request_timeout(&self) -> Duration {
+        match self.request_timeout_ms {
+            Some(ms) => Duration::from_millis(ms.max(1)),
+            None => Duration::from_secs(self.request_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// Every setting, with secrets kept out of logs and debug output: the token secret is never shown, and
+/// passwords in URLs are masked.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
@@ -129,6 +157,21 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("no_migrate", &self.no_migrate)
             .field("db_pool", &self.db_pool)
+            .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
+            .field("subscription_access_recheck_ms", &self.subscription_access_recheck_ms)
+            .field("channel_prefix", &self.channel_prefix)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_batch", &self.max_batch)
+            .field("max_depth", &self.max_depth)
+            .field("max_complexity", &self.max_complexity)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("cors_origins", &self.cors_origins)
+            .field("ws_origins", &self.ws_origins)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }
@@ -143,10 +186,27 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+const SETTINGS_HELP: &str = "\
+Settings come from, lowest precedence first: built-in defaults, the --config file (read only when one is
+named), environment variables, flags. Give settings flags before the subcommand:
+  weco --config /etc/weco/weco.toml --listen 0.0.0.0:8080 serve
+The file's keys are the settings' names in snake_case (max_depth = 8, cors_origins = [\"https://a.example\"]);
+deploy/weco.example.toml lists them all with their defaults. Unknown keys are an error.";
+
 /// `weco`: the Weco server and its tools.
 #[derive(Parser, Debug)]
-#[command(name = "weco", version, about = "Weco: a cooperatively owned social network of nested communities")]
+#[command(
+    name = "weco",
+    version,
+    about = "Weco: a cooperatively owned social network of nested communities",
+    after_help = SETTINGS_HELP
+)]
 pub struct Cli {
+    /// Read settings from this TOML file (keys: the settings' names, such as `max_depth = 8`); the environment
+    /// and flags override what it sets.
+    #[arg(long, env = "WECO_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -154,9 +214,136 @@ pub struct Cli {
     pub settings: Settings,
 }
 
+impl Cli {
+    /// Reads the command line, the environment and the `--config` file. On an error, or after `--help` and
+    /// `--version`, prints what clap prints and exits.
+    pub fn load() -> Self {
+        Self::try_load_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// [`Cli::load`] for the given arguments (the first is the program name): an error names the file and,
+    /// for a bad key or value, the key.
+    pub fn try_load_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let matches = Self::command().try_get_matches_from(&args)?;
+        let mut cli = match matches.get_one::<PathBuf>("config").cloned() {
+            None => Self::from_arg_matches(&matches)?,
+            Some(path) => {
+                let from_file = flags_from_file(&path, &matches)?;
+                // The file's flags go first, before any subcommand; they name only settings absent from `args`.
+                let mut merged = Vec::with_capacity(args.len() + from_file.len());
+                merged.extend(args.first().cloned());
+                merged.extend(from_file);
+                merged.extend(args.into_iter().skip(1));
+                Self::try_parse_from(merged)?
+            }
+        };
+        // An empty list arrives as one empty value (`--cors-origins=`, which is how the file's `[]` is passed).
+        for list in [&mut cli.settings.cors_origins, &mut cli.settings.ws_origins] {
+            list.retain(|origin| !origin.trim().is_empty());
+        }
+        Ok(cli)
+    }
+}
+
+/// The flags that stand for the settings the file at `path` sets and that `matches` (the command line and
+/// the environment) leaves at their defaults.
+fn flags_from_file(path: &Path, matches: &ArgMatches) -> Result<Vec<OsString>, clap::Error> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        file_error(clap::error::ErrorKind::Io, format!("cannot read the configuration file {shown}: {e}"))
+    })?;
+    // The error names the place but does not quote the line, which may hold a secret.
+    let document = toml_edit::Document::parse(text.as_str()).map_err(|e| {
+        let start = e.span().map_or(0, |span| span.start);
+        let before = text.get(..start).unwrap_or(&text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+        let why = e.message().trim().replace('\n', "; ");
+        file_error(
+            clap::error::ErrorKind::InvalidValue,
+            format!("the configuration file {shown} is not valid TOML: line {line}, column {column}: {why}"),
+        )
+    })?;
+    // Values from the file are checked on their own, without the environment.
+    let settings = Settings::augment_args(clap::Command::new("weco")).mut_args(|a| a.env(None::<&'static str>));
+    let mut flags = Vec::new();
+    for (key, item) in document.iter() {
+        let Some(arg) = settings.get_arguments().find(|a| a.get_id().as_str() == key) else {
+            let known: Vec<&str> = settings.get_arguments().map(|a| a.get_id().as_str()).collect();
+            return Err(file_error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("unknown setting `{key}` in {shown}; the settings are: {}", known.join(", ")),
+            ));
+        };
+        let invalid = |why: &str| file_error(clap::error::ErrorKind::InvalidValue, format!("{shown}: `{key}` {why}"));
+        let these = flags_for(arg, item).map_err(|why| invalid(&why))?;
+        let mut check = vec![OsString::from("weco")];
+        check.extend(these.iter().cloned());
+        if let Err(e) = settings.clone().try_get_matches_from(check) {
+            let message = e.to_string();
+            let first = message.lines().next().unwrap_or_default();
+            return Err(invalid(&format!("is refused: {}", first.trim_start_matches("error: "))));
+        }
+        if !matches!(matches.value_source(key), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
+            flags.extend(these);
+        }
+    }
+    Ok(flags)
+}
+
+/// The flags for one key of the file: `--name=value`, `--name` for a true switch, one `--name=…` per list
+/// item.
+fn flags_for(arg: &Arg, item: &toml_edit::Item) -> Result<Vec<OsString>, String> {
+    use toml_edit::Value;
+    let long = arg.get_long().unwrap_or(arg.get_id().as_str());
+    let Some(value) = item.as_value() else {
+        return Err(format!("must be a value (found: {}); settings are top-level keys", item.type_name()));
+    };
+    if !arg.get_action().takes_values() {
+        return match value.as_bool() {
+            Some(true) => Ok(vec![format!("--{long}").into()]),
+            Some(false) => Ok(Vec::new()),
+            None => Err(format!("must be true or false (found: {})", value.type_name())),
+        };
+    }
+    let flag = |v: &Value| -> Result<OsString, String> {
+        let text = match v {
+            Value::String(s) => s.value().clone(),
+            Value::Integer(i) => i.value().to_string(),
+            Value::Float(x) => x.value().to_string(),
+            Value::Boolean(b) => b.value().to_string(),
+            other => return Err(format!("must be a string, a number or a boolean (found: {})", other.type_name())),
+        };
+        Ok(format!("--{long}={text}").into())
+    };
+    match value {
+        Value::Array(items) if matches!(arg.get_action(), ArgAction::Append) => {
+            if items.is_empty() {
+                // An empty list, rather than the default one.
+                return Ok(vec![format!("--{long}=").into()]);
+            }
+            items.iter().map(flag).collect()
+        }
+        Value::Array(_) => Err("takes one value, not a list".into()),
+        other => Ok(vec![flag(other)?]),
+    }
+}
+
+fn file_error(kind: clap::error::ErrorKind, message: String) -> clap::Error {
+    clap::Error::raw(kind, format!("{message}\n"))
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the GraphQL API (the default).
+    ///
+    /// Settings are read from the --config file, the environment and flags given before `serve`
+    /// (`weco --config weco.toml --listen 0.0.0.0:8080 serve`); `weco --help` lists them all.
     Serve,
     /// Apply or inspect database migrations.
     Migrate {
@@ -275,5 +462,188 @@ mod tests {
         let mut s = Settings::for_database("sqlite::memory:");
         s.jwt_secret = Some("topsecret".into());
         assert!(!format!("{s:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn debug_output_shows_every_setting_with_passwords_masked() {
+        let mut s = Settings::for_database("postgres://weco:s3cret@db/weco");
+        s.redis_url = Some("redis://:hunter2@cache:6379".into());
+        let shown = format!("{s:?}");
+        for key in setting_keys() {
+            assert!(shown.contains(&format!("{key}: ")), "{key} missing from {shown}");
+        }
+        assert!(!shown.contains("s3cret") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn the_millisecond_timeout_replaces_the_one_in_seconds() {
+        let mut s = Settings::for_database("sqlite::memory:");
+        assert_eq!(s.request_timeout(), Duration::from_secs(30));
+        s.request_timeout_secs = 0;
+        assert_eq!(s.request_timeout(), Duration::from_secs(1));
+        s.request_timeout_ms = Some(250);
+        assert_eq!(s.request_timeout(), Duration::from_millis(250));
+    }
+
+    /// A configuration file in the temporary directory, removed when dropped.
+    struct ConfigFile(PathBuf);
+
+    impl ConfigFile {
+        fn new(text: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("weco-config-{}.toml", uuid::Uuid::now_v7().simple()));
+            std::fs::write(&path, text).expect("writing the configuration file");
+            Self(path)
+        }
+
+        fn path(&self) -> &str {
+            self.0.to_str().expect("UTF-8 temporary path")
+        }
+    }
+
+    impl Drop for ConfigFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn setting_keys() -> Vec<String> {
+        Settings::augment_args(clap::Command::new("weco")).get_arguments().map(|a| a.get_id().to_string()).collect()
+    }
+
+    fn load(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_load_from(args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_file_sets_what_flags_do_not_and_flags_win() {
+        let file = ConfigFile::new(
+            r#"
+            # Comments are fine.
+            max_depth = 3
+            db_pool = 5
+            channel_prefix = "from-file"
+            cors_origins = ["https://a.example", "https://b.example"]
+            trust_forwarded_for = true
+            no_migrate = false
+            request_timeout_ms = 1500
+            "#,
+        );
+        let cli = load(&["weco", "--config", file.path(), "--db-pool", "9", "--channel-prefix", "flag", "serve"])
+            .expect("loads");
+        let s = &cli.settings;
+        assert_eq!((s.max_depth, s.db_pool, s.channel_prefix.as_str()), (3, 9, "flag"));
+        assert_eq!(s.cors_origins, ["https://a.example", "https://b.example"]);
+        assert!(s.trust_forwarded_for && !s.no_migrate);
+        assert_eq!(s.request_timeout(), Duration::from_millis(1500));
+        assert_eq!(s.max_complexity, 5_000, "what nothing sets keeps its default");
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!(cli.config.as_deref(), Some(file.0.as_path()));
+    }
+
+    #[test]
+    fn the_config_flag_may_follow_the_subcommand() {
+        let file = ConfigFile::new("max_complexity = 77\nws_origins = []\n");
+        let cli = load(&["weco", "serve", "--config", file.path()]).expect("loads");
+        assert_eq!(cli.settings.max_complexity, 77);
+        let cli = load(&["weco", "migrate", "--config", file.path(), "status"]).expect("loads");
+        assert_eq!(cli.settings.max_complexity, 77);
+    }
+
+    #[test]
+    fn an_empty_list_in_the_file_replaces_the_default_list() {
+        let file = ConfigFile::new("cors_origins = []\n");
+        let cli = load(&["weco", "--config", file.path()]).expect("loads");
+        assert!(cli.settings.cors_origins.is_empty(), "{:?}", cli.settings.cors_origins);
+    }
+
+    /// Set by the parent run of an environment test in the child it starts.
+    const CHILD: &str = "WECO_CONFIG_TEST_CHILD";
+
+    /// Runs the test `name` again in a child process with `vars` set: a test cannot set variables in its
+    /// own process (`set_var` is `unsafe`, which this workspace forbids).
+    fn rerun_with_env(name: &str, vars: &[(&str, &str)]) {
+        let exe = std::env::current_exe().expect("the test binary");
+        let output = std::process::Command::new(exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .envs(vars.iter().copied())
+            .output()
+            .expect("running the test in a child process");
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{out}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(out.contains("1 passed"), "the child ran no test: {out}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_flags_override_the_environment() {
+        let Some(path) = std::env::var_os(CHILD).and(std::env::var_os("WECO_CONFIG")) else {
+            let file = ConfigFile::new("max_depth = 3\ndb_pool = 5\nchannel_prefix = \"from-file\"\n");
+            rerun_with_env(
+                "config::tests::the_environment_overrides_the_file_and_flags_override_the_environment",
+                &[("WECO_CONFIG", file.path()), ("WECO_MAX_DEPTH", "7"), ("WECO_DB_POOL", "4")],
+            );
+            return;
+        };
+        // In the child: the file comes from WECO_CONFIG, two of its settings from the environment too.
+        let cli = load(&["weco", "--db-pool", "9"]).expect("loads");
+        let s = &cli.settings;
+        assert_eq!(cli.config.as_deref(), Some(Path::new(&path)));
+        assert_eq!(s.channel_prefix, "from-file", "file over default");
+        assert_eq!(s.max_depth, 7, "environment over file");
+        assert_eq!(s.db_pool, 9, "flag over environment and file");
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error_naming_the_key() {
+        let file = ConfigFile::new("max_depth = 3\nmax_dept = 4\n");
+        let error = load(&["weco", "--config", file.path()]).expect_err("a typo is refused");
+        assert!(error.contains("unknown setting `max_dept`") && error.contains(file.path()), "{error}");
+        assert!(error.contains("max_depth"), "the error lists the known settings: {error}");
+    }
+
+    #[test]
+    fn a_missing_or_unparsable_file_is_an_error_naming_the_path() {
+        let missing = std::env::temp_dir().join("weco-no-such-config.toml");
+        let missing = missing.to_str().expect("UTF-8");
+        let error = load(&["weco", "--config", missing, "serve"]).expect_err("missing file");
+        assert!(error.contains("cannot read the configuration file") && error.contains(missing), "{error}");
+        let file = ConfigFile::new("max_depth = 3\njwt_secret = \"s3cret\n");
+        let error = load(&["weco", "--config", file.path()]).expect_err("bad TOML");
+        assert!(error.contains("not valid TOML") && error.contains(file.path()), "{error}");
+        assert!(error.contains("line 2, column"), "the error points at the place: {error}");
+        assert!(!error.contains("s3cret"), "the error quotes the line: {error}");
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_are_errors_naming_the_key() {
+        for (text, key, why) in [
+            ("max_depth = \"deep\"", "max_depth", "invalid value 'deep'"),
+            ("max_depth = -1", "max_depth", "invalid value '-1'"),
+            ("no_migrate = \"yes\"", "no_migrate", "must be true or false"),
+            ("listen = [\"a\", \"b\"]", "listen", "takes one value"),
+            ("log_format = { a = 1 }", "log_format", "(found: inline table)"),
+            ("[server]\nlisten = \"x\"", "server", "unknown setting"),
+            ("[[max_depth]]", "max_depth", "must be a value"),
+        ] {
+            let file = ConfigFile::new(text);
+            let error = load(&["weco", "--config", file.path()]).expect_err(text);
+            assert!(error.contains(&format!("`{key}`")) && error.contains(why), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_example_file_lists_every_setting_with_its_default() {
+        let example = include_str!("../../../deploy/weco.example.toml");
+        for key in setting_keys() {
+            let listed = example.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.strip_prefix(key.as_str()).is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            assert!(listed, "deploy/weco.example.toml does not list `{key}`");
+        }
+        let file = ConfigFile::new(example);
+        let from_example = load(&["weco", "--config", file.path()]).expect("the example loads");
+        let defaults = load(&["weco"]).expect("defaults");
+        assert_eq!(format!("{:?}", from_example.settings), format!("{:?}", defaults.settings));
     }
 }

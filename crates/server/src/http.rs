@@ -74,6 +74,11 @@ pub struct MediaType2(MediaType);
 
 impl MediaType2 {
     pub const JSON: MediaType2 = MediaType2(MediaType::Json);
+
+    /// The type a request's `Accept` asks for, or JSON when it accepts neither.
+    pub fn from_accept(headers: &HeaderMap) -> MediaType2 {
+        MediaType2(negotiate(headers).unwrap_or(MediaType::Json))
+    }
 }
 
 fn fail(status: StatusCode, media: MediaType, code: &str, message: &str) -> HttpResponse {

@@ -1,29 +1,32 @@
 //! `weco`: serve the API, migrate the database, seed it, print the schema.
 
 use anyhow::Context as _;
-use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use std::io::Write as _;
 use weco_server::config::{Cli, Command, MigrateAction};
-use weco_server::{Application, startup};
+use weco_server::{Application, Settings, startup};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            weco_server::telemetry::init(&cli.settings.log_format);
-            let app = Application::build(cli.settings).await?;
-            // The first line of standard output names the bound address (port 0 picks a free one).
-            let mut out = std::io::stdout();
-            writeln!(out, "listening on http://{}", app.local_addr())?;
-            out.flush()?;
-            tracing::info!(address = %app.local_addr(), "serving GraphQL at /graphql, GraphiQL at /graphiql");
-            app.run_until_stopped(startup::shutdown_signal()).await
-        }
+    let cli = Cli::load();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::PrintSchema = command {
+        print!("{}", weco_graph::sdl());
+        return Ok(());
+    }
+    let telemetry = weco_server::telemetry::init(&cli.settings.log_format)?;
+    tracing::info!(config_file = ?cli.config, settings = ?cli.settings, "configuration");
+    let result = run(command, cli.settings, telemetry.exports_traces()).await;
+    // Spans of the last requests may still be buffered: send them before exiting.
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    result
+}
+
+async fn run(command: Command, settings: Settings, exports_traces: bool) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings, exports_traces).await,
         Command::Migrate { action } => {
-            weco_server::telemetry::init(&cli.settings.log_format);
-            let mut settings = cli.settings;
+            let mut settings = settings;
             settings.no_migrate = true;
             let store = startup::open_store(&settings).await?;
             let conn = store.connection();
@@ -39,8 +42,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            weco_server::telemetry::init(&cli.settings.log_format);
-            let report = weco_server::seed::run(&cli.settings, &args).await?;
+            let report = weco_server::seed::run(&settings, &args).await?;
             println!("{report}");
             Ok(())
         }
@@ -49,4 +51,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Serves until ctrl-c or SIGTERM. With `graphql_spans`, GraphQL execution is traced in detail (worth it
+/// when spans are exported).
+async fn serve(settings: Settings, graphql_spans: bool) -> anyhow::Result<()> {
+    let app = Application::build_with(settings, graphql_spans).await?;
+    // The first line of standard output names the bound address (port 0 picks a free one).
+    let mut out = std::io::stdout();
+    writeln!(out, "listening on http://{}", app.local_addr())?;
+    out.flush()?;
+    tracing::info!(address = %app.local_addr(), "serving GraphQL at /graphql, GraphiQL at /graphiql");
+    app.run_until_stopped(startup::shutdown_signal()).await
 }

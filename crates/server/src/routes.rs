@@ -15,7 +15,6 @@ use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use weco_domain::App;
 use weco_graph::WecoSchema;
@@ -62,7 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.limits.request_timeout))
+        .layer(middleware::from_fn_with_state(state.limits.request_timeout, request_timeout))
         .merge(ws)
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
@@ -72,6 +71,26 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Answers requests that take longer than `limit` with 408 and a GraphQL error with code `TIMEOUT`. The
+/// handler's future is dropped, and with it any transaction it holds open, which rolls back: an operation that
+/// times out keeps none of its writes (in a batch, operations that finished before it keep theirs).
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let media = MediaType2::from_accept(request.headers());
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let limit_ms = limit.as_millis();
+            tracing::warn!(limit_ms, "request timed out");
+            error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                media,
+                "TIMEOUT",
+                &format!("the request took longer than the server allows ({limit_ms} ms) and was cancelled"),
+            )
+        }
+    }
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

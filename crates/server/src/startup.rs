@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use weco_domain::App;
 use weco_domain::auth::TokenKeys;
-use weco_graph::{SchemaLimits, build_schema};
+use weco_graph::{SchemaLimits, schema_builder};
 use weco_realtime::{RealtimeBus, RealtimeConfig};
 use weco_store::{SeaStore, StoreOptions};
 
@@ -78,6 +78,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, false).await
+    }
+
+    /// [`Application::build`]; with `graphql_spans`, every GraphQL request is also traced phase by phase
+    /// (parse, validation, execution) and field by field (fields returning objects), which costs a span each
+    /// and is worth it when spans are exported.
+    pub async fn build_with(settings: Settings, graphql_spans: bool) -> anyhow::Result<Self> {
         let store = Arc::new(open_store(&settings).await?);
         let secret = match &settings.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.as_bytes().to_vec(),
@@ -95,7 +102,7 @@ impl Application {
         });
         tracing::info!(bus = bus.backend_name(), prefix = bus.prefix(), "event bus ready");
         let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret), bus.clone());
-        let schema = build_schema(
+        let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
                 max_depth: settings.max_depth,
@@ -103,6 +110,10 @@ impl Application {
                 access_recheck: std::time::Duration::from_millis(settings.subscription_access_recheck_ms),
             },
         );
+        if graphql_spans {
+            schema = schema.extension(async_graphql::extensions::Tracing);
+        }
+        let schema = schema.finish();
         let persisted = match &settings.redis_url {
             Some(url) => PersistedQueries::redis(url, &settings.channel_prefix)
                 .await
@@ -116,7 +127,7 @@ impl Application {
         let limits = HttpLimits {
             max_body_bytes: settings.max_body_bytes,
             max_batch: settings.max_batch.max(1),
-            request_timeout: std::time::Duration::from_secs(settings.request_timeout_secs.max(1)),
+            request_timeout: settings.request_timeout(),
             cors_origins: settings.cors_origins.clone(),
             ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),
             trust_forwarded_for: settings.trust_forwarded_for,
