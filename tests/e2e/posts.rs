@@ -21,6 +21,7 @@ on_both_backends!(
     linked_posts_rank_in_top_by_links,
     muted_users_leave_the_viewers_feeds,
     nested_queries_cost_the_same_number_of_statements_at_any_page_size,
+    a_feed_with_its_creators_costs_two_statements,
 );
 
 const POST_FIELDS: &str =
@@ -627,4 +628,33 @@ async fn nested_queries_cost_the_same_number_of_statements_at_any_page_size(app:
     }
     assert_eq!(counts[0], counts[1], "statements for a small and a large page: {counts:?}");
     assert!(counts[1] <= 16, "statements per nested request: {counts:?}");
+}
+
+/// The space lookup reads the viewer's access, and the feed statement reads the creators: a feed page with its
+/// authors is two statements, for anonymous and logged-in viewers alike.
+async fn a_feed_with_its_creators_costs_two_statements(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let s = app.create_space(&ada, "forum", None).await;
+    for i in 0..5 {
+        app.create_post(if i % 2 == 0 { &ada } else { &bob }, &[&s], &format!("p{i}")).await;
+    }
+    let q = "{ space(handle: \"forum\") { posts(first: 10, sort: TOP) { nodes { title creator { handle name } } } } }";
+    for viewer in [None, Some(&bob)] {
+        let before = app.statements().await;
+        let data = app.ok(viewer.map(String::as_str), q, json!({})).await;
+        let after = app.statements().await;
+        let nodes = data["space"]["posts"]["nodes"].as_array().expect("posts").clone();
+        let mut authors: Vec<(String, String)> = nodes
+            .iter()
+            .map(|n| {
+                (n["title"].as_str().unwrap_or("").to_owned(), n["creator"]["handle"].as_str().unwrap_or("").to_owned())
+            })
+            .collect();
+        authors.sort();
+        let expected: Vec<(String, String)> =
+            (0..5).map(|i| (format!("p{i}"), if i % 2 == 0 { "ada" } else { "bob" }.to_owned())).collect();
+        assert_eq!(authors, expected, "each post with its own creator");
+        assert_eq!(after - before, 2, "statements for a feed page with its creators (viewer {viewer:?})");
+    }
 }

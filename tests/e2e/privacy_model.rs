@@ -1033,11 +1033,14 @@ impl World {
         // 2. Feeds.
         let mut q = String::from("{");
         for &s in &live {
-            let id = &self.spaces[s].id;
+            let (id, handle) = (&self.spaces[s].id, &self.spaces[s].handle);
+            // By id and by handle: a lookup by handle reads the viewer's access along the way, and the feed
+            // relies on what it read.
             let _ = write!(
                 q,
                 r#" f{s}: space(id: "{id}") {{ posts(first: 100) {{ nodes {{ id totalLikes totalComments spaces {{ id }} }} }} }}
-                    g{s}: space(id: "{id}") {{ posts(first: 100, depth: DIRECT) {{ nodes {{ id }} }} }}"#
+                    g{s}: space(id: "{id}") {{ posts(first: 100, depth: DIRECT) {{ nodes {{ id }} }} }}
+                    h{s}: space(handle: "{handle}") {{ posts(first: 100, depth: DIRECT) {{ nodes {{ id }} }} }}"#
             );
         }
         q.push('}');
@@ -1075,7 +1078,9 @@ impl World {
             self.compare(problems, &who, &format!("{name}.posts"), got, expected);
             let got = Self::outcome(&data, &codes, &format!("g{s}"), "posts").map(|p| json!(Self::ids(&p["nodes"])));
             let expected = if access { Ok(json!(self.post_ids(self.direct_feed(s)))) } else { forbidden() };
-            self.compare(problems, &who, &format!("{name}.posts(depth: DIRECT)"), got, expected);
+            self.compare(problems, &who, &format!("{name}.posts(depth: DIRECT)"), got, expected.clone());
+            let got = Self::outcome(&data, &codes, &format!("h{s}"), "posts").map(|p| json!(Self::ids(&p["nodes"])));
+            self.compare(problems, &who, &format!("{name} by handle .posts(depth: DIRECT)"), got, expected);
         }
 
         // 3. Listings.

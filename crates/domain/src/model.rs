@@ -214,6 +214,13 @@ pub struct PostActions {
     pub rating: Option<i64>,
 }
 
+/// Pages of feeds (one per query, in order), with the creators of their posts read alongside.
+#[derive(Debug, Clone, Default)]
+pub struct FeedPages {
+    pub pages: Vec<crate::Page<Post>>,
+    pub creators: Vec<User>,
+}
+
 /// A feed request, as the store answers it.
 #[derive(Debug, Clone)]
 pub struct FeedQuery {

@@ -31,6 +31,9 @@ pub trait SpaceRepo: Send + Sync {
     async fn insert_space(&self, space: &NewSpace) -> DomainResult<()>;
     async fn spaces_by_ids(&self, ids: &[SpaceId]) -> DomainResult<Vec<Space>>;
     async fn space_by_handle(&self, handle: &str) -> DomainResult<Option<Space>>;
+    /// The active space with this handle, and whether the viewer may access it (the rule of
+    /// [`SpaceRepo::accessible_among`]), in one statement.
+    async fn space_by_handle_for(&self, handle: &str, viewer: Option<UserId>) -> DomainResult<Option<(Space, bool)>>;
 
     async fn add_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<()>;
     async fn add_member(&self, space: SpaceId, user: UserId) -> DomainResult<()>;
@@ -172,8 +175,9 @@ pub trait PostRepo: Send + Sync {
         parent: Option<CommentId>,
         page: &PageRequest,
     ) -> DomainResult<Page<Comment>>;
-    /// One page of each feed, all in one statement. The queries differ only in their space.
-    async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<Vec<Page<Post>>>;
+    /// One page of each feed, and the creators of their posts, all in one statement. The queries differ only
+    /// in their space.
+    async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<FeedPages>;
     /// Posts that appeared in the space's feed after `after` in NEW order (created later, or as late with a
     /// greater id), oldest first: what a reconnecting subscriber missed.
     async fn feed_since(&self, space: SpaceId, depth: Depth, after: &Cursor, limit: i64) -> DomainResult<Vec<Post>>;

@@ -3,7 +3,8 @@
 
 use crate::types::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, TimeRange};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use weco_domain::{
     App, Comment, CommentId, DomainError, FeedQuery, Page, PageRequest, Post, PostActions, PostId, Space, SpaceId,
     User, UserId, Viewer,
@@ -14,11 +15,14 @@ fn spawner(f: futures_util::future::BoxFuture<'static, ()>) -> tokio::task::Join
 }
 
 pub(crate) struct Loaders {
-    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub users: Arc<DataLoader<UserLoader, HashMapCache>>,
+    /// Whether the viewer may access a space; primed by lookups that read it along the way.
+    pub access: Arc<DataLoader<AccessLoader, HashMapCache>>,
     pub spaces: DataLoader<SpaceLoader, HashMapCache>,
     pub viewer_spaces: DataLoader<ViewerSpaceLoader, HashMapCache>,
     pub posts: DataLoader<PostLoader, HashMapCache>,
-    pub post_viewer: DataLoader<PostViewerLoader, HashMapCache>,
+    pub post_actions: DataLoader<PostActionsLoader, HashMapCache>,
+    pub post_spaces: DataLoader<PostSpacesLoader, HashMapCache>,
     pub comments: DataLoader<CommentLoader, HashMapCache>,
     pub feeds: DataLoader<FeedLoader, HashMapCache>,
     pub memberships: DataLoader<crate::types::MembershipLoader, HashMapCache>,
@@ -28,22 +32,38 @@ pub(crate) struct Loaders {
 
 impl Loaders {
     pub fn new(app: &App, viewer: Viewer) -> Self {
+        let users = Arc::new(DataLoader::with_cache(UserLoader(app.clone()), spawner, HashMapCache::default()));
+        let access = Arc::new(DataLoader::with_cache(
+            AccessLoader { app: app.clone(), viewer },
+            spawner,
+            HashMapCache::default(),
+        ));
         Self {
-            users: DataLoader::with_cache(UserLoader(app.clone()), spawner, HashMapCache::default()),
+            users: users.clone(),
+            access: access.clone(),
             spaces: DataLoader::with_cache(SpaceLoader(app.clone()), spawner, HashMapCache::default()),
             viewer_spaces: DataLoader::with_cache(
-                ViewerSpaceLoader { app: app.clone(), viewer },
+                ViewerSpaceLoader { app: app.clone(), viewer, access: access.clone() },
                 spawner,
                 HashMapCache::default(),
             ),
             posts: DataLoader::with_cache(PostLoader(app.clone()), spawner, HashMapCache::default()),
-            post_viewer: DataLoader::with_cache(
-                PostViewerLoader { app: app.clone(), viewer },
+            post_actions: DataLoader::with_cache(
+                PostActionsLoader { app: app.clone(), viewer },
+                spawner,
+                HashMapCache::default(),
+            ),
+            post_spaces: DataLoader::with_cache(
+                PostSpacesLoader { app: app.clone(), viewer },
                 spawner,
                 HashMapCache::default(),
             ),
             comments: DataLoader::with_cache(CommentLoader(app.clone()), spawner, HashMapCache::default()),
-            feeds: DataLoader::with_cache(FeedLoader { app: app.clone(), viewer }, spawner, HashMapCache::default()),
+            feeds: DataLoader::with_cache(
+                FeedLoader { app: app.clone(), viewer, access, users },
+                spawner,
+                HashMapCache::default(),
+            ),
             memberships: DataLoader::with_cache(
                 crate::types::MembershipLoader { app: app.clone(), viewer },
                 spawner,
@@ -74,6 +94,30 @@ impl Loader<UserId> for UserLoader {
     }
 }
 
+/// Which spaces the viewer may access (DESIGN §5 rule 1), for everything in the request that needs to know.
+pub(crate) struct AccessLoader {
+    app: App,
+    viewer: Viewer,
+}
+
+impl Loader<SpaceId> for AccessLoader {
+    type Value = bool;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[SpaceId]) -> Result<HashMap<SpaceId, bool>, DomainError> {
+        let accessible = self.app.accessible_spaces(self.viewer, keys).await?;
+        Ok(keys.iter().map(|id| (*id, accessible.contains(id))).collect())
+    }
+}
+
+/// The spaces of `keys` the viewer may access, from the request's [`AccessLoader`].
+async fn accessible_among(
+    access: &DataLoader<AccessLoader, HashMapCache>,
+    keys: &[SpaceId],
+) -> Result<HashSet<SpaceId>, DomainError> {
+    Ok(access.load_many(keys.iter().copied()).await?.into_iter().filter(|(_, ok)| *ok).map(|(id, _)| id).collect())
+}
+
 pub(crate) struct SpaceLoader(App);
 
 impl Loader<SpaceId> for SpaceLoader {
@@ -96,6 +140,7 @@ pub(crate) struct ViewerSpace {
 pub(crate) struct ViewerSpaceLoader {
     app: App,
     viewer: Viewer,
+    access: Arc<DataLoader<AccessLoader, HashMapCache>>,
 }
 
 impl Loader<SpaceId> for ViewerSpaceLoader {
@@ -103,7 +148,7 @@ impl Loader<SpaceId> for ViewerSpaceLoader {
     type Error = DomainError;
 
     async fn load(&self, keys: &[SpaceId]) -> Result<HashMap<SpaceId, ViewerSpace>, DomainError> {
-        let access = self.app.accessible_spaces(self.viewer, keys).await?;
+        let access = accessible_among(&self.access, keys).await?;
         let (moderated, followed) = if self.viewer.id().is_some() {
             (self.app.moderated_spaces(self.viewer, keys).await?, self.app.followed_spaces(self.viewer, keys).await?)
         } else {
@@ -147,35 +192,35 @@ impl Loader<CommentId> for CommentLoader {
     }
 }
 
-/// What the viewer is to a post: their like and rating, and the post's spaces they may see.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PostViewer {
-    pub actions: PostActions,
-    pub spaces: Vec<SpaceId>,
-}
-
-pub(crate) struct PostViewerLoader {
+/// What the viewer has done to a post: their like and rating (no statement for anonymous viewers).
+pub(crate) struct PostActionsLoader {
     app: App,
     viewer: Viewer,
 }
 
-impl Loader<PostId> for PostViewerLoader {
-    type Value = PostViewer;
+impl Loader<PostId> for PostActionsLoader {
+    type Value = PostActions;
     type Error = DomainError;
 
-    async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, PostViewer>, DomainError> {
+    async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, PostActions>, DomainError> {
         let mut actions = self.app.post_actions(self.viewer, keys).await?;
+        Ok(keys.iter().map(|id| (*id, actions.remove(id).unwrap_or_default())).collect())
+    }
+}
+
+/// The spaces a post was posted into directly that the viewer may see.
+pub(crate) struct PostSpacesLoader {
+    app: App,
+    viewer: Viewer,
+}
+
+impl Loader<PostId> for PostSpacesLoader {
+    type Value = Vec<SpaceId>;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, Vec<SpaceId>>, DomainError> {
         let mut spaces = self.app.post_spaces(self.viewer, keys).await?;
-        Ok(keys
-            .iter()
-            .map(|id| {
-                let view = PostViewer {
-                    actions: actions.remove(id).unwrap_or_default(),
-                    spaces: spaces.remove(id).unwrap_or_default(),
-                };
-                (*id, view)
-            })
-            .collect())
+        Ok(keys.iter().map(|id| (*id, spaces.remove(id).unwrap_or_default())).collect())
     }
 }
 
@@ -204,6 +249,9 @@ pub(crate) struct FeedKey {
 pub(crate) struct FeedLoader {
     app: App,
     viewer: Viewer,
+    access: Arc<DataLoader<AccessLoader, HashMapCache>>,
+    /// Primed with the creators each feed statement returns, so `creator` costs no statement of its own.
+    users: Arc<DataLoader<UserLoader, HashMapCache>>,
 }
 
 impl Loader<FeedKey> for FeedLoader {
@@ -235,7 +283,9 @@ impl Loader<FeedKey> for FeedLoader {
                     viewer: None,
                 })
                 .collect();
-            let pages = self.app.feeds(self.viewer, queries, page).await?;
+            let accessible = accessible_among(&self.access, &spaces).await?;
+            let (pages, creators) = self.app.feeds_with_access(self.viewer, queries, page, &accessible).await?;
+            self.users.feed_many(creators.into_iter().map(|u| (u.id, u))).await;
             for (space, page) in spaces.into_iter().zip(pages) {
                 out.insert(FeedKey { space, args: args.clone() }, page);
             }

@@ -38,7 +38,18 @@ impl SpaceQuery {
     /// access show only their id, handle, name and privacy.
     async fn space(&self, ctx: &Context<'_>, handle: Option<String>, id: Option<ID>) -> ApiResult<Option<SpaceObject>> {
         let space = match (handle, id) {
-            (Some(handle), None) => app(ctx).space_by_handle(&handle).await?,
+            (Some(handle), None) => {
+                let scope = scope(ctx)?;
+                match app(ctx).space_by_handle_for(scope.viewer, &handle).await? {
+                    Some((space, accessible)) => {
+                        // What the lookup read along the way: later fields (its feed) need no statement for it.
+                        scope.loaders.access.feed_one(space.id, accessible).await;
+                        scope.loaders.spaces.feed_one(space.id, space.clone()).await;
+                        Some(space)
+                    }
+                    None => None,
+                }
+            }
             (None, Some(id)) => scope(ctx)?.loaders.spaces.load_one(parse_id::<SpaceId>(&id, "id")?).await?,
             _ => return Err(ApiError(DomainError::validation("handle", "give exactly one of handle and id"))),
         };

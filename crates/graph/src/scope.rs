@@ -34,7 +34,9 @@ impl RequestScope {
         self.loaders.spaces.clear::<weco_domain::SpaceId>();
         self.loaders.viewer_spaces.clear::<weco_domain::SpaceId>();
         self.loaders.posts.clear::<weco_domain::PostId>();
-        self.loaders.post_viewer.clear::<weco_domain::PostId>();
+        self.loaders.access.clear::<weco_domain::SpaceId>();
+        self.loaders.post_actions.clear::<weco_domain::PostId>();
+        self.loaders.post_spaces.clear::<weco_domain::PostId>();
         self.loaders.comments.clear::<weco_domain::CommentId>();
         self.loaders.feeds.clear::<crate::loaders::FeedKey>();
         self.loaders.memberships.clear::<weco_domain::SpaceId>();

@@ -42,6 +42,13 @@ pub struct Settings {
     #[arg(long, env = "WECO_DB_POOL", default_value_t = 16)]
     pub db_pool: u32,
 
+    /// PostgreSQL `plan_cache_mode` of the server's sessions. The default, `force_generic_plan`, plans each
+    /// prepared statement once per connection: every statement is a keyed range scan whose best plan does not
+    /// depend on its values, and re-planning it per execution cost PostgreSQL more than running it. `auto` is
+    /// PostgreSQL's own default; empty leaves the database's setting. Ignored on SQLite.
+    #[arg(long, env = "WECO_DB_PLAN_CACHE_MODE", default_value = "force_generic_plan")]
+    pub db_plan_cache_mode: String,
+
     /// How long a websocket client may take to send `connection_init`, in milliseconds.
     #[arg(long, env = "WECO_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
     pub ws_init_timeout_ms: u64,
@@ -116,6 +123,7 @@ impl Settings {
             jwt_secret: None,
             no_migrate: false,
             db_pool: 16,
+            db_plan_cache_mode: "force_generic_plan".into(),
             ws_init_timeout_ms: 10_000,
             subscription_access_recheck_ms: 15_000,
             max_body_bytes: 1_048_576,
@@ -157,6 +165,7 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("no_migrate", &self.no_migrate)
             .field("db_pool", &self.db_pool)
+            .field("db_plan_cache_mode", &self.db_plan_cache_mode)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("subscription_access_recheck_ms", &self.subscription_access_recheck_ms)
             .field("channel_prefix", &self.channel_prefix)

@@ -6,6 +6,9 @@ use std::io::Write as _;
 use weco_server::config::{Cli, Command, MigrateAction};
 use weco_server::{Application, Settings, startup};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::load();

@@ -42,7 +42,11 @@ mod async_trait_shim {
 
 /// Opens the database named in `settings` and, unless told not to, brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SeaStore> {
-    let options = StoreOptions { url: settings.database_url.clone(), max_connections: settings.db_pool };
+    let options = StoreOptions {
+        url: settings.database_url.clone(),
+        max_connections: settings.db_pool,
+        plan_cache_mode: Some(settings.db_plan_cache_mode.clone()).filter(|m| !m.is_empty()),
+    };
     let store = weco_store::connect(&options)
         .await
         .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;

@@ -78,22 +78,35 @@ impl<C: ConnectionTrait> Db<C> {
 pub struct StoreOptions {
     pub url: String,
     pub max_connections: u32,
+    /// PostgreSQL's `plan_cache_mode` for the pool's sessions (`auto`, `force_generic_plan`,
+    /// `force_custom_plan`); `None` leaves the server's setting.
+    pub plan_cache_mode: Option<String>,
 }
 
 impl StoreOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 16 }
+        Self { url: url.into(), max_connections: 16, plan_cache_mode: None }
     }
 }
 
 /// Opens the database named by `options.url` (`postgres://…` or `sqlite://…`).
 pub async fn connect(options: &StoreOptions) -> DomainResult<SeaStore> {
     let mut opts = ConnectOptions::new(options.url.clone());
+    let plan_cache_mode = options.plan_cache_mode.clone();
     opts.max_connections(options.max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
+        // A connection is tested (one round trip) only after it sat idle for a while, not on every checkout:
+        // testing each checkout doubled the round trips of every statement outside a transaction.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(300))
+        .max_lifetime(Duration::from_secs(1800))
         .sqlx_logging(false)
+        .map_sqlx_postgres_opts(move |o| match &plan_cache_mode {
+            Some(mode) => o.options([("plan_cache_mode", mode.as_str())]),
+            None => o,
+        })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

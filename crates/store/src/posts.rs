@@ -2,6 +2,7 @@
 
 use crate::Db;
 use crate::sql::{Key, Listing, cursor_key, get, keyset_clause, placeholders, uuid_values, v};
+use crate::users::{CREATOR_COLS, creator_from_row};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
@@ -188,8 +189,8 @@ impl<C: ConnectionTrait> Db<C> {
     fn feed_branch(&self, q: &FeedQuery, page: &PageRequest, space_param: usize, shared: &FeedParams) -> String {
         let key = feed_key(q.sort, q.metric, q.scope);
         let mut sql = format!(
-            "SELECT * FROM (SELECT {POST_COLS}, sp.space_id AS feed_space, {} AS sort_key \
-             FROM space_posts sp JOIN posts p ON p.id = sp.post_id \
+            "SELECT * FROM (SELECT {POST_COLS}, {CREATOR_COLS}, sp.space_id AS feed_space, {} AS sort_key \
+             FROM space_posts sp JOIN posts p ON p.id = sp.post_id LEFT JOIN users u ON u.id = p.creator_id \
              WHERE sp.space_id = ${space_param} AND sp.state = 'ACTIVE'",
             key.expr().unwrap_or("sp.post_id")
         );
@@ -707,8 +708,8 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.sql().page(listing, page, comment_from_row).await
     }
 
-    async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<Vec<Page<Post>>> {
-        let Some(first) = queries.first() else { return Ok(Vec::new()) };
+    async fn feeds(&self, queries: &[FeedQuery], page: &PageRequest) -> DomainResult<FeedPages> {
+        let Some(first) = queries.first() else { return Ok(FeedPages::default()) };
         let shared = FeedParams::build(self.backend, first, page)?;
         let mut values = shared.values.clone();
         let mut branches = Vec::with_capacity(queries.len());
@@ -719,20 +720,25 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         let rows = self.sql().all("reading feeds", &branches.join(" UNION ALL "), values).await?;
         let key = feed_key(first.sort, first.metric, first.scope);
         let mut grouped: HashMap<SpaceId, Vec<(Cursor, Post)>> = HashMap::new();
+        let mut creators: HashMap<UserId, User> = HashMap::new();
         for row in &rows {
             const CX: &str = "reading feeds";
             let post = post_from_row(row)?;
+            if let Some(creator) = creator_from_row(row)? {
+                creators.insert(creator.id, creator);
+            }
             let cursor = Cursor::new(cursor_key(row, key, CX)?, post.id.0);
             grouped.entry(SpaceId(get(row, CX, "feed_space")?)).or_default().push((cursor, post));
         }
-        Ok(queries
+        let pages = queries
             .iter()
             .map(|q| {
                 let mut items = grouped.remove(&q.space).unwrap_or_default();
                 items.sort_by(|(a, _), (b, _)| cursor_order(b, a));
                 Page::from_rows(items, page)
             })
-            .collect())
+            .collect();
+        Ok(FeedPages { pages, creators: creators.into_values().collect() })
     }
 
     async fn feed_since(&self, space: SpaceId, depth: Depth, after: &Cursor, limit: i64) -> DomainResult<Vec<Post>> {

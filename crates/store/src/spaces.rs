@@ -1,7 +1,7 @@
 //! Spaces, roles, follows, listings and attachment requests.
 
 use crate::Db;
-use crate::access::{gated_sort_key, listed, viewer_value};
+use crate::access::{accessible, gated_sort_key, listed, viewer_value};
 use crate::sql::{Key, Listing, get, like_contains, placeholders, uuid_values, v};
 use crate::users::{USER_COLS, user_from_row};
 use async_trait::async_trait;
@@ -108,6 +108,19 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         self.sql().one("finding space", &sql, vec![v(handle)]).await?.as_ref().map(space_from_row).transpose()
     }
 
+    async fn space_by_handle_for(&self, handle: &str, viewer: Option<UserId>) -> DomainResult<Option<(Space, bool)>> {
+        const CX: &str = "finding space";
+        let sql = format!(
+            "SELECT {SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access \
+             FROM spaces s WHERE s.handle = $1 AND s.state = 'ACTIVE'",
+            accessible("s.id", 2)
+        );
+        let Some(row) = self.sql().one(CX, &sql, vec![v(handle), viewer_value(viewer)]).await? else {
+            return Ok(None);
+        };
+        Ok(Some((space_from_row(&row)?, get::<i32>(&row, CX, "viewer_access")? == 1)))
+    }
+
     async fn add_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
         self.sql()
             .exec(
@@ -142,13 +155,10 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         if spaces.is_empty() {
             return Ok(Vec::new());
         }
-        // A space is accessible unless some private space at or above it lacks the viewer's membership.
         let sql = format!(
-            "SELECT s.id FROM spaces s WHERE s.id IN ({}) AND s.state = 'ACTIVE' AND NOT EXISTS ( \
-               SELECT 1 FROM space_closure c JOIN spaces p ON p.id = c.ancestor_id \
-               WHERE c.descendant_id = s.id AND p.privacy = 'PRIVATE' AND NOT EXISTS ( \
-                 SELECT 1 FROM space_members m WHERE m.space_id = p.id AND m.user_id = $1))",
-            placeholders(2, spaces.len())
+            "SELECT s.id FROM spaces s WHERE s.id IN ({}) AND s.state = 'ACTIVE' AND {}",
+            placeholders(2, spaces.len()),
+            accessible("s.id", 1)
         );
         let mut values = vec![v(viewer.map(|u| u.0).unwrap_or(Uuid::nil()))];
         values.extend(uuid_values(spaces));

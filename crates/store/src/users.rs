@@ -23,6 +23,23 @@ pub(crate) fn user_from_row(row: &QueryResult) -> DomainResult<User> {
     })
 }
 
+/// A post's creator selected beside it (`CREATOR_COLS`), or `None` when the join found no user.
+pub(crate) const CREATOR_COLS: &str = "u.id AS creator__id, u.handle AS creator__handle, u.name AS creator__name, \
+     u.email AS creator__email, u.bio AS creator__bio, u.created_at AS creator__created_at";
+
+pub(crate) fn creator_from_row(row: &QueryResult) -> DomainResult<Option<User>> {
+    const CX: &str = "decoding creator";
+    let Some(id) = get::<Option<Uuid>>(row, CX, "creator__id")? else { return Ok(None) };
+    Ok(Some(User {
+        id: UserId(id),
+        handle: get(row, CX, "creator__handle")?,
+        name: get(row, CX, "creator__name")?,
+        email: get(row, CX, "creator__email")?,
+        bio: get(row, CX, "creator__bio")?,
+        created_at: get::<DateTime<Utc>>(row, CX, "creator__created_at")?,
+    }))
+}
+
 impl<C: ConnectionTrait> Db<C> {
     pub(crate) fn sql(&self) -> Sql<'_, C> {
         Sql { conn: &self.conn, backend: self.backend }

@@ -370,9 +370,22 @@ impl App {
         viewer: Viewer,
         queries: Vec<FeedQuery>,
         page: PageRequest,
-    ) -> DomainResult<Vec<Option<Page<Post>>>> {
+    ) -> DomainResult<(Vec<Option<Page<Post>>>, Vec<User>)> {
         let spaces: Vec<SpaceId> = queries.iter().map(|q| q.space).collect();
         let accessible = self.accessible_spaces(viewer, &spaces).await?;
+        self.feeds_with_access(viewer, queries, page, &accessible).await
+    }
+
+    /// [`App::feeds`] for a caller that has read, in this request, which of the spaces the viewer may access
+    /// (from [`App::accessible_spaces`] or [`App::space_by_handle_for`]); `accessible` must hold exactly those.
+    /// Also returns the creators of the posts, read in the same statement.
+    pub async fn feeds_with_access(
+        &self,
+        viewer: Viewer,
+        queries: Vec<FeedQuery>,
+        page: PageRequest,
+        accessible: &HashSet<SpaceId>,
+    ) -> DomainResult<(Vec<Option<Page<Post>>>, Vec<User>)> {
         let allowed: Vec<FeedQuery> = queries
             .iter()
             .filter(|q| accessible.contains(&q.space))
@@ -395,8 +408,10 @@ impl App {
                 return Err(DomainError::validation("search", "must be at most 200 characters long"));
             }
         }
-        let mut pages = self.store.feeds(&allowed, &page).await?.into_iter();
-        Ok(queries.iter().map(|q| if accessible.contains(&q.space) { pages.next() } else { None }).collect())
+        let FeedPages { pages, creators } = self.store.feeds(&allowed, &page).await?;
+        let mut pages = pages.into_iter();
+        let pages = queries.iter().map(|q| if accessible.contains(&q.space) { pages.next() } else { None }).collect();
+        Ok((pages, creators))
     }
 
     pub async fn user_posts(&self, viewer: Viewer, author: UserId, page: PageRequest) -> DomainResult<Page<Post>> {

@@ -259,6 +259,11 @@ impl App {
         self.store.space_by_handle(handle).await
     }
 
+    /// The space with this handle and whether the viewer may access it, read together.
+    pub async fn space_by_handle_for(&self, viewer: Viewer, handle: &str) -> DomainResult<Option<(Space, bool)>> {
+        self.store.space_by_handle_for(handle, viewer.id()).await
+    }
+
     /// Which of `ids` the viewer may access.
     pub async fn accessible_spaces(&self, viewer: Viewer, ids: &[SpaceId]) -> DomainResult<HashSet<SpaceId>> {
         Ok(self.store.accessible_among(viewer.id(), ids).await?.into_iter().collect())

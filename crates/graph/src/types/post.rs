@@ -2,12 +2,11 @@ use super::{CommentConnection, CommentObject, PostKind, SpaceObject, UserObject,
 use crate::connection::page_request;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::to_id;
-use crate::loaders::PostViewer;
 use crate::scope::{app, scope};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use weco_domain::{DomainError, Post};
+use weco_domain::{DomainError, Post, PostActions};
 
 /// A post. It was placed directly in one or more spaces and appears in every space above them that it
 /// flows into. Everything hanging off it is visible exactly when the post is.
@@ -21,8 +20,8 @@ impl From<Post> for PostObject {
 }
 
 impl PostObject {
-    async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<PostViewer> {
-        Ok(scope(ctx)?.loaders.post_viewer.load_one(self.0.id).await?.unwrap_or_default())
+    async fn actions(&self, ctx: &Context<'_>) -> ApiResult<PostActions> {
+        Ok(scope(ctx)?.loaders.post_actions.load_one(self.0.id).await?.unwrap_or_default())
     }
 }
 
@@ -65,7 +64,7 @@ impl PostObject {
 
     /// The spaces it was posted or reposted into directly (those the viewer may access).
     async fn spaces(&self, ctx: &Context<'_>) -> ApiResult<Vec<SpaceObject>> {
-        let ids = self.viewer(ctx).await?.spaces;
+        let ids = scope(ctx)?.loaders.post_spaces.load_one(self.0.id).await?.unwrap_or_default();
         let mut spaces = scope(ctx)?.loaders.spaces.load_many(ids.iter().copied()).await?;
         Ok(ids.iter().filter_map(|id| spaces.remove(id)).map(SpaceObject::from).collect())
     }
@@ -99,12 +98,12 @@ impl PostObject {
     }
 
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(self.viewer(ctx).await?.actions.liked)
+        Ok(self.actions(ctx).await?.liked)
     }
 
     /// The viewer's rating, if any.
     async fn viewer_rating(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
-        Ok(self.viewer(ctx).await?.actions.rating.map(int))
+        Ok(self.actions(ctx).await?.rating.map(int))
     }
 
     /// Top-level comments, oldest first. Empty when the viewer may not see the post (as on the post a
