@@ -15,6 +15,13 @@ use weco_domain::*;
 const POST_COLS: &str = "p.id, p.creator_id, p.title, p.text, p.url, p.kinds, p.created_at, p.last_activity_at, \
      p.total_likes, p.total_comments, p.total_reposts, p.total_ratings, p.rating_sum, p.total_links, p.stats_version";
 
+/// A post's row in a space after a like cast at or below it: its new local tally and local HOT score.
+struct LocalShift {
+    space: Uuid,
+    likes: i64,
+    score: f64,
+}
+
 const COMMENT_COLS: &str = "c.id, c.post_id, c.parent_id, c.creator_id, c.text, c.created_at, c.total_replies";
 
 fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
@@ -120,34 +127,57 @@ impl<C: ConnectionTrait> Db<C> {
             .await
     }
 
-    /// Copies the post's counters to its `space_posts` rows and re-scores them. Returns the post's counters.
-    async fn sync_post_rows(&self, post: PostId, returning: &QueryResult) -> DomainResult<()> {
+    /// Copies the post's counters to its `space_posts` rows and re-scores them, and writes `local` (new local
+    /// like tallies and scores by space) in the same statement, so each row gets one new version, not several.
+    async fn sync_post_rows(&self, post: PostId, returning: &QueryResult, local: &[LocalShift]) -> DomainResult<()> {
         const CX: &str = "syncing post rows";
         let likes: i64 = get(returning, CX, "total_likes")?;
         let comments: i64 = get(returning, CX, "total_comments")?;
         let created: DateTime<Utc> = get(returning, CX, "created_at")?;
-        self.sql()
-            .exec(
-                CX,
-                "UPDATE space_posts SET total_likes = $2, total_comments = $3, total_reposts = $4, total_ratings = $5, \
-                   total_links = $6, last_activity_at = $7, hot = $8 WHERE post_id = $1",
-                vec![
-                    v(post.0),
-                    v(likes),
-                    v(comments),
-                    v(get::<i64>(returning, CX, "total_reposts")?),
-                    v(get::<i64>(returning, CX, "total_ratings")?),
-                    v(get::<i64>(returning, CX, "total_links")?),
-                    v(get::<DateTime<Utc>>(returning, CX, "last_activity_at")?),
-                    v(hot_score(likes + comments, created)),
-                ],
-            )
-            .await
-            .map(drop)
+        let mut values = vec![
+            v(post.0),
+            v(likes),
+            v(comments),
+            v(get::<i64>(returning, CX, "total_reposts")?),
+            v(get::<i64>(returning, CX, "total_ratings")?),
+            v(get::<i64>(returning, CX, "total_links")?),
+            v(get::<DateTime<Utc>>(returning, CX, "last_activity_at")?),
+            v(hot_score(likes + comments, created)),
+        ];
+        let mut sql = String::from(
+            "UPDATE space_posts SET total_likes = $2, total_comments = $3, total_reposts = $4, total_ratings = $5, \
+               total_links = $6, last_activity_at = $7, hot = $8",
+        );
+        if !local.is_empty() {
+            let (mut tallies, mut scores) = (String::new(), String::new());
+            for shift in local {
+                values.extend([v(shift.space), v(shift.likes), v(shift.score)]);
+                let n = values.len();
+                tallies.push_str(&format!(" WHEN space_id = ${} THEN ${}", n - 2, n - 1));
+                scores.push_str(&format!(" WHEN space_id = ${} THEN ${n}", n - 2));
+            }
+            sql.push_str(&format!(
+                ", local_likes = CASE{tallies} ELSE local_likes END, local_hot = CASE{scores} ELSE local_hot END"
+            ));
+        }
+        sql.push_str(" WHERE post_id = $1");
+        self.sql().exec(CX, &sql, values).await.map(drop)
     }
 
     /// Runs `UPDATE posts SET {set} WHERE id = $1 RETURNING …` and copies the result to the post's rows.
-    async fn update_post_counters(&self, post: PostId, set: &str, mut values: Vec<Value>) -> DomainResult<()> {
+    async fn update_post_counters(&self, post: PostId, set: &str, values: Vec<Value>) -> DomainResult<()> {
+        self.update_post_counters_and_local(post, set, values, None).await
+    }
+
+    /// [`Self::update_post_counters`] that also adds `delta` to the local like tallies of the post's rows in the
+    /// spaces at or above `space` (a like cast there), re-scoring them.
+    async fn update_post_counters_and_local(
+        &self,
+        post: PostId,
+        set: &str,
+        mut values: Vec<Value>,
+        local: Option<(SpaceId, i64)>,
+    ) -> DomainResult<()> {
         values.insert(0, v(post.0));
         let row = self
             .sql()
@@ -161,29 +191,41 @@ impl<C: ConnectionTrait> Db<C> {
             )
             .await?
             .ok_or(DomainError::NotFound("post"))?;
-        self.sync_post_rows(post, &row).await
+        let shifts = match local {
+            Some((space, delta)) => self.local_shifts(post, space, delta).await?,
+            None => Vec::new(),
+        };
+        self.sync_post_rows(post, &row, &shifts).await
     }
 
-    /// Adds `delta` to the local like tallies of the post's rows in the spaces at or above `space`, and
-    /// re-scores those rows.
-    async fn shift_local_likes(&self, post: PostId, space: SpaceId, delta: i64) -> DomainResult<()> {
+    /// The new local like tallies and scores of the post's rows in the spaces at or above `space` after adding
+    /// `delta`. The rows are locked (PostgreSQL) until the transaction ends, so the tallies written back are
+    /// exact even beside a tree edit re-counting them.
+    async fn local_shifts(&self, post: PostId, space: SpaceId, delta: i64) -> DomainResult<Vec<LocalShift>> {
+        const CX: &str = "counting local likes";
+        let lock = if self.backend == DbBackend::Postgres { " FOR NO KEY UPDATE" } else { "" };
         let rows = self
             .sql()
             .all(
-                "counting local likes",
-                "UPDATE space_posts SET local_likes = local_likes + $3 WHERE post_id = $1 \
-                 AND space_id IN (SELECT ancestor_id FROM space_closure WHERE descendant_id = $2) \
-                 RETURNING space_id, local_likes, created_at",
-                vec![v(post.0), v(space.0), v(delta)],
+                CX,
+                &format!(
+                    "SELECT space_id, local_likes, created_at FROM space_posts WHERE post_id = $1 \
+                     AND space_id IN (SELECT ancestor_id FROM space_closure WHERE descendant_id = $2) \
+                     ORDER BY space_id{lock}"
+                ),
+                vec![v(post.0), v(space.0)],
             )
             .await?;
-        let mut scores = HashMap::new();
-        for row in &rows {
-            const CX: &str = "counting local likes";
-            let likes: i64 = get(row, CX, "local_likes")?;
-            scores.insert((get::<Uuid>(row, CX, "space_id")?, post.0), hot_score(likes, get(row, CX, "created_at")?));
-        }
-        self.set_local_hot(&scores).await
+        rows.iter()
+            .map(|row| {
+                let likes = get::<i64>(row, CX, "local_likes")? + delta;
+                Ok(LocalShift {
+                    space: get(row, CX, "space_id")?,
+                    likes,
+                    score: hot_score(likes, get(row, CX, "created_at")?),
+                })
+            })
+            .collect()
     }
 
     fn feed_branch(&self, q: &FeedQuery, page: &PageRequest, space_param: usize, shared: &FeedParams) -> String {
@@ -458,7 +500,7 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
                 )
                 .await?
                 .ok_or(DomainError::NotFound("post"))?;
-            self.sync_post_rows(post, &row).await?;
+            self.sync_post_rows(post, &row, &[]).await?;
         }
         self.add_appearances("d.post_id = $1", vec![v(post.0)]).await?;
         Ok(new)
@@ -530,7 +572,8 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         if added == 0 {
             return Ok(false);
         }
-        self.update_post_counters(post, "total_likes = total_likes + 1", vec![]).await?;
+        self.update_post_counters_and_local(post, "total_likes = total_likes + 1", vec![], space.map(|s| (s, 1)))
+            .await?;
         self.lock_post_spaces(post).await?;
         sql.exec(
             "counting like in spaces",
@@ -539,9 +582,6 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
             vec![v(post.0)],
         )
         .await?;
-        if let Some(space) = space {
-            self.shift_local_likes(post, space, 1).await?;
-        }
         Ok(true)
     }
 
@@ -556,7 +596,8 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
             .await?;
         let Some(row) = removed.first() else { return Ok(false) };
         let cast_in: Option<Uuid> = get(row, "unliking", "space_id")?;
-        self.update_post_counters(post, "total_likes = total_likes - 1", vec![]).await?;
+        let local = cast_in.map(|s| (SpaceId(s), -1));
+        self.update_post_counters_and_local(post, "total_likes = total_likes - 1", vec![], local).await?;
         self.lock_post_spaces(post).await?;
         sql.exec(
             "uncounting like in spaces",
@@ -565,9 +606,6 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
             vec![v(post.0)],
         )
         .await?;
-        if let Some(space) = cast_in {
-            self.shift_local_likes(post, SpaceId(space), -1).await?;
-        }
         Ok(true)
     }
 
