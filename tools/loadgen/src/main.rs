@@ -1,4 +1,4 @@
-//! `weco-loadgen`: closed-loop GraphQL load against a Weco server (W1–W5 of issue 6), and — in the same run —
+//! `weco-loadgen`: closed-loop GraphQL load against a Weco server (workloads W1–W5 of BENCHMARKS.md), and — in the same run —
 //! the same workloads' SQL executed directly against PostgreSQL (the limit), so each figure reads as a ratio
 //! server/raw. Loopback (127.0.0.1) only.
 //!
