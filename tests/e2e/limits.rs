@@ -81,8 +81,10 @@ async fn oversized_bodies_are_refused_before_anything_runs() {
     let (token, _) = app.register("ada").await;
     let padding = "x".repeat(4_000);
     let body = json!({ "query": CREATE, "variables": { "pad": padding } }).to_string();
-    let response = post_raw(&app, Some(&token), "application/json", body, None).await;
-    assert_eq!(response.status(), 413);
+    let (status, body) = code_of(post_raw(&app, Some(&token), "application/json", body, None).await).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap_or("").contains("2000 bytes"), "{body}");
     nothing_written(&app).await;
 }
 
@@ -264,16 +266,33 @@ async fn metrics_count_operations_errors_and_statements() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn websocket_messages_over_the_size_limit_close_the_connection() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| s.ws_max_message_bytes = 8_000).await else { return };
+    // Under the limit: answered.
     let mut client = WsClient::ready(app.addr, None).await;
-    let huge = "x".repeat(100 * 1024);
+    let padding = "x".repeat(6_000);
     client
-        .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("{{ me {{ id }} }} # {huge}") } }))
+        .send(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("{{ me {{ id }} }} # {padding}") } }),
+        )
         .await;
-    // The oversized message is never executed: the next thing the client sees is the connection closing.
     match client.next().await {
-        e2e::ws::Frame::Closed(code, _) => assert!([1005, 1006, 1009].contains(&code), "closed with {code}"),
-        other => panic!("expected the connection to close, got {other:?}"),
+        e2e::ws::Frame::Json(m) => assert_eq!(m["type"], "next", "{m}"),
+        other => panic!("expected the answer, got {other:?}"),
+    }
+    // Over it: never executed; the connection is closed with 1009 (message too big).
+    let huge = "x".repeat(20_000);
+    client
+        .send(json!({ "id": "2", "type": "subscribe", "payload": { "query": format!("{{ me {{ id }} }} # {huge}") } }))
+        .await;
+    loop {
+        match client.next().await {
+            e2e::ws::Frame::Closed(code, _) => {
+                assert_eq!(code, 1009, "closed with {code}");
+                break;
+            }
+            e2e::ws::Frame::Json(m) if m["id"] == "1" => continue,
+            other => panic!("expected the connection to close, got {other:?}"),
+        }
     }
     // The server itself goes on serving.
     app.ok(None, r#"{ space(handle: "all") { handle } }"#, json!({})).await;

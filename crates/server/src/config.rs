@@ -65,6 +65,11 @@ pub struct Settings {
     #[arg(long, env = "WECO_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
 
+    /// Largest websocket message accepted, in bytes; a client sending more is disconnected with close code
+    /// 1009 (message too big).
+    #[arg(long, env = "WECO_WS_MAX_MESSAGE_BYTES", default_value_t = 65_536)]
+    pub ws_max_message_bytes: usize,
+
     /// Most operations in one batched request.
     #[arg(long, env = "WECO_MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
@@ -127,6 +132,7 @@ impl Settings {
             ws_init_timeout_ms: 10_000,
             subscription_access_recheck_ms: 15_000,
             max_body_bytes: 1_048_576,
+            ws_max_message_bytes: 65_536,
             max_batch: 10,
             max_depth: 16,
             max_complexity: 5_000,
@@ -170,6 +176,7 @@ impl fmt::Debug for Settings {
             .field("subscription_access_recheck_ms", &self.subscription_access_recheck_ms)
             .field("channel_prefix", &self.channel_prefix)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("ws_max_message_bytes", &self.ws_max_message_bytes)
             .field("max_batch", &self.max_batch)
             .field("max_depth", &self.max_depth)
             .field("max_complexity", &self.max_complexity)

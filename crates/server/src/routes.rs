@@ -25,6 +25,8 @@ use weco_store::SeaStore;
 #[derive(Clone, Debug)]
 pub struct HttpLimits {
     pub max_body_bytes: usize,
+    /// Largest websocket message, in bytes.
+    pub ws_max_message_bytes: usize,
     pub max_batch: usize,
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.limits.max_body_bytes, body_too_large_as_graphql_error))
         .layer(middleware::from_fn_with_state(state.limits.request_timeout, request_timeout))
         .merge(ws)
         .layer(cors)
@@ -91,6 +94,22 @@ async fn request_timeout(State(limit): State<Duration>, request: Request, next: 
             )
         }
     }
+}
+
+/// The body limit answers 413 in plain text (before the handler runs, or when a streamed body outgrows the
+/// limit): give the client the same GraphQL error shape as every other refusal, with a code.
+async fn body_too_large_as_graphql_error(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let media = MediaType2::from_accept(request.headers());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        "VALIDATION",
+        &format!("the request body is larger than the server accepts ({limit} bytes)"),
+    )
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

@@ -130,6 +130,7 @@ impl Application {
         let ws_init_timeout = std::time::Duration::from_millis(settings.ws_init_timeout_ms);
         let limits = HttpLimits {
             max_body_bytes: settings.max_body_bytes,
+            ws_max_message_bytes: settings.ws_max_message_bytes.max(1024),
             max_batch: settings.max_batch.max(1),
             request_timeout: settings.request_timeout(),
             cors_origins: settings.cors_origins.clone(),

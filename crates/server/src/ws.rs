@@ -42,8 +42,6 @@ use tokio::task::AbortHandle;
 use weco_domain::{DomainError, Viewer};
 use weco_graph::{ApiError, RequestScope};
 
-/// Largest message a client may send.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Legacy protocol keep-alive interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
 /// Responses a shared subscription keeps for members that are momentarily behind; a member further behind is
@@ -64,8 +62,9 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> imp
         Some("graphql-ws") => Protocol::Legacy,
         _ => Protocol::TransportWs,
     };
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
+    let max = state.limits.ws_max_message_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
         // Small buffers: an idle subscriber should cost kilobytes, not the default hundreds of them.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
@@ -94,6 +93,19 @@ fn viewer_from_payload(state: &AppState, payload: Option<&Value>) -> Result<View
         None => Ok(Viewer::ANONYMOUS),
         Some(t) => state.app.viewer_from_token(Some(t.trim())).map_err(|_| ()),
     }
+}
+
+/// Whether a read failed because the message outgrew the size limit (the websocket layer's capacity error).
+fn is_too_big(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if text.contains("Message too long") || text.contains("Space limit exceeded") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
@@ -128,6 +140,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+    let mut linger = false;
 
     loop {
         let message = tokio::select! {
@@ -152,6 +165,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
                 break;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Err(e)) if is_too_big(&e) => {
+                let _ = tx.send(close(1009, "Message too big")).await;
+                // The rest of the message is still unread: closing the socket now would reset the connection
+                // and the client would lose the close frame. Hold it open briefly after the close is sent.
+                linger = true;
+                break;
+            }
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
         };
         let Ok(value) = serde_json::from_str::<Value>(text.as_str()) else {
@@ -247,6 +267,10 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
     }
     drop(tx);
     let _ = writer.await;
+    if linger {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(stream);
 }
 
 /// Runs one operation and streams its results as `next`/`data` messages, then `complete`.

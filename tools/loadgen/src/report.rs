@@ -90,7 +90,7 @@ impl Run {
     }
 }
 
-/// What the issue asks of each workload, and whether the server run met it.
+/// The target of each workload (BENCHMARKS.md), and whether the server run met it.
 pub fn targets(kind: Kind, server: &Run, raw: Option<&Run>) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let stmts = server.statements_per_request.unwrap_or(f64::MAX);

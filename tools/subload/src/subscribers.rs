@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-/// What the subscribers select: the selection.
+/// What the subscribers select: the selection BENCHMARKS.md describes.
 pub const FEED_QUERY: &str =
     "subscription($s: ID!) { spaceFeed(spaceId: $s) { ... on PostAdded { post { id title createdAt } cursor } } }";
 
