@@ -22,6 +22,7 @@ on_both_backends!(
     muted_users_leave_the_viewers_feeds,
     nested_queries_cost_the_same_number_of_statements_at_any_page_size,
     a_feed_with_its_creators_costs_two_statements,
+    listings_count_their_rows_only_when_totalcount_is_selected,
 );
 
 const POST_FIELDS: &str =
@@ -657,4 +658,24 @@ async fn a_feed_with_its_creators_costs_two_statements(app: TestApp) {
         assert_eq!(authors, expected, "each post with its own creator");
         assert_eq!(after - before, 2, "statements for a feed page with its creators (viewer {viewer:?})");
     }
+}
+
+async fn listings_count_their_rows_only_when_totalcount_is_selected(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let hub = app.create_space(&ada, "hub", None).await;
+    for i in 0..3 {
+        app.create_space(&ada, &format!("kid{i}"), Some(&hub)).await;
+    }
+    let mut cost = Vec::new();
+    for selection in ["nodes { handle }", "totalCount nodes { handle }"] {
+        let q = format!("{{ space(handle: \"hub\") {{ children(first: 2) {{ {selection} }} }} }}");
+        let before = app.statements().await;
+        let data = app.ok(Some(&ada), &q, json!({})).await;
+        cost.push(app.statements().await - before);
+        assert_eq!(data["space"]["children"]["nodes"].as_array().map(Vec::len), Some(2));
+        if selection.starts_with("totalCount") {
+            assert_eq!(data["space"]["children"]["totalCount"], 3);
+        }
+    }
+    assert_eq!(cost[1], cost[0] + 1, "one COUNT statement, only with totalCount: {cost:?}");
 }

@@ -79,6 +79,9 @@ impl Cursor {
 pub struct PageRequest {
     pub first: i64,
     pub after: Option<Cursor>,
+    /// Whether listings that can count their rows should (a `COUNT(*)` over the whole listing): only when
+    /// the caller will show the total.
+    pub count_total: bool,
 }
 
 impl PageRequest {
@@ -89,11 +92,16 @@ impl PageRequest {
         if first > MAX_PAGE_SIZE {
             return Err(DomainError::validation("first", format!("must be at most {MAX_PAGE_SIZE}")));
         }
-        Ok(Self { first, after })
+        Ok(Self { first, after, count_total: true })
     }
 
     pub fn first(n: i64) -> Self {
-        Self { first: n.clamp(0, MAX_PAGE_SIZE), after: None }
+        Self { first: n.clamp(0, MAX_PAGE_SIZE), after: None, count_total: true }
+    }
+
+    /// The same request, without counting the listing's rows.
+    pub fn without_total(self) -> Self {
+        Self { count_total: false, ..self }
     }
 
     /// How many rows to fetch: one more than asked, to learn whether another page follows.

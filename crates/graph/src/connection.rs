@@ -39,6 +39,16 @@ pub(crate) fn page_request(first: Option<i32>, after: Option<&str>) -> Result<Pa
     Ok(PageRequest::new(i64::from(first.unwrap_or(DEFAULT_PAGE_SIZE)), after)?)
 }
 
+/// [`page_request`] for a connection field: its rows are counted only when the query selects `totalCount`.
+pub(crate) fn page_request_in(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<PageRequest, ApiError> {
+    let page = page_request(first, after)?;
+    Ok(if ctx.look_ahead().field("totalCount").exists() { page } else { page.without_total() })
+}
+
 /// Builds `(edges as (cursor, node), page info, total)` from a domain page.
 pub(crate) fn parts<T, N>(page: Page<T>, mut node: impl FnMut(T) -> N) -> (Vec<(String, N)>, PageInfo, i32) {
     let edges: Vec<(String, N)> = page.items.into_iter().map(|(c, t)| (encode_cursor(&c), node(t))).collect();

@@ -1,6 +1,6 @@
 //! The query root.
 
-use crate::connection::page_request;
+use crate::connection::page_request_in;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::parse_id;
 use crate::scope::{app, scope};
@@ -66,7 +66,7 @@ impl SpaceQuery {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).search_spaces(scope(ctx)?.viewer, &query, page).await?;
         Ok(SpaceConnection::from_page(page, SpaceObject::from))
     }
@@ -101,7 +101,7 @@ impl PostQuery {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<PostConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).search_posts(scope(ctx)?.viewer, &query, page).await?;
         Ok(PostConnection::from_page(page))
     }

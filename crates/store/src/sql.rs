@@ -117,7 +117,7 @@ impl<C: ConnectionTrait> Sql<'_, C> {
     ) -> DomainResult<weco_domain::Page<T>> {
         use weco_domain::{Cursor, Page};
         let Listing { context, select, base, mut values, key, id, descending, with_total } = listing;
-        let total = if with_total {
+        let total = if with_total && page.count_total {
             Some(self.scalar::<i64>(context, &format!("SELECT COUNT(*) AS v {base}"), values.clone()).await?)
         } else {
             None

@@ -2,7 +2,7 @@
 //! find them, and the loaders behind the viewer-specific `Space` fields (membership, invite link).
 
 use super::{RequestState, SpaceObject, UserObject};
-use crate::connection::{connection, page_request};
+use crate::connection::{connection, page_request_in};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{parse_id, to_id};
 use crate::scope::{app, scope};
@@ -149,7 +149,7 @@ impl AccessQuery {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceAccessRequestConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).my_access_invitations(scope(ctx)?.viewer, page).await?;
         Ok(SpaceAccessRequestConnection::from_page(page, SpaceAccessRequestObject))
     }
@@ -161,7 +161,7 @@ impl AccessQuery {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<ModeratorInviteConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).my_moderator_invites(scope(ctx)?.viewer, page).await?;
         Ok(ModeratorInviteConnection::from_page(page, ModeratorInviteObject))
     }
@@ -183,7 +183,7 @@ pub(crate) async fn members(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<super::UserConnection> {
-    let page = page_request(first, after.as_deref())?;
+    let page = page_request_in(ctx, first, after.as_deref())?;
     let page = app(ctx).space_members(scope(ctx)?.viewer, space, page).await?;
     Ok(super::UserConnection::from_page(page, UserObject::from))
 }
@@ -195,7 +195,7 @@ pub(crate) async fn pending_access_requests(
     after: Option<String>,
     kind: Option<AccessRequestKind>,
 ) -> ApiResult<SpaceAccessRequestConnection> {
-    let page = page_request(first, after.as_deref())?;
+    let page = page_request_in(ctx, first, after.as_deref())?;
     let kind = kind.unwrap_or(AccessRequestKind::Request).into();
     let page = app(ctx).pending_access_requests(scope(ctx)?.viewer, space, kind, page).await?;
     Ok(SpaceAccessRequestConnection::from_page(page, SpaceAccessRequestObject))
@@ -207,7 +207,7 @@ pub(crate) async fn pending_moderator_invites(
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<ModeratorInviteConnection> {
-    let page = page_request(first, after.as_deref())?;
+    let page = page_request_in(ctx, first, after.as_deref())?;
     let page = app(ctx).pending_moderator_invites(scope(ctx)?.viewer, space, page).await?;
     Ok(ModeratorInviteConnection::from_page(page, ModeratorInviteObject))
 }

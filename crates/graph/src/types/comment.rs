@@ -1,5 +1,5 @@
 use super::{PostObject, UserObject, int};
-use crate::connection::{connection, page_request};
+use crate::connection::{connection, page_request_in};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::to_id;
 use crate::scope::{app, scope};
@@ -60,7 +60,7 @@ impl CommentObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<CommentConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).comments(self.0.post_id, Some(self.0.id), page).await?;
         Ok(CommentConnection::from_page(page, CommentObject::from))
     }

@@ -1,5 +1,5 @@
 use super::{CommentConnection, CommentObject, PostKind, SpaceObject, UserObject, int};
-use crate::connection::page_request;
+use crate::connection::page_request_in;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::to_id;
 use crate::scope::{app, scope};
@@ -114,7 +114,7 @@ impl PostObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<CommentConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         if !super::access::post_is_visible(ctx, self.0.id).await? {
             let none = weco_domain::Page::<weco_domain::Comment>::from_rows(Vec::new(), &page).with_total(0);
             return Ok(CommentConnection::from_page(none, CommentObject::from));

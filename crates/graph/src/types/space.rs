@@ -2,7 +2,7 @@ use super::{
     Depth, FeedMetric, FeedScope, FeedSort, PostConnection, PostKind, Privacy, SpaceRequestConnection,
     SpaceRequestObject, SpaceSort, TimeRange, UserConnection, UserObject, int,
 };
-use crate::connection::{connection, page_request};
+use crate::connection::{connection, page_request, page_request_in};
 use crate::error::ApiError;
 use crate::error::ApiResult;
 use crate::ids::to_id;
@@ -125,7 +125,7 @@ impl SpaceObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).space_parents(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(SpaceConnection::from_page(page, SpaceObject::from))
     }
@@ -139,7 +139,7 @@ impl SpaceObject {
         #[graphql(default_with = "Some(SpaceSort::Likes)")] sort: Option<SpaceSort>,
         #[graphql(default_with = "Some(Depth::Direct)")] depth: Option<Depth>,
     ) -> ApiResult<SpaceConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx)
             .space_children(
                 scope(ctx)?.viewer,
@@ -165,7 +165,7 @@ impl SpaceObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).space_descendants(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(SpaceConnection::from_page(page, SpaceObject::from))
     }
@@ -177,7 +177,7 @@ impl SpaceObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<UserConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).space_moderators(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(UserConnection::from_page(page, UserObject::from))
     }
@@ -231,7 +231,7 @@ impl SpaceObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<SpaceRequestConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).pending_space_requests(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(SpaceRequestConnection::from_page(page, SpaceRequestObject))
     }

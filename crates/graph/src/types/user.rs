@@ -1,5 +1,5 @@
 use super::PostConnection;
-use crate::connection::{connection, page_request};
+use crate::connection::{connection, page_request_in};
 use crate::error::ApiResult;
 use crate::ids::to_id;
 use crate::scope::{app, scope};
@@ -51,7 +51,7 @@ impl UserObject {
         #[graphql(default_with = "Some(20)")] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<PostConnection> {
-        let page = page_request(first, after.as_deref())?;
+        let page = page_request_in(ctx, first, after.as_deref())?;
         let page = app(ctx).user_posts(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(PostConnection::from_page(page))
     }
