@@ -351,7 +351,8 @@ async fn capture_phase(
     })?;
     let client = gql::Client::new(server.addr, 4)?;
     let minter = gql::Minter::new(&secret);
-    let result = capture_all(pool, fixtures, kinds, &proxy, &client, &minter, server.addr, cli.explain).await;
+    let target = CaptureServer { proxy: &proxy, client: &client, minter: &minter, addr: server.addr };
+    let result = capture_all(pool, fixtures, kinds, target, cli.explain).await;
     server.stop().await;
     drop(proxy);
     result
@@ -393,16 +394,22 @@ fn learn(samples: &[Sample]) -> anyhow::Result<Template> {
     Template::learn(&best)
 }
 
+/// The capture server and how to reach it.
+struct CaptureServer<'a> {
+    proxy: &'a Capture,
+    client: &'a gql::Client,
+    minter: &'a gql::Minter,
+    addr: SocketAddr,
+}
+
 async fn capture_all(
     pool: &PgPool,
     f: &Fixtures,
     kinds: &[Kind],
-    proxy: &Capture,
-    client: &gql::Client,
-    minter: &gql::Minter,
-    addr: SocketAddr,
+    server: CaptureServer<'_>,
     explain: bool,
 ) -> anyhow::Result<Captured> {
+    let CaptureServer { proxy, client, minter, addr } = server;
     let mut templates = HashMap::new();
     let mut metrics_per_request = HashMap::new();
     let mut random_posts = Vec::new();
