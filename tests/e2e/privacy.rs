@@ -24,6 +24,7 @@ on_both_backends!(
     a_post_stays_visible_in_its_public_space_after_another_of_its_spaces_turns_private,
     updating_a_space_needs_a_moderator_and_validates_its_fields,
     a_feed_subscription_ends_with_forbidden_when_its_viewer_loses_access,
+    the_feeds_of_listed_children_follow_each_childs_privacy,
 );
 
 const REQUEST: &str =
@@ -730,4 +731,40 @@ async fn a_feed_subscription_ends_with_forbidden_when_its_viewer_loses_access(ap
     assert_eq!(ended_with(&mut client, &["open"]).await, ["FORBIDDEN"]);
     app.ok(Some(&alice), DELETE, json!({ "s": doomed })).await;
     assert_eq!(ended_with(&mut client, &["doomed"]).await, ["FORBIDDEN"]);
+}
+
+/// A listing of children reads each child's access along the way, and their feeds rely on it: a private child is
+/// listed by name under a public parent, but only its members read its posts, in the same query as the rest.
+async fn the_feeds_of_listed_children_follow_each_childs_privacy(app: TestApp) {
+    let (alice, _) = app.register("alice").await;
+    let (bob, _) = app.register("bob").await;
+    let (carol, _) = app.register("carol").await;
+    let hub = app.create_space(&alice, "hub", None).await;
+    let open = app.create_space(&alice, "open", Some(&hub)).await;
+    let club = private_space(&app, &alice, "club", Some(&hub)).await;
+    admit(&app, &alice, &club, (&bob, "bob")).await;
+    app.create_post(&alice, &[&open], "in the open").await;
+    app.create_post(&alice, &[&club], "in the club").await;
+    let q = "{ space(handle: \"hub\") { children(sort: NEW) { nodes { handle viewerCanAccess \
+             posts { nodes { title } } } } } }";
+    for (who, token, club_readable) in
+        [("anonymous", None, false), ("carol", Some(&carol), false), ("bob", Some(&bob), true)]
+    {
+        let body = app.gql(token.map(String::as_str), q, json!({})).await;
+        let nodes = body["data"]["space"]["children"]["nodes"].as_array().cloned().unwrap_or_default();
+        let by_handle = |h: &str| nodes.iter().find(|n| n["handle"] == h).cloned().unwrap_or(Value::Null);
+        assert_eq!(by_handle("open")["posts"]["nodes"], json!([{ "title": "in the open" }]), "{who}: {body}");
+        assert_eq!(by_handle("club")["viewerCanAccess"], club_readable, "{who}: {body}");
+        let codes: Vec<&str> = body["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["extensions"]["code"].as_str()).collect())
+            .unwrap_or_default();
+        if club_readable {
+            assert_eq!(by_handle("club")["posts"]["nodes"], json!([{ "title": "in the club" }]), "{who}: {body}");
+            assert!(codes.is_empty(), "{who}: {body}");
+        } else {
+            assert!(!body.to_string().contains("in the club"), "{who} read the club's post: {body}");
+            assert_eq!(codes, ["FORBIDDEN"], "{who}: {body}");
+        }
+    }
 }

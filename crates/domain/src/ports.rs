@@ -69,7 +69,7 @@ pub trait SpaceRepo: Send + Sync {
     /// The spaces below `space` that the viewer can reach by browsing: those with a parent at or below `space`
     /// that the viewer may access (what lies inside a private space stays hidden from its non-members). Counter
     /// sort keys of spaces the viewer may not access count as zero, so neither the order nor the cursors reveal
-    /// them.
+    /// them. Each child comes with whether the viewer may access it.
     async fn children(
         &self,
         viewer: Option<UserId>,
@@ -77,7 +77,7 @@ pub trait SpaceRepo: Send + Sync {
         sort: SpaceSort,
         depth: Depth,
         page: &PageRequest,
-    ) -> DomainResult<Page<Space>>;
+    ) -> DomainResult<Page<(Space, bool)>>;
     /// Nearest first, the root last.
     async fn ancestors(&self, space: SpaceId) -> DomainResult<Vec<Space>>;
     /// Like [`SpaceRepo::children`] at every depth, nearest first.

@@ -294,7 +294,7 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         sort: SpaceSort,
         depth: Depth,
         page: &PageRequest,
-    ) -> DomainResult<Page<Space>> {
+    ) -> DomainResult<Page<(Space, bool)>> {
         // The viewer is `$2`, for the browsing rule and the gated sort keys. Every statement of the listing (its
         // count too) names it, so PostgreSQL's cached statements always take both parameters. Direct children of
         // a space the viewer may access always pass the rule; the condition only keeps the statements uniform.
@@ -306,9 +306,10 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         };
         let base = format!("{from} AND s.state = 'ACTIVE' AND {}", listed(2, Some(1)));
         let values = vec![v(space.0), viewer_value(viewer)];
+        let select = format!("{SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access", accessible("s.id", 2));
         let listing = Listing {
             context: "listing child spaces",
-            select: SPACE_COLS,
+            select: &select,
             base,
             values,
             key: gated_sort_key(sort),
@@ -316,7 +317,11 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
             descending: true,
             with_total: true,
         };
-        self.sql().page(listing, page, space_from_row).await
+        self.sql()
+            .page(listing, page, |row| {
+                Ok((space_from_row(row)?, get::<i32>(row, "listing child spaces", "viewer_access")? == 1))
+            })
+            .await
     }
 
     async fn ancestors(&self, space: SpaceId) -> DomainResult<Vec<Space>> {

@@ -285,7 +285,17 @@ impl App {
 
     /// `FORBIDDEN` unless the viewer may access the space.
     pub async fn require_access(&self, viewer: Viewer, space: SpaceId) -> DomainResult<()> {
-        if self.store.accessible_among(viewer.id(), &[space]).await?.is_empty() {
+        self.require_known_access(viewer, space, None).await
+    }
+
+    /// [`App::require_access`] for a caller that read the viewer's access to `space` earlier in the same request
+    /// (`known`, from [`App::accessible_spaces`], [`App::space_by_handle_for`] or a listing); `None` reads it.
+    pub async fn require_known_access(&self, viewer: Viewer, space: SpaceId, known: Option<bool>) -> DomainResult<()> {
+        let accessible = match known {
+            Some(known) => known,
+            None => !self.store.accessible_among(viewer.id(), &[space]).await?.is_empty(),
+        };
+        if !accessible {
             load_space(&*self.store, space).await?;
             return Err(DomainError::forbidden("this space is private"));
         }
@@ -297,6 +307,8 @@ impl App {
         self.store.parents(space, &page).await
     }
 
+    /// The children (or, with `Depth::All`, descendants) the viewer may browse to, each with whether the viewer
+    /// may access it.
     pub async fn space_children(
         &self,
         viewer: Viewer,
@@ -304,8 +316,9 @@ impl App {
         sort: SpaceSort,
         depth: Depth,
         page: PageRequest,
-    ) -> DomainResult<Page<Space>> {
-        self.require_access(viewer, space).await?;
+        known_access: Option<bool>,
+    ) -> DomainResult<Page<(Space, bool)>> {
+        self.require_known_access(viewer, space, known_access).await?;
         self.store.children(viewer.id(), space, sort, depth, &page).await
     }
 

@@ -140,16 +140,22 @@ impl SpaceObject {
         #[graphql(default_with = "Some(Depth::Direct)")] depth: Option<Depth>,
     ) -> ApiResult<SpaceConnection> {
         let page = page_request_in(ctx, first, after.as_deref())?;
+        let scope = scope(ctx)?;
+        // Known when this space was looked up by handle; otherwise read here, as the listing needs it anyway.
+        let known = scope.loaders.access.load_one(self.0.id).await?;
         let page = app(ctx)
             .space_children(
-                scope(ctx)?.viewer,
+                scope.viewer,
                 self.0.id,
                 sort.unwrap_or(SpaceSort::Likes).into(),
                 depth.unwrap_or(Depth::Direct).into(),
                 page,
+                known,
             )
             .await?;
-        Ok(SpaceConnection::from_page(page, SpaceObject::from))
+        // The listing read each child's access: their feeds and viewer fields need no statement for it.
+        scope.loaders.access.feed_many(page.items.iter().map(|(_, (space, ok))| (space.id, *ok))).await;
+        Ok(SpaceConnection::from_page(page.map(|(space, _)| space), SpaceObject::from))
     }
 
     /// Every space above this one, nearest first, the root last. `FORBIDDEN` without access.
