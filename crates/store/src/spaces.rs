@@ -15,6 +15,15 @@ use weco_domain::*;
 pub(crate) const SPACE_COLS: &str = "s.id, s.handle, s.name, s.description, s.privacy, s.creator_id, s.created_at, \
      s.total_posts, s.total_post_likes, s.total_comments, s.total_followers, s.last_activity_at";
 
+/// `SPACE_COLS` and `viewer_access`: whether the viewer bound as `$viewer` may access the space.
+fn space_with_access_cols(viewer: usize) -> String {
+    format!("{SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access", accessible("s.id", viewer))
+}
+
+fn space_with_access_from_row(row: &QueryResult) -> DomainResult<(Space, bool)> {
+    Ok((space_from_row(row)?, get::<i32>(row, "decoding space", "viewer_access")? == 1))
+}
+
 pub(crate) fn space_from_row(row: &QueryResult) -> DomainResult<Space> {
     const CX: &str = "decoding space";
     Ok(Space {
@@ -110,15 +119,10 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
 
     async fn space_by_handle_for(&self, handle: &str, viewer: Option<UserId>) -> DomainResult<Option<(Space, bool)>> {
         const CX: &str = "finding space";
-        let sql = format!(
-            "SELECT {SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access \
-             FROM spaces s WHERE s.handle = $1 AND s.state = 'ACTIVE'",
-            accessible("s.id", 2)
-        );
-        let Some(row) = self.sql().one(CX, &sql, vec![v(handle), viewer_value(viewer)]).await? else {
-            return Ok(None);
-        };
-        Ok(Some((space_from_row(&row)?, get::<i32>(&row, CX, "viewer_access")? == 1)))
+        let sql =
+            format!("SELECT {} FROM spaces s WHERE s.handle = $1 AND s.state = 'ACTIVE'", space_with_access_cols(2));
+        let row = self.sql().one(CX, &sql, vec![v(handle), viewer_value(viewer)]).await?;
+        row.as_ref().map(space_with_access_from_row).transpose()
     }
 
     async fn add_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
@@ -306,7 +310,7 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
         };
         let base = format!("{from} AND s.state = 'ACTIVE' AND {}", listed(2, Some(1)));
         let values = vec![v(space.0), viewer_value(viewer)];
-        let select = format!("{SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access", accessible("s.id", 2));
+        let select = space_with_access_cols(2);
         let listing = Listing {
             context: "listing child spaces",
             select: &select,
@@ -317,11 +321,7 @@ impl<C: ConnectionTrait + Send + Sync> SpaceRepo for Db<C> {
             descending: true,
             with_total: true,
         };
-        self.sql()
-            .page(listing, page, |row| {
-                Ok((space_from_row(row)?, get::<i32>(row, "listing child spaces", "viewer_access")? == 1))
-            })
-            .await
+        self.sql().page(listing, page, space_with_access_from_row).await
     }
 
     async fn ancestors(&self, space: SpaceId) -> DomainResult<Vec<Space>> {

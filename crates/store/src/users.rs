@@ -12,15 +12,7 @@ use weco_domain::{DomainResult, NewUser, User, UserId};
 pub(crate) const USER_COLS: &str = "u.id, u.handle, u.name, u.email, u.bio, u.created_at";
 
 pub(crate) fn user_from_row(row: &QueryResult) -> DomainResult<User> {
-    const CX: &str = "decoding user";
-    Ok(User {
-        id: UserId(get::<Uuid>(row, CX, "id")?),
-        handle: get(row, CX, "handle")?,
-        name: get(row, CX, "name")?,
-        email: get(row, CX, "email")?,
-        bio: get(row, CX, "bio")?,
-        created_at: get::<DateTime<Utc>>(row, CX, "created_at")?,
-    })
+    decode_user(row, "decoding user", &["id", "handle", "name", "email", "bio", "created_at"])
 }
 
 /// A post's creator selected beside it (`CREATOR_COLS`), or `None` when the join found no user.
@@ -29,15 +21,25 @@ pub(crate) const CREATOR_COLS: &str = "u.id AS creator__id, u.handle AS creator_
 
 pub(crate) fn creator_from_row(row: &QueryResult) -> DomainResult<Option<User>> {
     const CX: &str = "decoding creator";
-    let Some(id) = get::<Option<Uuid>>(row, CX, "creator__id")? else { return Ok(None) };
-    Ok(Some(User {
-        id: UserId(id),
-        handle: get(row, CX, "creator__handle")?,
-        name: get(row, CX, "creator__name")?,
-        email: get(row, CX, "creator__email")?,
-        bio: get(row, CX, "creator__bio")?,
-        created_at: get::<DateTime<Utc>>(row, CX, "creator__created_at")?,
-    }))
+    const NAMES: [&str; 6] =
+        ["creator__id", "creator__handle", "creator__name", "creator__email", "creator__bio", "creator__created_at"];
+    if get::<Option<Uuid>>(row, CX, NAMES[0])?.is_none() {
+        return Ok(None);
+    }
+    decode_user(row, CX, &NAMES).map(Some)
+}
+
+/// A user from the columns named `[id, handle, name, email, bio, created_at]`.
+fn decode_user(row: &QueryResult, cx: &str, names: &[&str; 6]) -> DomainResult<User> {
+    let [id, handle, name, email, bio, created_at] = *names;
+    Ok(User {
+        id: UserId(get::<Uuid>(row, cx, id)?),
+        handle: get(row, cx, handle)?,
+        name: get(row, cx, name)?,
+        email: get(row, cx, email)?,
+        bio: get(row, cx, bio)?,
+        created_at: get::<DateTime<Utc>>(row, cx, created_at)?,
+    })
 }
 
 impl<C: ConnectionTrait> Db<C> {

@@ -364,21 +364,10 @@ impl App {
         Ok(out)
     }
 
-    /// One page of each space's feed. Spaces the viewer may not access get `None` (the API says FORBIDDEN).
-    pub async fn feeds(
-        &self,
-        viewer: Viewer,
-        queries: Vec<FeedQuery>,
-        page: PageRequest,
-    ) -> DomainResult<(Vec<Option<Page<Post>>>, Vec<User>)> {
-        let spaces: Vec<SpaceId> = queries.iter().map(|q| q.space).collect();
-        let accessible = self.accessible_spaces(viewer, &spaces).await?;
-        self.feeds_with_access(viewer, queries, page, &accessible).await
-    }
-
-    /// [`App::feeds`] for a caller that has read, in this request, which of the spaces the viewer may access
-    /// (from [`App::accessible_spaces`] or [`App::space_by_handle_for`]); `accessible` must hold exactly those.
-    /// Also returns the creators of the posts, read in the same statement.
+    /// One page of each space's feed, with the creators of their posts (read in the same statement). The caller
+    /// has read, in this request, which of the spaces the viewer may access (from [`App::accessible_spaces`],
+    /// [`App::space_by_handle_for`] or a listing); `accessible` must hold exactly those. Spaces not in it get
+    /// `None` (the API says FORBIDDEN).
     pub async fn feeds_with_access(
         &self,
         viewer: Viewer,
