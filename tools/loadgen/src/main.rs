@@ -38,13 +38,14 @@ use report::{Machine, Run, Target};
 use run::{Outcome, Window, closed_loop, quantile_ms};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sea_orm::sqlx::{self, Row as _};
-use server::{Metrics, Server, SpawnOptions};
+use server::Metrics;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use weco_tool_support::server::{Server, SpawnOptions, default_binary};
 use workloads::{Fixtures, Kind, Request};
 
 #[derive(Parser, Debug)]
@@ -336,14 +337,15 @@ async fn capture_phase(
     let proxy = Capture::start(db_addr).await?;
     let url = via_proxy(&cli.database_url, proxy.addr)?;
     let secret = uuid::Uuid::new_v4().to_string();
-    let binary = cli.server_bin.clone().unwrap_or_else(server::default_binary);
+    let binary = cli.server_bin.clone().unwrap_or_else(default_binary);
     let log = log_dir.join("weco-loadgen-capture-server.log");
     let server = Server::spawn(&SpawnOptions {
         binary: &binary,
         database_url: &url,
+        redis_url: None,
         jwt_secret: &secret,
         log: &log,
-        db_pool: Some(4),
+        env: &server_env(Some(4)),
     })
     .await
     .with_context(|| {
@@ -392,6 +394,14 @@ fn learn(samples: &[Sample]) -> anyhow::Result<Template> {
     }
     let best = groups.into_values().max_by_key(Vec::len).context("no sample")?;
     Template::learn(&best)
+}
+
+/// The environment of a spawned server: rate limiting off (the load comes from one address), and the pool size
+/// if one is asked for.
+fn server_env(db_pool: Option<u32>) -> Vec<(String, String)> {
+    let mut env = vec![("WECO_RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned())];
+    env.extend(db_pool.map(|n| ("WECO_DB_POOL".to_owned(), n.to_string())));
+    env
 }
 
 /// The capture server and how to reach it.
@@ -864,14 +874,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut idle_rss_mb = None;
     if needs_server {
         let s = if cli.spawn {
-            let binary = cli.server_bin.clone().unwrap_or_else(server::default_binary);
+            let binary = cli.server_bin.clone().unwrap_or_else(default_binary);
             let log = log_dir.join("weco-loadgen-server.log");
             let s = Server::spawn(&SpawnOptions {
                 binary: &binary,
                 database_url: &cli.database_url,
+                redis_url: None,
                 jwt_secret: &secret,
                 log: &log,
-                db_pool: cli.db_pool,
+                env: &server_env(cli.db_pool),
             })
             .await?;
             println!("server: spawned {} at {} (pid {:?}, log {})", binary.display(), s.addr, s.pid, log.display());

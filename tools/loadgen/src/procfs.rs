@@ -3,36 +3,8 @@
 
 use std::collections::HashMap;
 
-/// Clock ticks per second of the `/proc/*/stat` CPU fields (USER_HZ, 100 on Linux).
-const TICKS_PER_SEC: f64 = 100.0;
-
-/// utime + stime of `pid`, in seconds.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_cpu(&stat)
-}
-
-fn parse_stat_cpu(stat: &str) -> Option<f64> {
-    // Fields after the command name (which may hold spaces and parentheses) start after the last ')'.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 11 and 12 counting from `state` as 0.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS_PER_SEC)
-}
-
-fn comm(stat: &str) -> Option<&str> {
-    Some(&stat[stat.find('(')? + 1..stat.rfind(')')?])
-}
-
-/// A `/proc/<pid>/status` field in kB (`VmRSS`, `VmHWM`), as bytes.
-pub fn status_bytes(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
+use weco_tool_support::proc::{TICKS_PER_SEC, comm, parse_stat_cpu};
+pub use weco_tool_support::proc::{cpu_seconds, status_bytes};
 
 /// Resets the peak resident size (`VmHWM`) of `pid` to its current size (`echo 5 > /proc/PID/clear_refs`), so a
 /// later `VmHWM` is the peak of what ran in between. False when the kernel or permissions refuse.
@@ -154,17 +126,5 @@ impl CpuDelta {
     /// Busy time not accounted to the server, PostgreSQL or this tool: other work on the machine (noise).
     pub fn other(&self) -> f64 {
         (self.machine_busy - self.server.unwrap_or(0.0) - self.postgres - self.tool).max(0.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_cpu_is_read_after_the_command_name() {
-        let line = "1234 (weco (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0";
-        assert_eq!(parse_stat_cpu(line), Some(3.0));
-        assert_eq!(comm(line), Some("weco (x) y"));
     }
 }

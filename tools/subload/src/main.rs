@@ -13,7 +13,6 @@
 
 mod api;
 mod histogram;
-mod server;
 mod subscribers;
 
 use anyhow::{Context as _, bail};
@@ -22,13 +21,14 @@ use clap::{Parser, Subcommand};
 use histogram::Histogram;
 use rand::Rng as _;
 use serde::Serialize;
-use server::{Server, SpawnOptions};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use subscribers::{Subscribers, Worker, WorkerConfig, WorkerReport};
+use weco_tool_support::proc;
+use weco_tool_support::server::{Server, SpawnOptions, default_binary};
 
 /// Most subscribers one run may open (and at most this many posts): the tool is bounded by design.
 const MAX_SUBSCRIBERS: usize = 100_000;
@@ -342,11 +342,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             );
         }
-        let binary = cli.server_bin.clone().unwrap_or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| PathBuf::from("target"), PathBuf::from)
-                .join("release/weco")
-        });
+        let binary = cli.server_bin.clone().unwrap_or_else(default_binary);
         let database_url = cli.database_url.clone().context("--spawn needs --database-url")?;
         let secret = format!("subload-{:016x}", rand::rng().random::<u64>());
         let log_dir = cli.log_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -552,7 +548,7 @@ async fn measure(
     };
     let rss_idle = rss_total(servers);
     let worker_pids: Vec<u32> = workers.iter().filter_map(Worker::pid).collect();
-    let tool_cpu = || worker_pids.iter().filter_map(|p| server::cpu_seconds_of(*p)).sum::<f64>();
+    let tool_cpu = || worker_pids.iter().filter_map(|p| proc::cpu_seconds(*p)).sum::<f64>();
 
     // Posting.
     let statements_before = statements_total(&apis).await;
@@ -630,8 +626,8 @@ async fn measure(
     }
     let rss_after = rss_total(servers);
     // The coordinator, plus its subscriber processes when it has any.
-    let tool_rss = server::own_rss().unwrap_or(0)
-        + worker_pids.iter().filter(|p| **p != std::process::id()).filter_map(|p| server::rss_of(*p)).sum::<u64>();
+    let tool_rss = proc::rss(std::process::id()).unwrap_or(0)
+        + worker_pids.iter().filter(|p| **p != std::process::id()).filter_map(|p| proc::rss(*p)).sum::<u64>();
 
     let mut merged = WorkerReport::default();
     for w in workers {
