@@ -9,6 +9,7 @@ mod dialect;
 mod m20261126_000001_accounts_and_holarchy;
 mod m20261126_000002_posts;
 mod m20261126_000003_access;
+mod m20261204_000004_outbox_and_jobs;
 
 pub use dialect::Dialect;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_accounts_and_holarchy::Migration),
             Box::new(m20261126_000002_posts::Migration),
             Box::new(m20261126_000003_access::Migration),
+            Box::new(m20261204_000004_outbox_and_jobs::Migration),
         ]
     }
 }

@@ -36,6 +36,11 @@ pub enum DomainError {
     /// Too many requests.
     #[error("{0}")]
     RateLimited(String),
+    /// The database gave up on a transaction because of another one (a deadlock or a serialization failure,
+    /// SQLite's busy lock). The unit of work retries these; one that keeps failing reaches clients as
+    /// `INTERNAL`.
+    #[error("internal error")]
+    Transient(String),
     /// Anything unexpected. The cause is logged, never shown to clients.
     #[error("internal error")]
     Internal(String),
@@ -54,7 +59,7 @@ impl DomainError {
             Self::PrivacyMismatch(_) => "PRIVACY_MISMATCH",
             Self::PrivacyWidening(_) => "PRIVACY_WIDENING",
             Self::RateLimited(_) => "RATE_LIMITED",
-            Self::Internal(_) => "INTERNAL",
+            Self::Transient(_) | Self::Internal(_) => "INTERNAL",
         }
     }
 
@@ -68,6 +73,11 @@ impl DomainError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::Conflict(message.into())
+    }
+
+    /// Whether running the same transaction again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
     }
 
     /// Wraps an unexpected failure; `context` says what was being done.

@@ -1,14 +1,22 @@
-//! What the domain announces after a transaction commits, and where each announcement goes.
+//! What a committed unit of work announces, and where each announcement goes.
 //!
-//! Events travel as versioned JSON (`{"v":1,"type":"PostAdded",…}`) on one channel per topic: a space's feed,
-//! a post, a user's notifications. A bus carries them between processes (Redis pub/sub) or within one
-//! (in-process); see the `weco-realtime` crate.
+//! Events travel as versioned JSON (`{"v":2,"id":…,"topic":…,"event":{"type":"PostAdded",…}}`) on one channel
+//! per topic: a space's feed, a post, a user's notifications. A bus carries them between processes (Redis
+//! pub/sub) or within one (in-process); see the `weco-realtime` crate.
+//!
+//! Payloads are wire types of their own, not domain rows: they say exactly what subscribers may see (an author
+//! has no e-mail here to forget to clear) and stay stable when the rows change. Every event carries an id;
+//! delivery is at least once (the outbox may publish an event again after a crash), and receivers drop an id
+//! they have already seen on that channel.
 
 use crate::ids::*;
+use crate::model::{Comment, Post, User};
+use crate::values::PostKind;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The payload format's version; bumped on incompatible changes.
-pub const EVENT_VERSION: u32 = 1;
+pub const EVENT_VERSION: u32 = 2;
 
 /// Where an event is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,34 +51,199 @@ pub struct PostStats {
     pub version: i64,
 }
 
+impl From<&Post> for PostStats {
+    fn from(post: &Post) -> Self {
+        Self {
+            total_likes: post.total_likes,
+            total_comments: post.total_comments,
+            total_ratings: post.total_ratings,
+            total_reposts: post.total_reposts,
+            version: post.stats_version,
+        }
+    }
+}
+
+/// A post on the wire: everything a subscriber's selection can read from the post itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostWire {
+    pub id: PostId,
+    pub creator_id: UserId,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub url: Option<String>,
+    pub kinds: Vec<PostKind>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub stats: PostStats,
+    pub rating_sum: i64,
+    pub total_links: i64,
+}
+
+impl From<&Post> for PostWire {
+    fn from(p: &Post) -> Self {
+        Self {
+            id: p.id,
+            creator_id: p.creator_id,
+            title: p.title.clone(),
+            text: p.text.clone(),
+            url: p.url.clone(),
+            kinds: p.kinds.clone(),
+            created_at: p.created_at,
+            last_activity_at: p.last_activity_at,
+            stats: PostStats::from(p),
+            rating_sum: p.rating_sum,
+            total_links: p.total_links,
+        }
+    }
+}
+
+impl From<PostWire> for Post {
+    fn from(w: PostWire) -> Self {
+        Self {
+            id: w.id,
+            creator_id: w.creator_id,
+            title: w.title,
+            text: w.text,
+            url: w.url,
+            kinds: w.kinds,
+            created_at: w.created_at,
+            last_activity_at: w.last_activity_at,
+            total_likes: w.stats.total_likes,
+            total_comments: w.stats.total_comments,
+            total_reposts: w.stats.total_reposts,
+            total_ratings: w.stats.total_ratings,
+            rating_sum: w.rating_sum,
+            total_links: w.total_links,
+            stats_version: w.stats.version,
+        }
+    }
+}
+
+/// An author on the wire: what anyone may see of a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorWire {
+    pub id: UserId,
+    pub handle: String,
+    pub name: String,
+    pub bio: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for AuthorWire {
+    fn from(u: &User) -> Self {
+        Self { id: u.id, handle: u.handle.clone(), name: u.name.clone(), bio: u.bio.clone(), created_at: u.created_at }
+    }
+}
+
+impl From<AuthorWire> for User {
+    fn from(a: AuthorWire) -> Self {
+        Self { id: a.id, handle: a.handle, name: a.name, bio: a.bio, created_at: a.created_at }
+    }
+}
+
+/// A comment on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentWire {
+    pub id: CommentId,
+    pub post_id: PostId,
+    pub parent_id: Option<CommentId>,
+    pub creator_id: UserId,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub total_replies: i64,
+}
+
+impl From<&Comment> for CommentWire {
+    fn from(c: &Comment) -> Self {
+        Self {
+            id: c.id,
+            post_id: c.post_id,
+            parent_id: c.parent_id,
+            creator_id: c.creator_id,
+            text: c.text.clone(),
+            created_at: c.created_at,
+            total_replies: c.total_replies,
+        }
+    }
+}
+
+impl From<CommentWire> for Comment {
+    fn from(c: CommentWire) -> Self {
+        Self {
+            id: c.id,
+            post_id: c.post_id,
+            parent_id: c.parent_id,
+            creator_id: c.creator_id,
+            text: c.text,
+            created_at: c.created_at,
+            total_replies: c.total_replies,
+        }
+    }
+}
+
 /// Something that happened. Each carries what subscribers select, so delivering it needs no database read.
+/// Feed events name no space: the topic they arrive on is the space whose feed changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
-    /// A post now appears in `space_id`, placed there directly or flowing up from below. It carries the post
-    /// and its creator (without e-mail), so subscribers render it without reading the database.
-    PostAdded { space_id: SpaceId, direct: bool, post: Box<crate::model::Post>, creator: Box<crate::model::User> },
-    /// A post no longer appears in `space_id` (`None`: deleted everywhere).
-    PostRemoved { space_id: Option<SpaceId>, post_id: PostId },
+    /// A post now appears in the topic's space, placed there directly (the space is among `direct_spaces`, the
+    /// spaces it is placed in directly) or flowing up from below.
+    PostAdded { post: Box<PostWire>, author: Box<AuthorWire>, direct_spaces: Vec<SpaceId> },
+    /// A post no longer appears in the topic's space, or (`deleted`) was deleted everywhere. `direct_spaces`
+    /// are the spaces it was placed in directly before, so a feed of direct posts only can tell whether it
+    /// showed the post.
+    PostRemoved { post_id: PostId, deleted: bool, direct_spaces: Vec<SpaceId> },
     /// A post's counters changed; the values are the exact totals after the change.
-    PostStatsChanged { post_id: PostId, stats: PostStats },
+    PostStatsChanged { post_id: PostId, stats: PostStats, direct_spaces: Vec<SpaceId> },
     /// Who may access this space (or the spaces below it) may have narrowed: live subscribers re-check.
     AccessChanged { space_id: SpaceId },
     /// A comment was added to a post.
-    CommentAdded { post_id: PostId, comment: Box<crate::model::Comment> },
+    CommentAdded { post_id: PostId, comment: Box<CommentWire> },
 }
 
-/// An event on its way: the topic it goes to and the event, with the payload version.
+impl Event {
+    /// Whether a feed of direct posts only (`depth: DIRECT`) of `space` shows what this event is about.
+    pub fn concerns_direct_feed_of(&self, space: SpaceId) -> bool {
+        match self {
+            Event::PostAdded { direct_spaces, .. }
+            | Event::PostRemoved { direct_spaces, .. }
+            | Event::PostStatsChanged { direct_spaces, .. } => direct_spaces.contains(&space),
+            Event::AccessChanged { .. } | Event::CommentAdded { .. } => true,
+        }
+    }
+}
+
+/// An event to publish on several topics at once: one id, one payload, one outbox row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Announcement {
+    pub id: EventId,
+    pub topics: Vec<Topic>,
+    pub event: Event,
+}
+
+impl Announcement {
+    pub fn new(topics: Vec<Topic>, event: Event) -> Self {
+        Self { id: EventId::generate(), topics, event }
+    }
+
+    /// One envelope per topic, sharing the announcement's id.
+    pub fn envelopes(&self) -> impl Iterator<Item = Envelope> + '_ {
+        self.topics.iter().map(|topic| Envelope { v: EVENT_VERSION, id: self.id, topic: *topic, event: self.event.clone() })
+    }
+}
+
+/// An event on its way to one topic, with the payload version and the event's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub v: u32,
+    pub id: EventId,
     pub topic: Topic,
     pub event: Event,
 }
 
 impl Envelope {
     pub fn new(topic: Topic, event: Event) -> Self {
-        Self { v: EVENT_VERSION, topic, event }
+        Self { v: EVENT_VERSION, id: EventId::generate(), topic, event }
     }
 
     pub fn to_json(&self) -> String {
@@ -102,17 +275,18 @@ mod tests {
             Event::PostStatsChanged {
                 post_id: PostId::generate(),
                 stats: PostStats { total_likes: 3, total_comments: 1, total_ratings: 0, total_reposts: 2, version: 7 },
+                direct_spaces: vec![SpaceId::generate()],
             },
         );
         let json = e.to_json();
-        assert!(json.contains("\"v\":1") && json.contains("\"type\":\"PostStatsChanged\""), "{json}");
+        assert!(json.contains("\"v\":2") && json.contains("\"type\":\"PostStatsChanged\""), "{json}");
         assert_eq!(Envelope::from_json(&json), Some(e));
     }
 
     #[test]
     fn unknown_versions_and_garbage_are_ignored() {
         assert_eq!(Envelope::from_json("not json"), None);
-        let future = r#"{"v":2,"topic":{"User":"0190f0f0-f0f0-7f0f-8f0f-f0f0f0f0f0f0"},"event":{"type":"X"}}"#;
+        let future = r#"{"v":3,"id":"0190f0f0-f0f0-7f0f-8f0f-f0f0f0f0f0f0","topic":{"User":"0190f0f0-f0f0-7f0f-8f0f-f0f0f0f0f0f0"},"event":{"type":"X"}}"#;
         assert_eq!(Envelope::from_json(future), None);
     }
 
@@ -120,5 +294,28 @@ mod tests {
     fn channels_carry_the_prefix_and_the_topic() {
         let id = SpaceId::generate();
         assert_eq!(Topic::Space(id).channel("weco"), format!("weco:space:{id}"));
+    }
+
+    #[test]
+    fn an_announcement_gives_every_topic_the_same_event_id() {
+        let a = Announcement::new(
+            vec![Topic::Space(SpaceId::generate()), Topic::Space(SpaceId::generate())],
+            Event::AccessChanged { space_id: SpaceId::generate() },
+        );
+        let ids: Vec<EventId> = a.envelopes().map(|e| e.id).collect();
+        assert_eq!(ids, vec![a.id, a.id]);
+    }
+
+    #[test]
+    fn an_author_on_the_wire_has_no_e_mail() {
+        let author = AuthorWire {
+            id: UserId::generate(),
+            handle: "ada".into(),
+            name: "Ada".into(),
+            bio: None,
+            created_at: chrono::Utc::now(),
+        };
+        let json = serde_json::to_string(&author).expect("serialises");
+        assert!(!json.contains("email"), "{json}");
     }
 }

@@ -71,6 +71,15 @@ id_type!(
     ModeratorInviteId
 );
 
+id_type!(
+    /// An event: the same id on every topic it is published to, so receivers can drop a repeat.
+    EventId
+);
+id_type!(
+    /// A job in the durable queue.
+    JobId
+);
+
 /// The root space, handle `all`: created by the first migration, above every other space.
 pub const ROOT_SPACE_ID: SpaceId = SpaceId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001));
 

@@ -4,13 +4,13 @@ use crate::ids::*;
 use crate::values::{Privacy, RequestState};
 use chrono::{DateTime, Utc};
 
-/// A registered user (never carries the password hash).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A registered user as others may see them: never the password hash, never the e-mail address (which only
+/// logging in reads).
+#[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: UserId,
     pub handle: String,
     pub name: String,
-    pub email: String,
     pub bio: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -24,27 +24,6 @@ pub struct NewUser {
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
-}
-
-/// Who is asking. `None` is an anonymous visitor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Viewer(pub Option<UserId>);
-
-impl Viewer {
-    pub const ANONYMOUS: Viewer = Viewer(None);
-
-    pub fn user(id: UserId) -> Self {
-        Self(Some(id))
-    }
-
-    pub fn id(&self) -> Option<UserId> {
-        self.0
-    }
-
-    /// The viewer's id, or `UNAUTHENTICATED`.
-    pub fn require(&self) -> crate::DomainResult<UserId> {
-        self.0.ok_or(crate::DomainError::Unauthenticated)
-    }
 }
 
 /// A space with its counters.
@@ -96,23 +75,6 @@ pub enum AccessRequestKind {
     Invite,
 }
 
-impl AccessRequestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Request => "REQUEST",
-            Self::Invite => "INVITE",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> crate::DomainResult<Self> {
-        match raw {
-            "REQUEST" => Ok(Self::Request),
-            "INVITE" => Ok(Self::Invite),
-            other => Err(crate::DomainError::internal("decoding access request kind", other)),
-        }
-    }
-}
-
 /// A request for, or an invitation to, access to a private space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessRequest {
@@ -145,7 +107,7 @@ pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A post with its counters.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Post {
     pub id: PostId,
     pub creator_id: UserId,
@@ -166,17 +128,6 @@ pub struct Post {
 }
 
 impl Post {
-    /// The counters live subscribers see.
-    pub fn stats(&self) -> crate::events::PostStats {
-        crate::events::PostStats {
-            total_likes: self.total_likes,
-            total_comments: self.total_comments,
-            total_ratings: self.total_ratings,
-            total_reposts: self.total_reposts,
-            version: self.stats_version,
-        }
-    }
-
     /// The mean rating, when there is one.
     pub fn average_rating(&self) -> Option<f64> {
         (self.total_ratings > 0).then(|| self.rating_sum as f64 / self.total_ratings as f64)
@@ -196,7 +147,7 @@ pub struct NewPost {
 }
 
 /// A comment; `parent_id` is set on replies.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
     pub id: CommentId,
     pub post_id: PostId,
@@ -235,4 +186,49 @@ pub struct FeedQuery {
     pub kinds: Vec<crate::values::PostKind>,
     /// Whose mutes to apply.
     pub viewer: Option<UserId>,
+}
+
+/// Whether a post shows in one space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpacePostState {
+    Active,
+    /// Hidden there by a moderator of that space.
+    Removed,
+}
+
+/// What a detach did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetachOutcome {
+    /// The child had no parent left and went back under the root.
+    pub returned_to_root: bool,
+    /// (private ancestor, space in the subtree) pairs that no longer hold.
+    pub private_ancestry_lost: u64,
+}
+
+/// A change to the feeds of a tree edit: `post` now appears in (or no longer appears in) `space`, placed there
+/// directly or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Appearance {
+    pub space: SpaceId,
+    pub post: PostId,
+    pub direct: bool,
+}
+
+/// What a tree edit did to the feeds: the appearances it added and removed, newest posts first, at most
+/// [`Appearances::LIMIT`] each (a move of a large subtree changes more; feeds read later are exact, live
+/// subscribers hear of the newest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Appearances {
+    pub added: Vec<Appearance>,
+    pub removed: Vec<Appearance>,
+}
+
+impl Appearances {
+    /// The most appearances of each kind one edit reports.
+    pub const LIMIT: usize = 500;
+
+    pub fn extend(&mut self, other: Appearances) {
+        self.added.extend(other.added);
+        self.removed.extend(other.removed);
+    }
 }

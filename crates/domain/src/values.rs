@@ -162,48 +162,12 @@ pub enum Privacy {
     Private,
 }
 
-impl Privacy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "PUBLIC",
-            Self::Private => "PRIVATE",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> DomainResult<Self> {
-        match raw {
-            "PUBLIC" => Ok(Self::Public),
-            "PRIVATE" => Ok(Self::Private),
-            other => Err(DomainError::internal("decoding privacy", other)),
-        }
-    }
-}
-
 /// The life of a request (space attachment, access).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RequestState {
     Pending,
     Accepted,
     Rejected,
-}
-
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Accepted => "ACCEPTED",
-            Self::Rejected => "REJECTED",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> DomainResult<Self> {
-        match raw {
-            "PENDING" => Ok(Self::Pending),
-            "ACCEPTED" => Ok(Self::Accepted),
-            "REJECTED" => Ok(Self::Rejected),
-            other => Err(DomainError::internal("decoding request state", other)),
-        }
-    }
 }
 
 /// How child-space listings are ordered (always descending, ties broken by id).
@@ -296,31 +260,6 @@ pub enum PostKind {
 impl PostKind {
     pub const ALL: [PostKind; 7] =
         [Self::Text, Self::Url, Self::Image, Self::Audio, Self::Event, Self::Poll, Self::Card];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "TEXT",
-            Self::Url => "URL",
-            Self::Image => "IMAGE",
-            Self::Audio => "AUDIO",
-            Self::Event => "EVENT",
-            Self::Poll => "POLL",
-            Self::Card => "CARD",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
-    }
-
-    /// The stored form: kinds joined by commas, e.g. `TEXT,URL`.
-    pub fn join(kinds: &[PostKind]) -> String {
-        kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
-    }
-
-    pub fn split(raw: &str) -> Vec<PostKind> {
-        raw.split(',').filter_map(Self::from_db).collect()
-    }
 }
 
 /// How a feed is ordered.
@@ -386,10 +325,15 @@ pub enum FeedScope {
 /// ten times the engagement is worth half a day of freshness. The score of a post changes only when its
 /// engagement does, so it can be stored and indexed.
 pub fn hot_score(engagement: i64, created_at: chrono::DateTime<chrono::Utc>) -> f64 {
-    const EPOCH: i64 = 1_700_000_000;
     let magnitude = (engagement.max(1) as f64).log10();
-    magnitude + (created_at.timestamp() - EPOCH) as f64 / 45_000.0
+    magnitude + (created_at.timestamp() - HOT_EPOCH) as f64 / HOT_SECONDS_PER_UNIT
 }
+
+/// The time from which [`hot_score`] counts freshness, in Unix seconds.
+pub const HOT_EPOCH: i64 = 1_700_000_000;
+
+/// The seconds of freshness worth one order of magnitude of engagement in [`hot_score`] (12.5 hours).
+pub const HOT_SECONDS_PER_UNIT: f64 = 45_000.0;
 
 /// Post title: up to 300 characters.
 pub fn parse_title(raw: Option<&str>) -> DomainResult<Option<String>> {
@@ -410,6 +354,17 @@ pub fn parse_url(raw: Option<&str>) -> DomainResult<Option<String>> {
         Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(Some(url)),
         _ => Err(DomainError::validation("input.url", "must be an http:// or https:// address")),
     }
+}
+
+/// A search query: trimmed, 1 to 200 characters, no control characters.
+pub fn parse_search_query(raw: &str, field: &str) -> DomainResult<String> {
+    bounded_text(raw, field, 200, true).and_then(|q| {
+        if q.chars().any(char::is_control) {
+            Err(DomainError::validation(field, "must not contain control characters"))
+        } else {
+            Ok(q)
+        }
+    })
 }
 
 /// Comment text: 1 to 10,000 characters.
@@ -447,12 +402,6 @@ mod post_tests {
         for bad in ["ftp://x", "javascript:alert(1)", "https://", "http://a b"] {
             assert_eq!(parse_url(Some(bad)).map_err(|e| e.code()), Err("VALIDATION"), "{bad}");
         }
-    }
-
-    #[test]
-    fn post_kinds_round_trip_through_their_stored_form() {
-        let kinds = [PostKind::Text, PostKind::Url];
-        assert_eq!(PostKind::split(&PostKind::join(&kinds)), kinds);
     }
 
     #[test]

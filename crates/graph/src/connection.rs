@@ -30,8 +30,21 @@ pub(crate) fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
     Cursor::decode(&text, "after").map_err(ApiError)
 }
 
+/// Counters are 64-bit in the store and `Int` (32-bit) in GraphQL; they saturate rather than wrap.
+pub(crate) fn int(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
 /// The page size when a client gives none (or null).
 pub(crate) const DEFAULT_PAGE_SIZE: i32 = 20;
+
+/// The cost of a connection field for the query cost limit: what one item's selection costs, times the
+/// items it may return (`first`, at least one), plus the field itself. Nested connections multiply, so
+/// `descendants(first: 100) { posts(first: 100) { comments(first: 100) … } }` costs a million and more.
+pub(crate) fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, weco_domain::page::MAX_PAGE_SIZE as i32) as usize;
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
 
 /// Validates `first` (0 to 100; null means the default) and decodes `after`.
 pub(crate) fn page_request(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, ApiError> {
@@ -111,6 +124,14 @@ mod tests {
         let encoded = encode_cursor(&c);
         assert!(!encoded.contains(':'));
         assert_eq!(decode_cursor(&encoded).ok(), Some(c));
+    }
+
+    #[test]
+    fn a_connection_costs_its_items_times_their_selection() {
+        assert_eq!(cost(Some(100), 3), 301);
+        assert_eq!(cost(None, 3), 61);
+        assert_eq!(cost(Some(0), 3), 4);
+        assert_eq!(cost(Some(100), cost(Some(100), cost(Some(100), 2))), 2_010_101);
     }
 
     #[test]

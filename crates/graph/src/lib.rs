@@ -1,31 +1,48 @@
 //! Weco's GraphQL schema. It knows the domain and nothing below it: it builds and prints its SDL with no
 //! database, and a server feeds it an [`weco_domain::App`] and a per-request [`RequestScope`].
 //!
+//! Shared pieces:
 //! - [`error`]: the one mapping from `DomainError` to GraphQL errors with `extensions.code`.
-//! - `ids`, `connection`: ID parsing, opaque cursors and Relay connections.
-//! - `loaders`: per-request DataLoaders, so nested fields cost one batched query per level.
-//! - `types`: the object types (`User`, `Space`, `SpaceRequest`, …).
-//! - `query`, `mutation`: the roots, merged per area; `subscription`: live feeds and post updates.
+//! - `ids`, `connection`: ID parsing, opaque cursors, Relay connections and their cost for the query limit.
+//! - `scope`: the request's viewer and its DataLoaders, so nested fields cost one batched query per level.
+//! - `enums`: the schema's enums.
+//!
+//! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
+//! `holarchy`, `access`, `posts`, `feeds`; `subscription` streams live feeds and post updates. The roots
+//! below merge the areas' roots: a new area adds one name to each.
 
 pub mod error;
 
+mod access;
+mod accounts;
 mod connection;
+mod enums;
+mod feeds;
+mod holarchy;
 mod ids;
-mod loaders;
-mod mutation;
-mod query;
+mod posts;
 mod scope;
 mod subscription;
-mod types;
 
-use async_graphql::{Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use weco_domain::App;
 
 pub use error::ApiError;
-pub use mutation::Mutation;
-pub use query::Query;
 pub use scope::RequestScope;
 pub use subscription::Subscription;
+
+/// The query root: each area's queries.
+#[derive(MergedObject, Default)]
+pub struct Query(accounts::AccountQuery, holarchy::SpaceQuery, posts::PostQuery, feeds::FeedQuery, access::AccessQuery);
+
+/// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    accounts::AccountMutation,
+    holarchy::SpaceMutation,
+    posts::PostMutation,
+    access::AccessMutation,
+);
 
 /// The executable schema.
 pub type WecoSchema = Schema<Query, Mutation, Subscription>;

@@ -1,53 +1,109 @@
-//! What one request knows: who is asking, and its DataLoaders (cached for the request only).
+//! What one request knows: who is asking, and its DataLoaders (cached for the request only). Each area defines
+//! its loaders in its own module; they are registered here, one line each.
 
+use crate::access::{InviteLinkLoader, MembershipLoader};
+use crate::accounts::UserLoader;
 use crate::error::ApiError;
-use crate::loaders::Loaders;
+use crate::feeds::FeedLoader;
+use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
+use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader, PostVisibilityLoader};
 use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use std::sync::Arc;
 use weco_domain::{App, DomainError, Viewer};
+
+fn spawner(f: futures_util::future::BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(f)
+}
+
+/// A DataLoader with a per-request cache.
+pub(crate) type Cached<L> = DataLoader<L, HashMapCache>;
+
+pub(crate) fn cached<L>(loader: L) -> Cached<L>
+where
+    L: Send + Sync + 'static,
+{
+    DataLoader::with_cache(loader, spawner, HashMapCache::default())
+}
+
+/// The request's loaders, one per kind of batched read.
+pub(crate) struct Loaders {
+    pub users: Arc<Cached<UserLoader>>,
+    pub spaces: Cached<SpaceLoader>,
+    pub viewer_spaces: Cached<ViewerSpaceLoader>,
+    pub posts: Cached<PostLoader>,
+    pub post_actions: Cached<PostActionsLoader>,
+    pub post_spaces: Cached<PostSpacesLoader>,
+    pub post_visibility: Cached<PostVisibilityLoader>,
+    pub comments: Cached<CommentLoader>,
+    pub feeds: Cached<FeedLoader>,
+    pub memberships: Cached<MembershipLoader>,
+    pub invite_links: Cached<InviteLinkLoader>,
+}
+
+impl Loaders {
+    fn new(app: &App, viewer: Viewer) -> Self {
+        let users = Arc::new(cached(UserLoader { app: app.clone() }));
+        Self {
+            spaces: cached(SpaceLoader { app: app.clone(), viewer }),
+            viewer_spaces: cached(ViewerSpaceLoader { app: app.clone(), viewer }),
+            posts: cached(PostLoader { app: app.clone(), viewer }),
+            post_actions: cached(PostActionsLoader { app: app.clone(), viewer }),
+            post_spaces: cached(PostSpacesLoader { app: app.clone(), viewer }),
+            post_visibility: cached(PostVisibilityLoader { app: app.clone(), viewer }),
+            comments: cached(CommentLoader { app: app.clone(), viewer }),
+            feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
+            memberships: cached(MembershipLoader { app: app.clone(), viewer }),
+            invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
+            users,
+        }
+    }
+
+    /// Forgets every cached load.
+    fn clear(&self) {
+        self.users.clear::<weco_domain::UserId>();
+        self.spaces.clear::<weco_domain::SpaceId>();
+        self.viewer_spaces.clear::<weco_domain::SpaceId>();
+        self.posts.clear::<weco_domain::PostId>();
+        self.post_actions.clear::<weco_domain::PostId>();
+        self.post_spaces.clear::<weco_domain::PostId>();
+        self.post_visibility.clear::<weco_domain::PostId>();
+        self.comments.clear::<weco_domain::CommentId>();
+        self.feeds.clear::<crate::feeds::FeedKey>();
+        self.memberships.clear::<weco_domain::SpaceId>();
+        self.invite_links.clear::<weco_domain::SpaceId>();
+    }
+}
 
 /// Put into each request's data by the server. Cloning shares the loaders (subscriptions keep a handle).
 #[derive(Clone)]
 pub struct RequestScope {
     pub viewer: Viewer,
-    pub(crate) loaders: std::sync::Arc<Loaders>,
+    pub(crate) loaders: Arc<Loaders>,
 }
 
 impl RequestScope {
     pub fn new(app: &App, viewer: Viewer) -> Self {
-        Self { viewer, loaders: std::sync::Arc::new(Loaders::new(app, viewer)) }
+        Self { viewer, loaders: Arc::new(Loaders::new(app, viewer)) }
     }
-}
 
-/// The application, the request's viewer and loaders, from a resolver's context.
-pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a App {
-    ctx.data_unchecked::<App>()
-}
-
-pub(crate) fn scope<'a>(ctx: &Context<'a>) -> Result<&'a RequestScope, ApiError> {
-    ctx.data::<RequestScope>().map_err(|_| ApiError(DomainError::internal("resolving", "request has no scope")))
-}
-
-impl RequestScope {
     /// Forgets cached loads after a mutation, so what it returns reflects what it changed.
     pub(crate) fn invalidate(&self) {
-        self.loaders.users.clear::<weco_domain::UserId>();
-        self.loaders.spaces.clear::<weco_domain::SpaceId>();
-        self.loaders.viewer_spaces.clear::<weco_domain::SpaceId>();
-        self.loaders.posts.clear::<weco_domain::PostId>();
-        self.loaders.access.clear::<weco_domain::SpaceId>();
-        self.loaders.post_actions.clear::<weco_domain::PostId>();
-        self.loaders.post_spaces.clear::<weco_domain::PostId>();
-        self.loaders.comments.clear::<weco_domain::CommentId>();
-        self.loaders.feeds.clear::<crate::loaders::FeedKey>();
-        self.loaders.memberships.clear::<weco_domain::SpaceId>();
-        self.loaders.invite_links.clear::<weco_domain::SpaceId>();
-        self.loaders.post_visibility.clear::<weco_domain::PostId>();
+        self.loaders.clear();
     }
-}
 
-impl RequestScope {
     /// Primes the user loader with a user an event carried, so resolving it reads no database.
     pub(crate) async fn feed_user(&self, user: weco_domain::User) {
         self.loaders.users.feed_one(user.id, user).await;
     }
+}
+
+/// The application, from a resolver's context.
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a App {
+    ctx.data_unchecked::<App>()
+}
+
+/// The request's viewer and loaders, from a resolver's context.
+pub(crate) fn scope<'a>(ctx: &Context<'a>) -> Result<&'a RequestScope, ApiError> {
+    ctx.data::<RequestScope>().map_err(|_| ApiError(DomainError::internal("resolving", "request has no scope")))
 }

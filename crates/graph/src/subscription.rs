@@ -1,28 +1,38 @@
 //! The subscription root: live feeds and post updates.
 //!
-//! A subscription checks access when it starts (DESIGN §5 rule 7), then maps the bus's deliveries to GraphQL
-//! events. Events carry what subscribers select (the post, its creator, the new totals), so delivering one
-//! needs no database read unless a subscriber selects something about itself (`viewerHasLiked`).
+//! A subscription checks access when it starts (docs/privacy.md rule 7), then maps the bus's deliveries to
+//! GraphQL events. Events carry what subscribers select (the post, its author, the new totals), so delivering
+//! one needs no database read unless a subscriber selects something about itself (`viewerHasLiked`).
 //!
-//! - Stats bursts are coalesced per subscriber: at most one `PostStatsChanged` per post per
-//!   [`STATS_INTERVAL`], always the newest (highest `version`), so the last one carries the exact totals.
+//! - Stats are throttled per subscriber and post, on the leading edge: the first change goes out at once; the
+//!   changes that follow within [`STATS_INTERVAL`] are held and the newest (highest `version`) goes out when
+//!   the interval ends, so a quiet post updates in milliseconds, a like storm costs one event per interval, and
+//!   the last event carries the exact totals.
+//! - `spaceFeed(depth: DIRECT)` hears only of posts placed directly in its space: additions, removals and
+//!   stats of the others are dropped.
 //! - `spaceFeed(after:)` subscribes first, then replays from the database what was added since the cursor,
 //!   then goes live, skipping live events for posts it already replayed: no gap, no duplicate.
 //! - A subscriber that falls behind is ended with code `RESYNC` (catch up with `after`), rather than
 //!   slowing others or buffering without bound.
 //! - `AccessChanged` on the topic makes the subscription re-check access; losing it ends it with `FORBIDDEN`.
 
-use crate::connection::{decode_cursor, encode_cursor};
+use crate::connection::{decode_cursor, encode_cursor, int};
+use crate::enums::Depth;
 use crate::error::ApiError;
 use crate::ids::{parse_id, to_id};
+use crate::posts::{CommentObject, PostObject};
 use crate::scope::{RequestScope, app, scope};
-use crate::types::{CommentObject, Depth, PostObject, int};
 use async_graphql::{Context, ID, Object, Subscription as SubscriptionRoot, Union};
 use futures_util::{Stream, StreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
+use tokio::time::{Instant, Sleep};
 use weco_domain::events::{Delivery, Envelope, Event, PostStats, Topic};
-use weco_domain::{App, Cursor, CursorKey, DomainError, Post, PostId, SpaceId, Viewer};
+use weco_domain::ports::EventStream;
+use weco_domain::{App, Comment, Cursor, CursorKey, DomainError, Post, PostId, SpaceId, User, Viewer};
 
 /// The shortest time between two stats events for one post, per subscriber.
 pub const STATS_INTERVAL: Duration = Duration::from_millis(250);
@@ -138,52 +148,118 @@ fn new_cursor(post: &Post) -> String {
     encode_cursor(&Cursor::new(CursorKey::Int(post.created_at.timestamp_micros()), post.id.0))
 }
 
-/// One step of a subscription after coalescing.
+/// One step of a subscription after throttling.
 enum Step {
-    Event(std::sync::Arc<Envelope>),
+    Event(Arc<Envelope>),
     Stats(PostId, PostStats),
     Lagged(u64),
 }
 
-/// Passes events through, holding back stats: per post, the newest snapshot is sent at most once per
-/// interval (and at the end of every interval in which one arrived).
-fn coalesce(deliveries: weco_domain::ports::EventStream) -> impl Stream<Item = Step> + Send {
-    enum Input {
-        Delivery(Option<Delivery>),
-        Tick,
+/// A post's throttle: when its last stats went out (and which version), and the newest held back since.
+struct Throttle {
+    sent_at: Instant,
+    sent_version: i64,
+    held: Option<PostStats>,
+}
+
+/// Passes deliveries through, throttling stats per post on the leading edge (see the module docs).
+struct Coalesce {
+    deliveries: EventStream,
+    posts: HashMap<PostId, Throttle>,
+    ready: VecDeque<Step>,
+    /// Fires when the earliest held stats are due.
+    timer: Option<Pin<Box<Sleep>>>,
+    ended: bool,
+}
+
+impl Coalesce {
+    fn new(deliveries: EventStream) -> Self {
+        Self { deliveries, posts: HashMap::new(), ready: VecDeque::new(), timer: None, ended: false }
     }
-    let ticks = futures_util::stream::unfold((), |()| async {
-        tokio::time::sleep(STATS_INTERVAL).await;
-        Some((Input::Tick, ()))
-    });
-    let deliveries =
-        deliveries.map(|d| Input::Delivery(Some(d))).chain(futures_util::stream::once(async { Input::Delivery(None) }));
-    let merged = futures_util::stream::select(deliveries, ticks);
-    let mut pending: HashMap<PostId, PostStats> = HashMap::new();
-    let mut sent: HashMap<PostId, i64> = HashMap::new();
-    merged.flat_map(move |input| {
-        let mut out: Vec<Step> = Vec::new();
-        match input {
-            Input::Delivery(Some(Delivery::Event(envelope))) => match &envelope.event {
-                Event::PostStatsChanged { post_id, stats } => {
-                    let newer = pending.get(post_id).is_none_or(|p| stats.version > p.version)
-                        && sent.get(post_id).is_none_or(|v| stats.version > *v);
-                    if newer {
-                        pending.insert(*post_id, *stats);
-                    }
-                }
-                _ => out.push(Step::Event(envelope)),
-            },
-            Input::Delivery(Some(Delivery::Lagged(n))) => out.push(Step::Lagged(n)),
-            Input::Delivery(None) | Input::Tick => {
-                for (post, stats) in pending.drain() {
-                    sent.insert(post, stats.version);
-                    out.push(Step::Stats(post, stats));
+
+    fn stats(&mut self, post: PostId, stats: PostStats, now: Instant) {
+        match self.posts.get_mut(&post) {
+            None => {
+                self.posts.insert(post, Throttle { sent_at: now, sent_version: stats.version, held: None });
+                self.ready.push_back(Step::Stats(post, stats));
+            }
+            Some(t) if stats.version <= t.sent_version || t.held.is_some_and(|h| h.version >= stats.version) => {}
+            Some(t) if t.held.is_none() && now >= t.sent_at + STATS_INTERVAL => {
+                t.sent_at = now;
+                t.sent_version = stats.version;
+                self.ready.push_back(Step::Stats(post, stats));
+            }
+            Some(t) => {
+                t.held = Some(stats);
+                let due = t.sent_at + STATS_INTERVAL;
+                if self.timer.as_ref().is_none_or(|timer| timer.deadline() > due) {
+                    self.timer = Some(Box::pin(tokio::time::sleep_until(due)));
                 }
             }
         }
-        futures_util::stream::iter(out)
-    })
+    }
+
+    /// Sends held stats that are due (all of them when `everything`), forgets posts quiet for an interval,
+    /// and sets the timer for the next due ones.
+    fn flush(&mut self, now: Instant, everything: bool) {
+        let mut next: Option<Instant> = None;
+        let ready = &mut self.ready;
+        self.posts.retain(|post, t| {
+            let due = t.sent_at + STATS_INTERVAL;
+            match t.held {
+                Some(stats) if everything || due <= now => {
+                    t.held = None;
+                    t.sent_at = now;
+                    t.sent_version = stats.version;
+                    ready.push_back(Step::Stats(*post, stats));
+                    true
+                }
+                Some(_) => {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                    true
+                }
+                // Quiet for a whole interval: the next change may go out at once, as for a new post.
+                None => due > now,
+            }
+        });
+        self.timer = next.map(|at| Box::pin(tokio::time::sleep_until(at)));
+    }
+}
+
+impl Stream for Coalesce {
+    type Item = Step;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<Step>> {
+        let this = self.get_mut();
+        while !this.ended {
+            match this.deliveries.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Delivery::Event(envelope))) => match &envelope.event {
+                    Event::PostStatsChanged { post_id, stats, .. } => this.stats(*post_id, *stats, Instant::now()),
+                    _ => this.ready.push_back(Step::Event(envelope)),
+                },
+                Poll::Ready(Some(Delivery::Lagged(n))) => this.ready.push_back(Step::Lagged(n)),
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    this.flush(Instant::now(), true);
+                }
+                Poll::Pending => break,
+            }
+        }
+        if let Some(timer) = this.timer.as_mut()
+            && timer.as_mut().poll(cx).is_ready()
+        {
+            this.flush(Instant::now(), false);
+            // A new timer must be polled once to be woken.
+            if let Some(timer) = this.timer.as_mut() {
+                let _ = timer.as_mut().poll(cx);
+            }
+        }
+        match this.ready.pop_front() {
+            Some(step) => Poll::Ready(Some(step)),
+            None if this.ended => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
 }
 
 fn resync(n: u64) -> ApiError {
@@ -195,7 +271,20 @@ fn resync(n: u64) -> ApiError {
 
 /// Whether the viewer still may access the space (after an `AccessChanged`).
 async fn still_allowed(app: &App, viewer: Viewer, space: SpaceId) -> bool {
-    app.accessible_spaces(viewer, &[space]).await.is_ok_and(|s| s.contains(&space))
+    app.holarchy().access(viewer, &[space]).await.is_ok_and(|s| s.contains_key(&space))
+}
+
+/// Ends a stream after the first error it yields (that error is sent).
+fn until_error<T: Send + 'static>(
+    stream: impl Stream<Item = Result<T, ApiError>> + Send + 'static,
+) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static {
+    stream.scan(false, |ended, item| {
+        let out = if *ended { None } else { Some(item) };
+        if matches!(out, Some(Err(_))) {
+            *ended = true;
+        }
+        async move { out }
+    })
 }
 
 #[derive(Default)]
@@ -218,15 +307,16 @@ impl Subscription {
         let viewer = scope.viewer;
         let space = parse_id::<SpaceId>(&space_id, "spaceId")?;
         let depth: weco_domain::values::Depth = depth.unwrap_or(Depth::All).into();
+        let direct_only = depth == weco_domain::values::Depth::Direct;
         let after = after.as_deref().map(decode_cursor).transpose()?;
-        app.require_access(viewer, space).await?;
+        let proof = app.holarchy().require_access(viewer, space).await?;
         // Subscribe before replaying, so nothing published meanwhile is lost.
-        let live = coalesce(app.bus.subscribe_confirmed(Topic::Space(space)).await);
+        let live = Coalesce::new(app.bus().subscribe_confirmed(Topic::Space(space)).await);
         let replayed = match &after {
-            Some(cursor) => app.feed_since(space, depth, cursor, REPLAY_LIMIT).await?,
+            Some(cursor) => app.feeds().since(proof, depth, cursor, REPLAY_LIMIT).await?,
             None => Vec::new(),
         };
-        let seen: std::sync::Arc<HashSet<PostId>> = std::sync::Arc::new(replayed.iter().map(|p| p.id).collect());
+        let seen: Arc<HashSet<PostId>> = Arc::new(replayed.iter().map(|p| p.id).collect());
         let replay = futures_util::stream::iter(replayed.into_iter().map(move |post| {
             let cursor = new_cursor(&post);
             Ok(FeedEvent::PostAdded(PostAdded { space_id: space, post: post.into(), cursor }))
@@ -236,53 +326,45 @@ impl Subscription {
                 let (app, scope, seen) = (app.clone(), scope.clone(), seen.clone());
                 async move {
                     scope.invalidate();
-                    match step {
-                        Step::Lagged(n) => Some(Err(resync(n))),
+                    let envelope = match step {
+                        Step::Lagged(n) => return Some(Err(resync(n))),
                         Step::Stats(post_id, stats) => {
-                            Some(Ok(FeedEvent::PostStatsChanged(PostStatsChanged { post_id, stats })))
+                            return Some(Ok(FeedEvent::PostStatsChanged(PostStatsChanged { post_id, stats })));
                         }
-                        Step::Event(envelope) => match &envelope.event {
-                            Event::PostAdded { direct, post, creator, .. } => {
-                                if seen.contains(&post.id) || (depth == weco_domain::values::Depth::Direct && !direct) {
-                                    return None;
-                                }
-                                scope.feed_user(creator.as_ref().clone()).await;
-                                let cursor = new_cursor(post);
-                                Some(Ok(FeedEvent::PostAdded(PostAdded {
-                                    space_id: space,
-                                    post: post.as_ref().clone().into(),
-                                    cursor,
-                                })))
+                        Step::Event(envelope) => envelope,
+                    };
+                    if direct_only && !envelope.event.concerns_direct_feed_of(space) {
+                        return None;
+                    }
+                    match &envelope.event {
+                        Event::PostAdded { post, author, .. } => {
+                            if seen.contains(&post.id) {
+                                return None;
                             }
-                            Event::PostRemoved { space_id, post_id } => {
-                                Some(Ok(FeedEvent::PostRemoved(PostRemoved { space_id: *space_id, post_id: *post_id })))
+                            scope.feed_user(User::from(author.as_ref().clone())).await;
+                            let post = Post::from(post.as_ref().clone());
+                            let cursor = new_cursor(&post);
+                            Some(Ok(FeedEvent::PostAdded(PostAdded { space_id: space, post: post.into(), cursor })))
+                        }
+                        Event::PostRemoved { post_id, .. } => {
+                            Some(Ok(FeedEvent::PostRemoved(PostRemoved { space_id: Some(space), post_id: *post_id })))
+                        }
+                        Event::AccessChanged { .. } => {
+                            if still_allowed(&app, viewer, space).await {
+                                None
+                            } else {
+                                Some(Err(ApiError(DomainError::forbidden("you no longer have access to this space"))))
                             }
-                            Event::AccessChanged { .. } => {
-                                if still_allowed(&app, viewer, space).await {
-                                    None
-                                } else {
-                                    Some(Err(ApiError(DomainError::forbidden(
-                                        "you no longer have access to this space",
-                                    ))))
-                                }
-                            }
-                            Event::PostStatsChanged { .. } | Event::CommentAdded { .. } => None,
-                        },
+                        }
+                        Event::PostStatsChanged { .. } | Event::CommentAdded { .. } => None,
                     }
                 }
             })
             .filter_map(|x| async move { x });
-        Ok(replay.chain(live).scan(false, |ended, item| {
-            // An error item ends the subscription after it is sent.
-            let out = if *ended { None } else { Some(item) };
-            if matches!(out, Some(Err(_))) {
-                *ended = true;
-            }
-            async move { out }
-        }))
+        Ok(until_error(replay.chain(live)))
     }
 
-    /// Live changes of one post: new totals (coalesced), new comments, removal.
+    /// Live changes of one post: new totals (throttled), new comments, removal.
     async fn post_updates(
         &self,
         ctx: &Context<'_>,
@@ -291,12 +373,15 @@ impl Subscription {
         let app = app(ctx).clone();
         let scope: RequestScope = scope(ctx)?.clone();
         let post = parse_id::<PostId>(&post_id, "postId")?;
-        if !app.can_see_post(scope.viewer, post).await? {
+        let can_see = move |app: App, viewer: Viewer| async move {
+            app.posts().visible(viewer, &[post]).await.map(|v| v.contains(&post))
+        };
+        if !can_see(app.clone(), scope.viewer).await? {
             return Err(ApiError(DomainError::NotFound("post")));
         }
         let recheck = ctx.data_opt::<crate::SchemaLimits>().copied().unwrap_or_default().access_recheck;
-        let last_check = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
-        let live = coalesce(app.bus.subscribe_confirmed(Topic::Post(post)).await);
+        let last_check = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        let live = Coalesce::new(app.bus().subscribe_confirmed(Topic::Post(post)).await);
         let events = live
             .then(move |step| {
                 let (app, scope, last_check) = (app.clone(), scope.clone(), last_check.clone());
@@ -305,14 +390,13 @@ impl Subscription {
                     // Post topics hear nothing of access changes, so the right to see the post is re-checked
                     // before delivering, at most once per `recheck`: losing access ends the subscription.
                     // A deletion is told to everyone who could see the post; it needs no check (and would fail it).
-                    let deletion =
-                        matches!(&step, Step::Event(e) if matches!(e.event, Event::PostRemoved { space_id: None, .. }));
+                    let deletion = matches!(&step, Step::Event(e) if matches!(e.event, Event::PostRemoved { deleted: true, .. }));
                     let due = !deletion && last_check.lock().map(|t| t.elapsed() >= recheck).unwrap_or(true);
                     if due {
                         if let Ok(mut t) = last_check.lock() {
                             *t = std::time::Instant::now();
                         }
-                        if !app.can_see_post(scope.viewer, post).await.unwrap_or(false) {
+                        if !can_see(app.clone(), scope.viewer).await.unwrap_or(false) {
                             return Some(Err(ApiError(DomainError::forbidden("you can no longer see this post"))));
                         }
                     }
@@ -322,14 +406,12 @@ impl Subscription {
                             Some(Ok(PostEvent::PostStatsChanged(PostStatsChanged { post_id, stats })))
                         }
                         Step::Event(envelope) => match &envelope.event {
-                            Event::CommentAdded { post_id, comment } => {
-                                Some(Ok(PostEvent::CommentAdded(CommentAdded {
-                                    post_id: *post_id,
-                                    comment: comment.as_ref().clone().into(),
-                                })))
-                            }
-                            Event::PostRemoved { space_id, post_id } => {
-                                Some(Ok(PostEvent::PostRemoved(PostRemoved { space_id: *space_id, post_id: *post_id })))
+                            Event::CommentAdded { post_id, comment } => Some(Ok(PostEvent::CommentAdded(CommentAdded {
+                                post_id: *post_id,
+                                comment: Comment::from(comment.as_ref().clone()).into(),
+                            }))),
+                            Event::PostRemoved { post_id, deleted: true, .. } => {
+                                Some(Ok(PostEvent::PostRemoved(PostRemoved { space_id: None, post_id: *post_id })))
                             }
                             _ => None,
                         },
@@ -337,12 +419,72 @@ impl Subscription {
                 }
             })
             .filter_map(|x| async move { x });
-        Ok(events.scan(false, |ended, item| {
-            let out = if *ended { None } else { Some(item) };
-            if matches!(out, Some(Err(_))) {
-                *ended = true;
-            }
-            async move { out }
+        Ok(until_error(events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weco_domain::EventId;
+
+    fn stats(version: i64) -> PostStats {
+        PostStats { total_likes: version, total_comments: 0, total_ratings: 0, total_reposts: 0, version }
+    }
+
+    fn envelope(post: PostId, version: i64) -> Delivery {
+        Delivery::Event(Arc::new(Envelope {
+            v: weco_domain::events::EVENT_VERSION,
+            id: EventId::generate(),
+            topic: Topic::Post(post),
+            event: Event::PostStatsChanged { post_id: post, stats: stats(version), direct_spaces: Vec::new() },
         }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_change_goes_out_at_once_and_a_burst_ends_with_the_newest() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Delivery>();
+        let deliveries: EventStream = Box::pin(tokio_stream_shim::UnboundedReceiverStream(rx));
+        let mut steps = Coalesce::new(deliveries);
+        let post = PostId::generate();
+        tx.send(envelope(post, 1)).ok();
+        let start = Instant::now();
+        match steps.next().await {
+            Some(Step::Stats(_, s)) => assert_eq!(s.version, 1),
+            _ => panic!("expected stats"),
+        }
+        assert_eq!(Instant::now(), start, "the first change is not delayed");
+        for v in 2..=5 {
+            tx.send(envelope(post, v)).ok();
+        }
+        match steps.next().await {
+            Some(Step::Stats(_, s)) => assert_eq!(s.version, 5, "the newest of the burst"),
+            _ => panic!("expected stats"),
+        }
+        assert_eq!(Instant::now(), start + STATS_INTERVAL, "held until the interval ends");
+        // Quiet for longer than an interval: the next change goes out at once again.
+        tokio::time::advance(STATS_INTERVAL * 2).await;
+        let before = Instant::now();
+        tx.send(envelope(post, 6)).ok();
+        match steps.next().await {
+            Some(Step::Stats(_, s)) => assert_eq!(s.version, 6),
+            _ => panic!("expected stats"),
+        }
+        assert_eq!(Instant::now(), before);
+    }
+
+    /// A minimal stream over an unbounded receiver, for the test above.
+    mod tokio_stream_shim {
+        use super::*;
+
+        pub struct UnboundedReceiverStream(pub tokio::sync::mpsc::UnboundedReceiver<Delivery>);
+
+        impl Stream for UnboundedReceiverStream {
+            type Item = Delivery;
+
+            fn poll_next(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<Delivery>> {
+                self.0.poll_recv(cx)
+            }
+        }
     }
 }

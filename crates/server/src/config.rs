@@ -115,6 +115,12 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// A test hook that makes the server misbehave on purpose: `abort-after-commit` aborts the process right
+    /// after a unit of work commits, before its events are published (what the outbox must survive). Never set
+    /// it in production.
+    #[arg(long, env = "WECO_FAILPOINT", hide = true)]
+    pub failpoint: Option<String>,
 }
 
 impl Settings {
@@ -145,6 +151,7 @@ impl Settings {
             trust_forwarded_for: false,
             channel_prefix: "weco".into(),
             log_format: "text".into(),
+            failpoint: None,
         }
     }
 }
@@ -188,6 +195,7 @@ impl fmt::Debug for Settings {
             .field("ws_origins", &self.ws_origins)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("log_format", &self.log_format)
+            .field("failpoint", &self.failpoint)
             .finish()
     }
 }

@@ -11,17 +11,16 @@
 //!   query; the queries are kept in Redis when configured, so every replica knows them.
 //! - Every error leaving here carries `extensions.code`.
 
-use crate::limits::RateLimiter;
-use crate::routes::AppState;
+use crate::state::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, Variables};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::Extension;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use weco_domain::Viewer;
 use weco_graph::RequestScope;
@@ -83,34 +82,6 @@ impl MediaType2 {
 
 fn fail(status: StatusCode, media: MediaType, code: &str, message: &str) -> HttpResponse {
     error_response(status, MediaType2(media), code, message)
-}
-
-/// The viewer named by `Authorization: Bearer <token>`; no header is an anonymous viewer.
-fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, &'static str> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Viewer::ANONYMOUS) };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    match token {
-        Some(token) => state.app.viewer_from_token(Some(token)).map_err(|_| "the bearer token is invalid or expired"),
-        None => Err("expected 'Authorization: Bearer <token>'"),
-    }
-}
-
-/// The client's address: the connection's, or behind a trusted proxy the first `X-Forwarded-For` entry.
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
-    if state.limits.trust_forwarded_for
-        && let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|first| first.trim().parse().ok())
-    {
-        return ip;
-    }
-    peer.ip()
 }
 
 /// The kind of operation the request would run (after APQ resolved its query).
@@ -228,9 +199,11 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e: &ServerError| e.path.is_empty())
 }
 
+/// `POST /graphql` and `GET /graphql`. The viewer was read, and the rate limit applied, by the layers in front
+/// (`routes`).
 pub async fn graphql(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(viewer): Extension<Viewer>,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
@@ -244,22 +217,6 @@ pub async fn graphql(
             "accepted response types: application/graphql-response+json, application/json",
         );
     };
-    let viewer = match viewer(&state, &headers) {
-        Ok(v) => v,
-        Err(message) => return fail(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", message),
-    };
-    let rate_key = match viewer.id() {
-        Some(user) => RateLimiter::user_key(user),
-        None => RateLimiter::ip_key(client_ip(&state, &headers, peer)),
-    };
-    if let Err(retry_after) = state.limiter.check(&rate_key) {
-        let mut response =
-            fail(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", "too many requests: slow down and retry later");
-        if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
-    }
 
     let mut requests = match method {
         Method::GET => match request_from_query(raw_query.as_deref()) {

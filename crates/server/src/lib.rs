@@ -3,18 +3,23 @@
 //!
 //! - [`config`]: the typed `Settings` (defaults, environment, flags) and the CLI.
 //! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
-//! - [`routes`]: the HTTP surface and its layers; [`http`]: GraphQL over HTTP to the spec (with APQ);
-//!   [`limits`]: rate limiting and the server's counters.
+//! - [`state`]: [`state::AppState`], what every handler shares.
+//! - [`routes`]: the HTTP surface and its layers; [`auth`]: reading bearer tokens and client addresses;
+//!   [`http`]: GraphQL over HTTP to the spec (with APQ); [`limits`]: rate limiting and the server's counters.
+//! - [`tasks`]: the background work — the outbox relay and the job runner.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - [`seed`]: `weco seed`, a deterministic generator of realistic data loaded straight into the database.
 //! - [`telemetry`] sets up logging.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod limits;
 pub mod routes;
 pub mod seed;
 pub mod startup;
+pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod ws;
 

@@ -1,53 +1,24 @@
 //! The HTTP surface: GraphQL over HTTP and WebSocket, GraphiQL with its assets built in, health, readiness
-//! and metrics, behind the request-wide layers (body limit, timeout, CORS, request ids, tracing).
+//! and metrics, behind the request-wide layers (body limit, timeout, CORS, request ids, tracing) and, on
+//! `/graphql`, the caller's identity and rate limit.
 
-use crate::http::{MediaType2, PersistedQueries, error_response};
-use crate::limits::{RateLimiter, ServerMetrics};
+use crate::auth::{client_ip, viewer_from_headers};
+use crate::http::{MediaType2, error_response};
+use crate::limits::RateLimiter;
+use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use weco_domain::App;
-use weco_graph::WecoSchema;
-use weco_realtime::RealtimeBus;
-use weco_store::SeaStore;
-
-/// Limits every request is held to.
-#[derive(Clone, Debug)]
-pub struct HttpLimits {
-    pub max_body_bytes: usize,
-    /// Largest websocket message, in bytes.
-    pub ws_max_message_bytes: usize,
-    pub max_batch: usize,
-    pub request_timeout: Duration,
-    pub cors_origins: Vec<String>,
-    pub ws_origins: Vec<String>,
-    /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
-    pub trust_forwarded_for: bool,
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub app: App,
-    pub schema: WecoSchema,
-    pub store: Arc<SeaStore>,
-    pub bus: Arc<RealtimeBus>,
-    /// How long a websocket client may take to send `connection_init`.
-    pub ws_init_timeout: Duration,
-    pub limits: HttpLimits,
-    pub limiter: Arc<RateLimiter>,
-    pub persisted: PersistedQueries,
-    pub metrics: Arc<ServerMetrics>,
-}
 
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -55,8 +26,12 @@ pub fn router(state: AppState) -> Router {
     let ws = Router::new()
         .route("/graphql/ws", get(crate::ws::upgrade))
         .route_layer(middleware::from_fn_with_state(state.clone(), check_ws_origin));
-    Router::new()
+    let graphql = Router::new()
         .route("/graphql", get(crate::http::graphql).post(crate::http::graphql))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), identify));
+    Router::new()
+        .merge(graphql)
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
@@ -74,6 +49,50 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Reads the caller's bearer token into a [`weco_domain::Viewer`] for the handler; a bad token is 401 with code
+/// `UNAUTHENTICATED`.
+async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    match viewer_from_headers(&state, request.headers()) {
+        Ok(viewer) => {
+            request.extensions_mut().insert(viewer);
+            next.run(request).await
+        }
+        Err(refused) => error_response(
+            StatusCode::UNAUTHORIZED,
+            MediaType2::from_accept(request.headers()),
+            "UNAUTHENTICATED",
+            refused.message(),
+        ),
+    }
+}
+
+/// Holds each client (the user when logged in, the address otherwise) to its request budget: 429 with code
+/// `RATE_LIMITED` and `Retry-After` beyond it. Websocket operations draw on the same budget (`ws`).
+async fn rate_limit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = match request.extensions().get::<weco_domain::Viewer>().and_then(|v| v.id()) {
+        Some(user) => RateLimiter::user_key(user),
+        None => RateLimiter::ip_key(client_ip(&state, request.headers(), peer)),
+    };
+    if let Err(retry_after) = state.limiter.check(&key) {
+        let mut response = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            MediaType2::from_accept(request.headers()),
+            "RATE_LIMITED",
+            "too many requests: slow down and retry later",
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+    next.run(request).await
 }
 
 /// Answers requests that take longer than `limit` with 408 and a GraphQL error with code `TIMEOUT`. The
@@ -229,5 +248,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Active event subscriptions in this process.",
         bus.active_subscribers.to_string(),
     );
+    // The queue and the outbox are shared by every replica: each reports the same numbers.
+    match state.app.job_stats().await {
+        Ok(jobs) => {
+            gauge("weco_jobs_due", "Jobs whose time has come and that no runner has finished.", jobs.due.to_string());
+            gauge("weco_jobs_failed", "Jobs that used up their attempts.", jobs.failed.to_string());
+        }
+        Err(e) => tracing::warn!(error = ?e, "could not read the job queue for the metrics"),
+    }
+    match state.app.outbox_pending().await {
+        Ok(n) => gauge("weco_outbox_pending", "Committed events not yet published and cleared.", n.to_string()),
+        Err(e) => tracing::warn!(error = ?e, "could not read the outbox for the metrics"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

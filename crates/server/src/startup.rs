@@ -3,24 +3,29 @@
 use crate::config::{Settings, redact_url};
 use crate::http::PersistedQueries;
 use crate::limits::RateLimiter;
-use crate::routes::{self, AppState, HttpLimits};
+use crate::routes;
+use crate::state::{AppState, HttpLimits};
+use crate::tasks::Background;
 use anyhow::Context as _;
-use async_trait_shim::BlockingHasher;
 use migration::{Migrator, MigratorTrait};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use weco_domain::App;
+use tokio::sync::Notify;
+use weco_domain::app::Failpoints;
 use weco_domain::auth::TokenKeys;
+use weco_domain::{App, Ports};
 use weco_graph::{SchemaLimits, schema_builder};
 use weco_realtime::{RealtimeBus, RealtimeConfig};
 use weco_store::{SeaStore, StoreOptions};
 
-/// Password hashing on tokio's blocking pool, so a burst of logins never stalls the event loop.
-mod async_trait_shim {
+/// What the domain needs of the runtime: password hashing on tokio's blocking pool (so a burst of logins never
+/// stalls the event loop) and tokio's timers.
+mod runtime {
+    use std::time::Duration;
     use weco_domain::DomainResult;
-    use weco_domain::ports::PasswordHasher;
+    use weco_domain::ports::{Clock, PasswordHasher};
 
     pub struct BlockingHasher;
 
@@ -36,6 +41,15 @@ mod async_trait_shim {
             tokio::task::spawn_blocking(move || weco_domain::auth::verify_password(&password, &phc))
                 .await
                 .unwrap_or(false)
+        }
+    }
+
+    pub struct TokioClock;
+
+    #[async_trait::async_trait]
+    impl Clock for TokioClock {
+        async fn sleep(&self, duration: Duration) {
+            tokio::time::sleep(duration).await;
         }
     }
 }
@@ -78,6 +92,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
+    wake_jobs: Arc<Notify>,
 }
 
 impl Application {
@@ -105,7 +120,17 @@ impl Application {
             None => RealtimeBus::in_process(realtime),
         });
         tracing::info!(bus = bus.backend_name(), prefix = bus.prefix(), "event bus ready");
-        let app = App::new(store.clone(), Arc::new(BlockingHasher), TokenKeys::new(&secret), bus.clone());
+        let wake_jobs = Arc::new(Notify::new());
+        let wake = wake_jobs.clone();
+        let app = App::new(Ports {
+            store: store.clone(),
+            hasher: Arc::new(runtime::BlockingHasher),
+            tokens: TokenKeys::new(&secret),
+            bus: bus.clone(),
+            clock: Arc::new(runtime::TokioClock),
+            wake_jobs: Some(Arc::new(move || wake.notify_one())),
+            failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
+        });
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
@@ -147,8 +172,9 @@ impl Application {
             limiter: Arc::new(RateLimiter::new(settings.rate_limit_per_minute, settings.rate_limit_burst)),
             persisted,
             metrics: Arc::default(),
+            groups: Arc::default(),
         };
-        Ok(Self { listener, addr, state })
+        Ok(Self { listener, addr, state, wake_jobs })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -159,14 +185,17 @@ impl Application {
         self.addr.port()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish and stops the background work
+    /// (the outbox relay and the job runner, [`crate::tasks`]).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let background = Background::start(self.state.app.clone(), self.wake_jobs);
         let router = routes::router(self.state.clone());
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving")?;
-        Ok(())
+            .context("serving");
+        background.stop().await;
+        served
     }
 }
 

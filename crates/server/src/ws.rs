@@ -25,17 +25,21 @@
 //! subscriber too slow for the bus; the group itself never waits for anyone. The last member to leave stops the
 //! producer, which drops its bus subscription.
 
-use crate::routes::AppState;
+use crate::auth::{client_ip, viewer_from_payload};
+use crate::limits::RateLimiter;
+use crate::state::AppState;
 use async_graphql::parser::types::{OperationType, Selection};
 use async_graphql::{Pos, Request, Response};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
@@ -56,7 +60,13 @@ enum Protocol {
     Legacy,
 }
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> impl IntoResponse {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> impl IntoResponse {
+    let ip = client_ip(&state, &headers, peer);
     let ws = ws.protocols(["graphql-transport-ws", "graphql-ws"]);
     let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
         Some("graphql-ws") => Protocol::Legacy,
@@ -68,7 +78,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> imp
         // Small buffers: an idle subscriber should cost kilobytes, not the default hundreds of them.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| serve(socket, state, protocol))
+        .on_upgrade(move |socket| serve(socket, state, protocol, ip))
 }
 
 /// What the connection task sends out.
@@ -79,20 +89,6 @@ enum Out {
 
 fn close(code: u16, reason: &'static str) -> Out {
     Out::Close(code, reason)
-}
-
-/// The viewer named in a `connection_init` payload; `Err` when a token is present but invalid.
-fn viewer_from_payload(state: &AppState, payload: Option<&Value>) -> Result<Viewer, ()> {
-    let Some(payload) = payload.filter(|p| p.is_object()) else { return Ok(Viewer::ANONYMOUS) };
-    let token = ["authorization", "Authorization"]
-        .iter()
-        .find_map(|k| payload.get(*k).and_then(Value::as_str))
-        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v))
-        .or_else(|| payload.get("token").and_then(Value::as_str));
-    match token {
-        None => Ok(Viewer::ANONYMOUS),
-        Some(t) => state.app.viewer_from_token(Some(t.trim())).map_err(|_| ()),
-    }
 }
 
 /// Whether a read failed because the message outgrew the size limit (the websocket layer's capacity error).
@@ -108,7 +104,7 @@ fn is_too_big(error: &axum::Error) -> bool {
     false
 }
 
-async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
+async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAddr) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Out>(64);
 
@@ -194,7 +190,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
                             let _ = tx.send(Out::Text(json!({ "type": "ka" }).to_string())).await;
                         }
                     }
-                    Err(()) => {
+                    Err(_) => {
                         if protocol == Protocol::Legacy {
                             let error = json!({ "type": "connection_error", "payload": { "message": "Forbidden" } });
                             let _ = tx.send(Out::Text(error.to_string())).await;
@@ -221,6 +217,20 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
                     let _ = tx.send(close(4400, "Invalid message: malformed payload")).await;
                     break;
                 };
+                // Every operation draws on the client's request budget, as an HTTP request does.
+                let key = match viewer.id() {
+                    Some(user) => RateLimiter::user_key(user),
+                    None => RateLimiter::ip_key(ip),
+                };
+                if state.limiter.check(&key).is_err() {
+                    let error = rate_limited();
+                    let text = match protocol {
+                        Protocol::TransportWs => frame(&json_string(&id), "error", &json_string(&error.errors)),
+                        Protocol::Legacy => frame(&json_string(&id), "error", &json_string(&error)),
+                    };
+                    let _ = tx.send(Out::Text(text)).await;
+                    continue;
+                }
                 if operations.contains_key(&id) {
                     if protocol == Protocol::TransportWs {
                         let _ = tx.send(close(4409, "Subscriber for this id already exists")).await;
@@ -312,6 +322,14 @@ async fn run_operation(
     let _ = done.send(id);
 }
 
+/// The answer to an operation over the client's budget.
+fn rate_limited() -> Response {
+    let error = async_graphql::ServerError::new("too many requests: slow down and retry later", None);
+    let mut error = error;
+    error.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
+    Response::from_errors(vec![error])
+}
+
 /// `value` as JSON text (what `serde_json` cannot serialise — nothing we send — becomes `null`).
 fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
@@ -349,32 +367,42 @@ enum Item {
     Complete,
 }
 
-/// Identical subscriptions on one server: same viewer, query, operation and variables.
+/// Identical subscriptions: same viewer, query, operation and variables.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
-    /// The server (its bus) the group belongs to: tests run several servers in one process. The address stays
-    /// unique while the group lives, because the group's producer holds the server's state.
-    server: usize,
     viewer: Viewer,
     query: String,
     operation_name: Option<String>,
     variables: String,
 }
 
-/// The groups with members, by key. Entries are weak: members keep a group alive.
-type Registry = HashMap<GroupKey, (u64, Weak<Group>)>;
-static GROUPS: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
-static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
+/// The shared subscriptions of one server, by key. Entries are weak: members keep a group alive.
+#[derive(Default)]
+pub struct Groups {
+    registry: Mutex<HashMap<GroupKey, (u64, Weak<Group>)>>,
+    next: AtomicU64,
+}
 
-fn groups() -> MutexGuard<'static, Registry> {
-    // Every critical section is a single map operation, so a poisoned map is still consistent.
-    GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
+impl Groups {
+    fn lock(&self) -> MutexGuard<'_, HashMap<GroupKey, (u64, Weak<Group>)>> {
+        // Every critical section is a single map operation, so a poisoned map is still consistent.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Removes the entry for `key` if it is still group `id` (a newer group may have taken the key).
+    fn forget(&self, key: &GroupKey, id: u64) {
+        let mut registry = self.lock();
+        if registry.get(key).is_some_and(|(current, _)| *current == id) {
+            registry.remove(key);
+        }
+    }
 }
 
 /// One shared subscription. Members hold it; dropping the last stops the producer.
 struct Group {
     id: u64,
     key: GroupKey,
+    groups: Arc<Groups>,
     /// Weak, so that the producer's exit (or panic) closes the members' receivers.
     sender: broadcast::WeakSender<Arc<Item>>,
     producer: AbortHandle,
@@ -389,13 +417,13 @@ impl Group {
         request: Request,
     ) -> Result<(Arc<Group>, broadcast::Receiver<Arc<Item>>), Request> {
         let key = GroupKey {
-            server: Arc::as_ptr(&state.bus) as usize,
             viewer,
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
             variables: json_string(&request.variables),
         };
-        let mut registry = groups();
+        let groups = state.groups.clone();
+        let mut registry = groups.lock();
         if let Some((_, weak)) = registry.get(&key)
             && let Some(group) = weak.upgrade()
             && let Some(sender) = group.sender.upgrade()
@@ -407,10 +435,16 @@ impl Group {
             return Err(request);
         }
         let (sender, receiver) = broadcast::channel(GROUP_BUFFER);
-        let id = NEXT_GROUP.fetch_add(1, Ordering::Relaxed);
+        let id = groups.next.fetch_add(1, Ordering::Relaxed);
         let weak_sender = sender.downgrade();
         let producer = tokio::spawn(produce(state.clone(), viewer, request, sender, key.clone(), id));
-        let group = Arc::new(Group { id, key: key.clone(), sender: weak_sender, producer: producer.abort_handle() });
+        let group = Arc::new(Group {
+            id,
+            key: key.clone(),
+            groups: groups.clone(),
+            sender: weak_sender,
+            producer: producer.abort_handle(),
+        });
         registry.insert(key, (id, Arc::downgrade(&group)));
         Ok((group, receiver))
     }
@@ -419,15 +453,7 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         self.producer.abort();
-        forget(&self.key, self.id);
-    }
-}
-
-/// Removes the registry entry for `key` if it is still group `id` (a newer group may have taken the key).
-fn forget(key: &GroupKey, id: u64) {
-    let mut registry = groups();
-    if registry.get(key).is_some_and(|(current, _)| *current == id) {
-        registry.remove(key);
+        self.groups.forget(&self.key, self.id);
     }
 }
 
@@ -477,7 +503,7 @@ async fn produce(
     while let Some(response) = responses.next().await {
         if is_request_error(&response) {
             // No one may join a group that has ended: forget it before telling the members.
-            forget(&key, id);
+            state.groups.forget(&key, id);
             let item =
                 Item::Error { response: json_string(&response).into(), errors: json_string(&response.errors).into() };
             let _ = sender.send(Arc::new(item));
@@ -486,7 +512,7 @@ async fn produce(
         // `send` fails only when no member is left, and then the group is being dropped anyway.
         let _ = sender.send(Arc::new(Item::Next(json_string(&response).into())));
     }
-    forget(&key, id);
+    state.groups.forget(&key, id);
     let _ = sender.send(Arc::new(Item::Complete));
 }
 

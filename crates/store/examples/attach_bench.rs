@@ -9,7 +9,7 @@
 //! A `sqlite://…` URL works too.
 //!
 //! The chain `root → c1 → … → c8` and the subtree (fan-out 10: 1 + 10 + 100 + 889 spaces, depth 3, first
-//! under the root) are built through `SpaceRepo::insert_space` and `SpaceRepo::attach`, one transaction each.
+//! under the root) are built through `HolarchyRepo::insert_space` and `HolarchyRepo::attach`, one transaction each.
 //! Then, for each round, the subtree's root is attached under `c8` and detached again, each in one transaction
 //! through `SpaceRepo` as the service does it (lock, cycle check, edit, commit). The subtree keeps its edge to
 //! the root throughout, so the detach never sends it back there. Statements are counted with sea-orm's metric
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-use weco_domain::ports::{Store, UserRepo};
+use weco_domain::uow::{Repos, Store};
 use weco_domain::values::Privacy;
 use weco_domain::{NewSpace, NewUser, ROOT_SPACE_ID, SpaceId, UserId, now};
 use weco_store::SeaStore;
@@ -179,12 +179,12 @@ impl Bench {
     /// `root → c1 → … → c8`; returns c8.
     async fn build_chain(&self) -> BoxResult<SpaceId> {
         let tx = self.store.begin().await?;
-        tx.lock_holarchy().await?;
+        tx.holarchy().lock_holarchy().await?;
         let mut parent = ROOT_SPACE_ID;
         for i in 1..=CHAIN_DEPTH {
             let space = self.new_space(format!("{}-c{i}", self.run));
-            tx.insert_space(&space).await?;
-            tx.attach(parent, space.id).await?;
+            tx.holarchy().insert_space(&space).await?;
+            tx.holarchy().attach(parent, space.id).await?;
             parent = space.id;
         }
         tx.commit().await?;
@@ -194,13 +194,13 @@ impl Bench {
     /// 1,000 spaces, breadth first with fan-out 10, the first one under the root; returns the first.
     async fn build_subtree(&self) -> BoxResult<SpaceId> {
         let tx = self.store.begin().await?;
-        tx.lock_holarchy().await?;
+        tx.holarchy().lock_holarchy().await?;
         let mut ids = Vec::with_capacity(SUBTREE_SIZE);
         for k in 0..SUBTREE_SIZE {
             let space = self.new_space(format!("{}-t{k}", self.run));
             let parent = if k == 0 { ROOT_SPACE_ID } else { ids[(k - 1) / FAN_OUT] };
-            tx.insert_space(&space).await?;
-            tx.attach(parent, space.id).await?;
+            tx.holarchy().insert_space(&space).await?;
+            tx.holarchy().attach(parent, space.id).await?;
             ids.push(space.id);
         }
         tx.commit().await?;
@@ -213,12 +213,12 @@ impl Bench {
         self.statements.start_trace();
         let started = Instant::now();
         let tx = self.store.begin().await?;
-        tx.lock_holarchy().await?;
-        if tx.is_ancestor_or_self(child, parent).await? || tx.has_edge(parent, child).await? {
+        tx.holarchy().lock_holarchy().await?;
+        if tx.holarchy().is_ancestor_or_self(child, parent).await? || tx.holarchy().has_edge(parent, child).await? {
             return Err("the subtree cannot be attached there".into());
         }
         let edit_started = Instant::now();
-        tx.attach(parent, child).await?;
+        tx.holarchy().attach(parent, child).await?;
         let edit = edit_started.elapsed();
         tx.commit().await?;
         let transaction = started.elapsed();
@@ -234,12 +234,12 @@ impl Bench {
         self.statements.start_trace();
         let started = Instant::now();
         let tx = self.store.begin().await?;
-        tx.lock_holarchy().await?;
-        if !tx.has_edge(parent, child).await? {
+        tx.holarchy().lock_holarchy().await?;
+        if !tx.holarchy().has_edge(parent, child).await? {
             return Err("the subtree is not attached there".into());
         }
         let edit_started = Instant::now();
-        let outcome = tx.detach(parent, child).await?;
+        let (_, outcome) = tx.holarchy().detach(parent, child).await?;
         let edit = edit_started.elapsed();
         tx.commit().await?;
         let transaction = started.elapsed();
@@ -271,7 +271,7 @@ async fn bench(url: &str, rounds: usize, trace: bool) -> BoxResult<()> {
     let run = format!("bench-{:08x}", Uuid::now_v7().as_u128() as u32);
     let user = UserId::generate();
     store
-        .insert_user(&NewUser {
+        .accounts().insert_user(&NewUser {
             id: user,
             handle: run.clone(),
             name: "Attach bench".into(),

@@ -1,20 +1,24 @@
 //! Weco's persistence on PostgreSQL and SQLite through sea-orm.
 //!
 //! - [`Db`]: the domain's repository ports, implemented once over any sea-orm connection, so the same code
-//!   serves plain reads ([`SeaStore`]) and transactions.
-//! - `error`: the one place a `DbErr` becomes a `DomainError`.
-//! - `sql`: statement helpers and the few words in which the two dialects differ.
-//! - `users`, `spaces`, `holarchy`, `access`: the SQL, one module per area. `holarchy` holds the set-based closure
-//!   maintenance of DESIGN.md appendix A.
+//!   serves plain reads ([`SeaStore`]) and transactions. [`Repos`] hands out each area's repository.
+//! - `error`: the one place a `DbErr` becomes a `DomainError` (transient failures marked for a retry).
+//! - `sql`: statement helpers, keyset listings, and the few words in which the two dialects differ.
+//! - `fragments`: the SQL pieces areas share — access predicates, copied counters, the HOT score, stored words.
+//! - One module per area: `accounts`, `holarchy` (spaces and follows; `closure` and `aggregation` keep the
+//!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
+//!   reactions, comments, links), `feeds` (feeds, replays, search), `outbox`, `jobs`.
 
 mod access;
-mod aggregation;
+mod accounts;
 mod error;
+mod feeds;
+mod fragments;
 mod holarchy;
+mod jobs;
+mod outbox;
 mod posts;
-mod spaces;
 mod sql;
-mod users;
 
 use async_trait::async_trait;
 use sea_orm::{
@@ -24,7 +28,14 @@ use sea_orm::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use weco_domain::ports::{Store, Transaction};
+use weco_domain::access::ports::AccessRepo;
+use weco_domain::accounts::ports::AccountRepo;
+use weco_domain::feeds::ports::FeedRepo;
+use weco_domain::holarchy::ports::HolarchyRepo;
+use weco_domain::jobs::JobRepo;
+use weco_domain::outbox::OutboxRepo;
+use weco_domain::posts::ports::PostRepo;
+use weco_domain::uow::{Repos, Store, Transaction};
 use weco_domain::{DomainError, DomainResult};
 
 pub use error::db_err;
@@ -144,6 +155,37 @@ impl Db<DatabaseConnection> {
 
     pub async fn close(self) -> DomainResult<()> {
         self.conn.close().await.map_err(|e| DomainError::internal("closing the database", e))
+    }
+}
+
+/// Each area's repository is the same `Db`: one line per area.
+impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
+    fn accounts(&self) -> &dyn AccountRepo {
+        self
+    }
+    fn holarchy(&self) -> &dyn HolarchyRepo {
+        self
+    }
+    fn access(&self) -> &dyn AccessRepo {
+        self
+    }
+    fn posts(&self) -> &dyn PostRepo {
+        self
+    }
+    fn feeds(&self) -> &dyn FeedRepo {
+        self
+    }
+    fn outbox(&self) -> &dyn OutboxRepo {
+        self
+    }
+    fn jobs(&self) -> &dyn JobRepo {
+        self
+    }
+}
+
+impl<C: ConnectionTrait> Db<C> {
+    pub(crate) fn sql(&self) -> sql::Sql<'_, C> {
+        sql::Sql { conn: &self.conn, backend: self.backend }
     }
 }
 

@@ -194,15 +194,6 @@ pub(crate) fn keyset_clause(
 }
 
 impl<C: ConnectionTrait> Sql<'_, C> {
-    /// Seconds since the Unix epoch of a timestamp expression.
-    pub fn epoch(&self, expr: &str) -> String {
-        if self.backend == DbBackend::Postgres {
-            format!("EXTRACT(EPOCH FROM {expr})")
-        } else {
-            format!("unixepoch({expr})")
-        }
-    }
-
     /// On PostgreSQL, locks the spaces rows selected by `ids_sql` in id order, so that transactions which
     /// update the counters of overlapping sets of spaces queue instead of deadlocking. SQLite transactions
     /// here are already serialised.

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 use uuid::Uuid;
-use weco_domain::ports::{Store, Transaction, UserRepo};
+use weco_domain::uow::{Repos, Store, Transaction};
 use weco_domain::values::Privacy;
 use weco_domain::{NewSpace, NewUser, ROOT_SPACE_ID, SpaceId, UserId, now};
 use weco_store::{SeaStore, StoreOptions};
@@ -325,7 +325,7 @@ impl Run {
         migration::Migrator::up(store.connection(), None).await.expect("migrating");
         let user = UserId::generate();
         store
-            .insert_user(&NewUser {
+            .accounts().insert_user(&NewUser {
                 id: user,
                 handle: "modeller".into(),
                 name: "Modeller".into(),
@@ -361,7 +361,7 @@ impl Run {
 
     async fn begin(&self) -> Box<dyn Transaction> {
         let tx = self.store.begin().await.expect("beginning a transaction");
-        tx.lock_holarchy().await.expect("locking the holarchy");
+        tx.holarchy().lock_holarchy().await.expect("locking the holarchy");
         tx
     }
 
@@ -376,7 +376,7 @@ impl Run {
         self.index.insert(id.0, i);
         self.log.push(format!("create {} under {}", self.name(i), self.name(parent)));
         let tx = self.begin().await;
-        tx.insert_space(&NewSpace {
+        tx.holarchy().insert_space(&NewSpace {
             id,
             handle: format!("m{}-{i}", self.seed),
             name: format!("Space {i}"),
@@ -387,7 +387,7 @@ impl Run {
         })
         .await
         .expect("inserting a space");
-        tx.attach(self.ids[parent], id).await.expect("attaching a new space");
+        tx.holarchy().attach(self.ids[parent], id).await.expect("attaching a new space");
         tx.commit().await.expect("committing");
         self.model.attach(parent, i);
         self.coverage.created += 1;
@@ -400,7 +400,7 @@ impl Run {
         let child = self.rng.random_range(1..n);
         let parent = self.rng.random_range(0..n);
         let tx = self.begin().await;
-        let cycle = tx.is_ancestor_or_self(self.ids[child], self.ids[parent]).await.expect("checking ancestry");
+        let cycle = tx.holarchy().is_ancestor_or_self(self.ids[child], self.ids[parent]).await.expect("checking ancestry");
         assert_eq!(
             cycle,
             self.model.is_ancestor_or_self(child, parent),
@@ -411,7 +411,7 @@ impl Run {
             self.coverage.refused_cycles += 1;
             return; // dropped: rolled back
         }
-        let exists = tx.has_edge(self.ids[parent], self.ids[child]).await.expect("checking the edge");
+        let exists = tx.holarchy().has_edge(self.ids[parent], self.ids[child]).await.expect("checking the edge");
         assert_eq!(exists, self.model.edges.contains(&(parent, child)), "{}", self.context("has_edge"));
         if exists {
             self.coverage.existing_edges += 1;
@@ -424,10 +424,10 @@ impl Run {
             self.name(parent),
             if leave_root { " (and leave the root)" } else { "" }
         ));
-        tx.attach(self.ids[parent], self.ids[child]).await.expect("attaching");
+        tx.holarchy().attach(self.ids[parent], self.ids[child]).await.expect("attaching");
         self.model.attach(parent, child);
         if leave_root {
-            let outcome = tx.detach(ROOT_SPACE_ID, self.ids[child]).await.expect("leaving the root");
+            let (_, outcome) = tx.holarchy().detach(ROOT_SPACE_ID, self.ids[child]).await.expect("leaving the root");
             let (returned, lost) = self.model.detach(0, child);
             assert!(!returned && !outcome.returned_to_root, "{}", self.context("left the root"));
             assert_eq!(outcome.private_ancestry_lost, lost, "{}", self.context("leaving the root"));
@@ -444,7 +444,7 @@ impl Run {
         let Some(&(parent, child)) = self.model.edges.iter().choose(&mut self.rng) else { return };
         self.log.push(format!("detach {} from {}", self.name(child), self.name(parent)));
         let tx = self.begin().await;
-        let outcome = tx.detach(self.ids[parent], self.ids[child]).await.expect("detaching");
+        let (_, outcome) = tx.holarchy().detach(self.ids[parent], self.ids[child]).await.expect("detaching");
         let mut after = self.model.clone();
         let (returned, lost) = after.detach(parent, child);
         assert_eq!(outcome.returned_to_root, returned, "{}", self.context("returned_to_root"));

@@ -1,0 +1,146 @@
+//! Accounts: registering, logging in, finding users, and muting them.
+
+pub mod ports;
+
+use crate::actor::{Actor, Viewer};
+use crate::app::App;
+use crate::auth::DUMMY_HASH;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::UserId;
+use crate::model::{NewUser, User};
+use crate::uow::{Command, UnitOfWork};
+use crate::values::{Email, Handle, Password, UserName};
+use async_trait::async_trait;
+
+/// `register(input)` as given by the client.
+#[derive(Debug, Clone)]
+pub struct RegisterInput {
+    pub handle: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// `login(input)`: `login` is a handle or an e-mail address.
+#[derive(Debug, Clone)]
+pub struct LoginInput {
+    pub login: String,
+    pub password: String,
+}
+
+/// The accounts service: `app.accounts()`.
+pub struct AccountService<'a> {
+    pub(crate) app: &'a App,
+}
+
+/// Inserts a new user whose input was checked and whose password was hashed.
+struct Register {
+    handle: Handle,
+    name: UserName,
+    email: Email,
+    password_hash: String,
+}
+
+#[async_trait]
+impl Command for Register {
+    type Output = User;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<User> {
+        let (handle_taken, email_taken) =
+            uow.accounts().handle_or_email_taken(self.handle.as_str(), self.email.as_str()).await?;
+        if handle_taken {
+            return Err(DomainError::conflict(format!("input.handle: the handle '{}' is taken", self.handle)));
+        }
+        if email_taken {
+            return Err(DomainError::conflict("input.email: an account with this e-mail exists"));
+        }
+        uow.accounts()
+            .insert_user(&NewUser {
+                id: UserId::generate(),
+                handle: self.handle.as_str().to_owned(),
+                name: self.name.as_str().to_owned(),
+                email: self.email.as_str().to_owned(),
+                password_hash: self.password_hash.clone(),
+                created_at: uow.now(),
+            })
+            .await
+    }
+}
+
+/// Mutes or unmutes a user for the acting user.
+struct SetMuted {
+    handle: String,
+    on: bool,
+}
+
+#[async_trait]
+impl Command for SetMuted {
+    type Output = User;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<User> {
+        let user = uow.actor().require_user()?;
+        let target = uow.accounts().user_by_handle(self.handle.trim()).await?.ok_or(DomainError::NotFound("user"))?;
+        if target.id == user {
+            return Err(DomainError::validation("handle", "you cannot mute yourself"));
+        }
+        uow.accounts().set_muted(user, target.id, self.on).await?;
+        Ok(target)
+    }
+}
+
+impl AccountService<'_> {
+    /// Creates an account and returns a bearer token for it.
+    pub async fn register(&self, input: RegisterInput) -> DomainResult<(String, User)> {
+        let handle = Handle::parse(&input.handle, "input.handle")?;
+        let name = UserName::parse(&input.name, "input.name")?;
+        let email = Email::parse(&input.email, "input.email")?;
+        let password = Password::parse(&input.password, "input.password")?;
+        let password_hash = self.app.ports.hasher.hash(password.expose().to_owned()).await?;
+        let user = self.app.execute(Actor::System, &Register { handle, name, email, password_hash }).await?;
+        let token = self.app.ports.tokens.issue(user.id)?;
+        Ok((token, user))
+    }
+
+    /// Checks a handle-or-email and password. A wrong login and a wrong password look the same, and take
+    /// the same time.
+    pub async fn login(&self, input: LoginInput) -> DomainResult<(String, User)> {
+        let login = input.login.trim();
+        let store = &self.app.ports.store;
+        let found = if login.contains('@') {
+            store.accounts().credentials_by_login(&login.to_lowercase()).await?
+        } else {
+            store.accounts().credentials_by_login(login).await?
+        };
+        let (user, phc) = match found {
+            Some((user, phc)) => (Some(user), phc),
+            None => (None, DUMMY_HASH.to_owned()),
+        };
+        let ok = self.app.ports.hasher.verify(input.password, phc).await;
+        match user {
+            Some(user) if ok => Ok((self.app.ports.tokens.issue(user.id)?, user)),
+            _ => Err(DomainError::InvalidCredentials),
+        }
+    }
+
+    /// The viewer a bearer token stands for; no token is an anonymous viewer, a bad token an error.
+    pub fn viewer_from_token(&self, token: Option<&str>) -> DomainResult<Viewer> {
+        match token {
+            None => Ok(Viewer::ANONYMOUS),
+            Some(t) => self.app.ports.tokens.verify(t).map(Viewer::user),
+        }
+    }
+
+    /// Mutes or unmutes a user: their posts leave the viewer's feeds and searches.
+    pub async fn set_muted(&self, viewer: Viewer, handle: &str, on: bool) -> DomainResult<User> {
+        self.app.execute(viewer.actor()?, &SetMuted { handle: handle.to_owned(), on }).await
+    }
+
+    /// Users are public: anyone may see any user's handle, name and bio.
+    pub async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>> {
+        self.app.ports.store.accounts().users_by_ids(ids).await
+    }
+
+    pub async fn user_by_handle(&self, handle: &str) -> DomainResult<Option<User>> {
+        self.app.ports.store.accounts().user_by_handle(handle).await
+    }
+}

@@ -1,0 +1,86 @@
+//! The application: the ports wired together, and one service per area.
+//!
+//! `app.posts().like(viewer, post, space)`, `app.holarchy().children(…)`: each area's service is a thin view of
+//! the [`App`] defined in that area's module. A new area adds its module and one accessor here.
+
+use crate::access::AccessService;
+use crate::accounts::AccountService;
+use crate::auth::TokenKeys;
+use crate::feeds::FeedService;
+use crate::holarchy::HolarchyService;
+use crate::jobs::JobRegistry;
+use crate::outbox::Relay;
+use crate::ports::{Clock, EventBus, PasswordHasher};
+use crate::posts::PostService;
+use crate::uow::Store;
+use std::sync::Arc;
+
+/// Test hooks that make the server misbehave on purpose.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Failpoints {
+    /// Abort the process right after a unit of work commits, before its events are published: what the outbox
+    /// must survive.
+    pub abort_after_commit: bool,
+}
+
+/// What the application needs from the outside world.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: TokenKeys,
+    /// Where committed events go, and where subscriptions read them.
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
+    /// Called after a unit of work that queued a job commits, so a job runner can look at once.
+    pub wake_jobs: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub failpoints: Failpoints,
+}
+
+/// The application. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) ports: Ports,
+    pub(crate) relay: Arc<Relay>,
+    pub(crate) jobs: Arc<JobRegistry>,
+}
+
+impl App {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports, relay: Arc::default(), jobs: Arc::new(JobRegistry::with_builtin_handlers()) }
+    }
+
+    /// The same application with more job handlers (for areas outside this crate, and tests).
+    pub fn with_jobs(mut self, registry: JobRegistry) -> Self {
+        self.jobs = Arc::new(registry);
+        self
+    }
+
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.ports.bus
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.ports.store
+    }
+
+    pub fn accounts(&self) -> AccountService<'_> {
+        AccountService { app: self }
+    }
+
+    pub fn holarchy(&self) -> HolarchyService<'_> {
+        HolarchyService { app: self }
+    }
+
+    pub fn access(&self) -> AccessService<'_> {
+        AccessService { app: self }
+    }
+
+    pub fn posts(&self) -> PostService<'_> {
+        PostService { app: self }
+    }
+
+    pub fn feeds(&self) -> FeedService<'_> {
+        FeedService { app: self }
+    }
+}

@@ -1,0 +1,502 @@
+//! Posts and reactions: creating posts into spaces, reposting, hiding a post in one space, deleting it, likes,
+//! ratings, comments and links — and the reads of posts and comments, filtered for their viewer.
+//!
+//! Every change to a post announces what changed: the post's new appearances (`PostAdded`), its departures
+//! (`PostRemoved`), its new totals (`PostStatsChanged`, on the post's topic and every feed it appears in) and
+//! new comments (`CommentAdded`).
+
+pub mod ports;
+
+use crate::actor::Viewer;
+use crate::app::App;
+use crate::error::{DomainError, DomainResult};
+use crate::events::{AuthorWire, CommentWire, Event, PostStats, PostWire, Topic};
+use crate::ids::*;
+use crate::model::*;
+use crate::page::{Page, PageRequest};
+use crate::policy::{self, Action, Standing};
+use crate::uow::{Command, Repos, UnitOfWork};
+use crate::values::{self, PostKind};
+use async_trait::async_trait;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// `createPost(input)` as given by the client.
+#[derive(Debug, Clone, Default)]
+pub struct CreatePostInput {
+    pub space_ids: Vec<SpaceId>,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub url: Option<String>,
+}
+
+/// The most spaces one post may be placed in at once.
+pub const MAX_TARGET_SPACES: usize = 20;
+
+/// The posts service: `app.posts()`.
+pub struct PostService<'a> {
+    pub(crate) app: &'a App,
+}
+
+fn dedup_targets(spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
+    let mut seen = HashSet::new();
+    let targets: Vec<SpaceId> = spaces.iter().copied().filter(|s| seen.insert(*s)).collect();
+    if targets.is_empty() {
+        return Err(DomainError::validation("input.spaceIds", "name at least one space"));
+    }
+    if targets.len() > MAX_TARGET_SPACES {
+        return Err(DomainError::validation("input.spaceIds", format!("name at most {MAX_TARGET_SPACES} spaces")));
+    }
+    Ok(targets)
+}
+
+/// Every target must exist and be accessible to the author (docs/privacy.md rule 3).
+async fn check_targets(repos: &dyn Repos, user: UserId, targets: &[SpaceId]) -> DomainResult<()> {
+    let found = repos.holarchy().spaces_by_ids(targets).await?.len();
+    if found != targets.len() {
+        return Err(DomainError::NotFound("space"));
+    }
+    let accessible = repos.holarchy().accessible_among(Some(user), targets).await?.len();
+    if accessible != targets.len() {
+        return Err(DomainError::forbidden("you may not post in a private space you are not a member of"));
+    }
+    Ok(())
+}
+
+/// All the spaces a post is placed in must share one set of private ancestors (docs/privacy.md rule 3).
+async fn check_one_audience(repos: &dyn Repos, spaces: &[SpaceId]) -> DomainResult<()> {
+    let ancestry = repos.holarchy().private_ancestry(spaces).await?;
+    let empty = BTreeSet::new();
+    let mut sets = spaces.iter().map(|s| ancestry.get(s).unwrap_or(&empty));
+    if let Some(first) = sets.next()
+        && sets.any(|set| set != first)
+    {
+        return Err(DomainError::PrivacyMismatch(
+            "these spaces have different audiences: a post can only go into spaces behind the same private spaces"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn load_post(repos: &dyn Repos, id: PostId) -> DomainResult<Post> {
+    repos.posts().posts_by_ids(&[id]).await?.into_iter().next().ok_or(DomainError::NotFound("post"))
+}
+
+/// `NOT_FOUND` unless the actor may see the post (what nobody may see, nobody may act on).
+async fn require_visible(uow: &UnitOfWork, post: PostId) -> DomainResult<()> {
+    let viewer = uow.actor().viewer();
+    if uow.posts().visible_posts_among(viewer.id(), &[post]).await?.is_empty() {
+        return Err(DomainError::NotFound("post"));
+    }
+    Ok(())
+}
+
+/// The author of a post as the wire carries it.
+async fn author(repos: &dyn Repos, post: &Post) -> DomainResult<AuthorWire> {
+    let user = repos.accounts().users_by_ids(&[post.creator_id]).await?.into_iter().next();
+    user.as_ref().map(AuthorWire::from).ok_or(DomainError::NotFound("user"))
+}
+
+/// Announces that `post` now appears in `spaces` (`true`: placed there directly).
+pub(crate) async fn announce_added(uow: &mut UnitOfWork, post: &Post, spaces: &[(SpaceId, bool)]) -> DomainResult<()> {
+    if spaces.is_empty() {
+        return Ok(());
+    }
+    let author = author(&**uow, post).await?;
+    let topics = spaces.iter().map(|(s, _)| Topic::Space(*s)).collect();
+    let direct_spaces = spaces.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
+    uow.announce(topics, Event::PostAdded { post: Box::new(PostWire::from(post)), author: Box::new(author), direct_spaces });
+    Ok(())
+}
+
+/// Announces the post's totals (after the change) on its topic and in every feed it appears in.
+async fn announce_stats(uow: &mut UnitOfWork, post: PostId) -> DomainResult<Post> {
+    let post = load_post(&**uow, post).await?;
+    let appearances = uow.posts().appearances(post.id).await?;
+    let mut topics = vec![Topic::Post(post.id)];
+    topics.extend(appearances.iter().map(|(s, _)| Topic::Space(*s)));
+    let direct_spaces = appearances.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
+    uow.announce(topics, Event::PostStatsChanged { post_id: post.id, stats: PostStats::from(&post), direct_spaces });
+    Ok(post)
+}
+
+struct CreatePost {
+    targets: Vec<SpaceId>,
+    title: Option<String>,
+    text: Option<String>,
+    url: Option<String>,
+    kinds: Vec<PostKind>,
+}
+
+#[async_trait]
+impl Command for CreatePost {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let user = uow.actor().require_user()?;
+        check_targets(&**uow, user, &self.targets).await?;
+        check_one_audience(&**uow, &self.targets).await?;
+        let post = NewPost {
+            id: PostId::generate(),
+            creator_id: user,
+            title: self.title.clone(),
+            text: self.text.clone(),
+            url: self.url.clone(),
+            kinds: self.kinds.clone(),
+            created_at: uow.now(),
+        };
+        uow.posts().insert_post(&post, &self.targets).await?;
+        let created = load_post(&**uow, post.id).await?;
+        let appearances = uow.posts().appearances(post.id).await?;
+        announce_added(uow, &created, &appearances).await?;
+        Ok(created)
+    }
+}
+
+struct Repost {
+    post: PostId,
+    targets: Vec<SpaceId>,
+}
+
+#[async_trait]
+impl Command for Repost {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let user = uow.actor().require_user()?;
+        require_visible(uow, self.post).await?;
+        check_targets(&**uow, user, &self.targets).await?;
+        let mut all: Vec<SpaceId> = uow.posts().direct_spaces(&[self.post]).await?.into_iter().map(|(_, s, _)| s).collect();
+        all.extend(&self.targets);
+        all.sort();
+        all.dedup();
+        check_one_audience(&**uow, &all).await?;
+        let before: HashSet<SpaceId> = uow.posts().appearances(self.post).await?.into_iter().map(|(s, _)| s).collect();
+        uow.posts().repost(self.post, &self.targets, uow.now()).await?;
+        let after = uow.posts().appearances(self.post).await?;
+        let added: Vec<(SpaceId, bool)> = after.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
+        let reposted = load_post(&**uow, self.post).await?;
+        announce_added(uow, &reposted, &added).await?;
+        announce_stats(uow, self.post).await
+    }
+}
+
+struct ModeratePost {
+    post: PostId,
+    space: SpaceId,
+    reinstate: bool,
+}
+
+#[async_trait]
+impl Command for ModeratePost {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let actor = uow.actor();
+        // A moderator who may no longer access the space (a private space above withholds membership) must not
+        // read its posts through the post this returns.
+        let viewer = actor.viewer();
+        if actor.user().is_some() && uow.holarchy().accessible_among(viewer.id(), &[self.space]).await?.is_empty() {
+            crate::holarchy::load_space(&**uow, self.space).await?;
+            return Err(DomainError::forbidden("this space is private"));
+        }
+        policy::require_moderator(&**uow, &actor, self.space, Action::ModeratePost).await?;
+        let loaded = load_post(&**uow, self.post).await?;
+        let (from, to) = if self.reinstate {
+            (SpacePostState::Removed, SpacePostState::Active)
+        } else {
+            (SpacePostState::Active, SpacePostState::Removed)
+        };
+        let changed = match uow.posts().space_post_state(self.post, self.space).await? {
+            None => return Err(DomainError::NotFound("post in this space")),
+            Some(state) if state == to => false,
+            Some(_) => uow.posts().set_space_post_state(self.post, self.space, from, to).await?,
+        };
+        if changed {
+            let direct = uow.posts().direct_spaces(&[self.post]).await?.iter().any(|(_, s, _)| *s == self.space);
+            if self.reinstate {
+                announce_added(uow, &loaded, &[(self.space, direct)]).await?;
+            } else {
+                let direct_spaces = if direct { vec![self.space] } else { Vec::new() };
+                uow.announce(
+                    vec![Topic::Space(self.space)],
+                    Event::PostRemoved { post_id: self.post, deleted: false, direct_spaces },
+                );
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+struct DeletePost {
+    post: PostId,
+}
+
+#[async_trait]
+impl Command for DeletePost {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let actor = uow.actor();
+        let loaded = load_post(&**uow, self.post).await?;
+        let author = actor.user() == Some(loaded.creator_id);
+        if !author {
+            require_visible(uow, self.post).await?;
+        }
+        policy::require(&actor, Standing { author, ..Standing::NONE }, Action::DeletePost)?;
+        let appearances = uow.posts().appearances(self.post).await?;
+        uow.posts().delete_post(self.post).await?;
+        let mut topics = vec![Topic::Post(self.post)];
+        topics.extend(appearances.iter().map(|(s, _)| Topic::Space(*s)));
+        let direct_spaces = appearances.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
+        uow.announce(topics, Event::PostRemoved { post_id: self.post, deleted: true, direct_spaces });
+        Ok(loaded)
+    }
+}
+
+/// Checks the actor may see the post and, when given, that `space` is a space the post appears in that the
+/// actor may access (where the reaction is cast).
+async fn check_reaction_target(uow: &UnitOfWork, post: PostId, space: Option<SpaceId>) -> DomainResult<()> {
+    require_visible(uow, post).await?;
+    if let Some(space) = space {
+        let viewer = uow.actor().viewer();
+        if uow.posts().space_post_state(post, space).await? != Some(SpacePostState::Active)
+            || uow.holarchy().accessible_among(viewer.id(), &[space]).await?.is_empty()
+        {
+            return Err(DomainError::validation("spaceId", "the post does not appear in that space"));
+        }
+    }
+    Ok(())
+}
+
+enum Reaction {
+    Like(Option<SpaceId>),
+    Unlike,
+    Rate(i64, Option<SpaceId>),
+}
+
+struct React {
+    post: PostId,
+    reaction: Reaction,
+}
+
+#[async_trait]
+impl Command for React {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let user = uow.actor().require_user()?;
+        let cast_in = match self.reaction {
+            Reaction::Like(space) | Reaction::Rate(_, space) => space,
+            Reaction::Unlike => None,
+        };
+        check_reaction_target(uow, self.post, cast_in).await?;
+        let changed = match self.reaction {
+            Reaction::Like(space) => uow.posts().like(self.post, user, space, uow.now()).await?,
+            Reaction::Unlike => uow.posts().unlike(self.post, user).await?,
+            Reaction::Rate(value, space) => {
+                uow.posts().rate(self.post, user, value, space, uow.now()).await?;
+                true
+            }
+        };
+        if changed { announce_stats(uow, self.post).await } else { load_post(&**uow, self.post).await }
+    }
+}
+
+struct AddComment {
+    post: PostId,
+    parent: Option<CommentId>,
+    text: String,
+}
+
+#[async_trait]
+impl Command for AddComment {
+    type Output = Comment;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Comment> {
+        let user = uow.actor().require_user()?;
+        require_visible(uow, self.post).await?;
+        if let Some(parent) = self.parent {
+            let found = uow.posts().comment_by_id(parent).await?;
+            if found.is_none_or(|c| c.post_id != self.post) {
+                return Err(DomainError::validation("input.parentCommentId", "is not a comment on this post"));
+            }
+        }
+        let comment = Comment {
+            id: CommentId::generate(),
+            post_id: self.post,
+            parent_id: self.parent,
+            creator_id: user,
+            text: self.text.clone(),
+            created_at: uow.now(),
+            total_replies: 0,
+        };
+        uow.posts().insert_comment(&comment).await?;
+        uow.announce(
+            vec![Topic::Post(self.post)],
+            Event::CommentAdded { post_id: self.post, comment: Box::new(CommentWire::from(&comment)) },
+        );
+        announce_stats(uow, self.post).await?;
+        Ok(comment)
+    }
+}
+
+struct LinkPosts {
+    source: PostId,
+    target: PostId,
+    description: String,
+}
+
+#[async_trait]
+impl Command for LinkPosts {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let user = uow.actor().require_user()?;
+        let viewer = uow.actor().viewer();
+        if uow.posts().visible_posts_among(viewer.id(), &[self.source, self.target]).await?.len() != 2 {
+            return Err(DomainError::NotFound("post"));
+        }
+        if !uow.posts().link_posts(self.source, self.target, user, &self.description, uow.now()).await? {
+            return Err(DomainError::conflict("these posts are already linked"));
+        }
+        load_post(&**uow, self.source).await
+    }
+}
+
+impl PostService<'_> {
+    /// Posts into one or more spaces; the post then appears in every space above them that it flows into.
+    pub async fn create_post(&self, viewer: Viewer, input: CreatePostInput) -> DomainResult<Post> {
+        let actor = viewer.actor()?;
+        let title = values::parse_title(input.title.as_deref())?;
+        let text = values::parse_post_text(input.text.as_deref())?;
+        let url = values::parse_url(input.url.as_deref())?;
+        let mut kinds = Vec::new();
+        if title.is_some() || text.is_some() {
+            kinds.push(PostKind::Text);
+        }
+        if url.is_some() {
+            kinds.push(PostKind::Url);
+        }
+        if kinds.is_empty() {
+            return Err(DomainError::validation("input", "a post needs a title, a text or a url"));
+        }
+        let targets = dedup_targets(&input.space_ids)?;
+        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds }).await
+    }
+
+    /// Adds a post the viewer can see directly to more spaces (the same audience rule applies).
+    pub async fn repost(&self, viewer: Viewer, post: PostId, spaces: &[SpaceId]) -> DomainResult<Post> {
+        let actor = viewer.actor()?;
+        self.app.execute(actor, &Repost { post, targets: dedup_targets(spaces)? }).await
+    }
+
+    /// A moderator hides a post in their space (only there); `reinstate` shows it again.
+    pub async fn moderate_post(&self, viewer: Viewer, post: PostId, space: SpaceId, reinstate: bool) -> DomainResult<Post> {
+        self.app.execute(viewer.actor()?, &ModeratePost { post, space, reinstate }).await
+    }
+
+    /// Its creator deletes a post everywhere. Returns the post as it was.
+    pub async fn delete_post(&self, viewer: Viewer, post: PostId) -> DomainResult<Post> {
+        self.app.execute(viewer.actor()?, &DeletePost { post }).await
+    }
+
+    /// Likes a post (idempotent); `space` is where the like was cast.
+    pub async fn like_post(&self, viewer: Viewer, post: PostId, space: Option<SpaceId>) -> DomainResult<Post> {
+        self.app.execute(viewer.actor()?, &React { post, reaction: Reaction::Like(space) }).await
+    }
+
+    /// Takes a like back (idempotent).
+    pub async fn unlike_post(&self, viewer: Viewer, post: PostId) -> DomainResult<Post> {
+        self.app.execute(viewer.actor()?, &React { post, reaction: Reaction::Unlike }).await
+    }
+
+    /// Rates a post 0 to 100, replacing the viewer's earlier rating.
+    pub async fn rate_post(&self, viewer: Viewer, post: PostId, value: i64, space: Option<SpaceId>) -> DomainResult<Post> {
+        let actor = viewer.actor()?;
+        if !(0..=100).contains(&value) {
+            return Err(DomainError::validation("value", "must be between 0 and 100"));
+        }
+        self.app.execute(actor, &React { post, reaction: Reaction::Rate(value, space) }).await
+    }
+
+    /// Comments on a post, or replies to one of its comments.
+    pub async fn add_comment(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        parent: Option<CommentId>,
+        text: &str,
+    ) -> DomainResult<Comment> {
+        let actor = viewer.actor()?;
+        let text = values::parse_comment_text(text)?;
+        self.app.execute(actor, &AddComment { post, parent, text }).await
+    }
+
+    /// Links two posts the viewer can see.
+    pub async fn link_posts(&self, viewer: Viewer, source: PostId, target: PostId, description: &str) -> DomainResult<Post> {
+        let actor = viewer.actor()?;
+        if source == target {
+            return Err(DomainError::validation("input.targetId", "a post cannot link to itself"));
+        }
+        let description = values::Description::parse(description, "input.description")?.into_inner();
+        self.app.execute(actor, &LinkPosts { source, target, description }).await
+    }
+
+    // ---- reads -------------------------------------------------------------------------------------
+
+    /// A post, if the viewer may see it.
+    pub async fn post(&self, viewer: Viewer, id: PostId) -> DomainResult<Option<Post>> {
+        Ok(self.posts(viewer, &[id]).await?.into_iter().next())
+    }
+
+    /// Those of the posts the viewer may see (docs/privacy.md rule 4).
+    pub async fn posts(&self, viewer: Viewer, ids: &[PostId]) -> DomainResult<Vec<Post>> {
+        self.app.ports.store.posts().visible_posts(viewer.id(), ids).await
+    }
+
+    /// Which of `ids` the viewer may see.
+    pub async fn visible(&self, viewer: Viewer, ids: &[PostId]) -> DomainResult<HashSet<PostId>> {
+        Ok(self.app.ports.store.posts().visible_posts_among(viewer.id(), ids).await?.into_iter().collect())
+    }
+
+    /// What the viewer has done to each post (nothing for an anonymous viewer).
+    pub async fn actions(&self, viewer: Viewer, posts: &[PostId]) -> DomainResult<HashMap<PostId, PostActions>> {
+        match viewer.id() {
+            Some(user) => self.app.ports.store.posts().post_actions(user, posts).await,
+            None => Ok(HashMap::new()),
+        }
+    }
+
+    /// For each post, the spaces it was posted into directly that the viewer may access (active there).
+    pub async fn spaces(&self, viewer: Viewer, posts: &[PostId]) -> DomainResult<HashMap<PostId, Vec<SpaceId>>> {
+        let store = &self.app.ports.store;
+        let rows = store.posts().direct_spaces(posts).await?;
+        let spaces: Vec<SpaceId> = rows.iter().map(|(_, s, _)| *s).collect::<HashSet<_>>().into_iter().collect();
+        let accessible: HashSet<SpaceId> = store.holarchy().accessible_among(viewer.id(), &spaces).await?.into_iter().collect();
+        let mut out: HashMap<PostId, Vec<SpaceId>> = HashMap::new();
+        for (post, space, state) in rows {
+            if state == SpacePostState::Active && accessible.contains(&space) {
+                out.entry(post).or_default().push(space);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Top-level comments of a post, or replies to a comment, oldest first — empty when the viewer may not see
+    /// the post.
+    pub async fn comments(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        parent: Option<CommentId>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Comment>> {
+        self.app.ports.store.posts().comments(viewer.id(), post, parent, &page).await
+    }
+
+    /// Those of the comments that hang off posts the viewer may see.
+    pub async fn comments_by_ids(&self, viewer: Viewer, ids: &[CommentId]) -> DomainResult<Vec<Comment>> {
+        self.app.ports.store.posts().visible_comments(viewer.id(), ids).await
+    }
+}

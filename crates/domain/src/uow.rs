@@ -1,0 +1,176 @@
+//! The unit of work: one transaction, the commands run in it, and the events they announce, written to the
+//! outbox in the same transaction.
+//!
+//! Every write goes through [`App::execute`]: it begins a transaction, runs a [`Command`] (which may run
+//! others: "the poll passed: create the space, log the decision, notify the voters" is one command made of
+//! three), writes the announcements to the outbox table, commits, and hands the announcements to the relay
+//! ([`crate::outbox`]) to publish. A transaction the database gave up on because of another one (a deadlock,
+//! a serialization failure, SQLite's busy lock) is rolled back and run again from the start, a few times, with
+//! a growing, jittered pause — so a command must not have effects outside its transaction.
+//!
+//! The ports every store implements meet here: [`Repos`] gives each area's repository, [`Store`] reads outside
+//! a transaction or begins one, [`Transaction`] commits. A new area adds its repository trait in its own
+//! `ports.rs` and one accessor line to [`Repos`].
+
+use crate::access::ports::AccessRepo;
+use crate::accounts::ports::AccountRepo;
+use crate::actor::Actor;
+use crate::app::App;
+use crate::error::{DomainError, DomainResult};
+use crate::events::{Announcement, Event, Topic};
+use crate::feeds::ports::FeedRepo;
+use crate::holarchy::ports::HolarchyRepo;
+use crate::jobs::{JobRepo, NewJob};
+use crate::outbox::OutboxRepo;
+use crate::posts::ports::PostRepo;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Each area's repository, over one connection or one transaction.
+pub trait Repos: Send + Sync {
+    fn accounts(&self) -> &dyn AccountRepo;
+    fn holarchy(&self) -> &dyn HolarchyRepo;
+    fn access(&self) -> &dyn AccessRepo;
+    fn posts(&self) -> &dyn PostRepo;
+    fn feeds(&self) -> &dyn FeedRepo;
+    fn outbox(&self) -> &dyn OutboxRepo;
+    fn jobs(&self) -> &dyn JobRepo;
+}
+
+/// A database: reads outside a transaction, or opens one.
+#[async_trait]
+pub trait Store: Repos {
+    async fn begin(&self) -> DomainResult<Box<dyn Transaction>>;
+}
+
+/// An open transaction; dropped without [`Transaction::commit`] it rolls back.
+#[async_trait]
+pub trait Transaction: Repos {
+    async fn commit(self: Box<Self>) -> DomainResult<()>;
+}
+
+/// One unit of work in progress: its transaction (reach the repositories through it: `uow.posts()`), who acts,
+/// and what it will announce once committed.
+pub struct UnitOfWork {
+    tx: Box<dyn Transaction>,
+    actor: Actor,
+    now: DateTime<Utc>,
+    announcements: Vec<Announcement>,
+    jobs_enqueued: bool,
+}
+
+impl std::ops::Deref for UnitOfWork {
+    type Target = dyn Transaction;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.tx
+    }
+}
+
+impl UnitOfWork {
+    /// Who performs the work.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The time of the unit of work: every row it writes carries the same.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Announces `event` on `topics` once the work commits (nothing is heard of work that rolls back).
+    pub fn announce(&mut self, topics: Vec<Topic>, event: Event) {
+        if !topics.is_empty() {
+            self.announcements.push(Announcement::new(topics, event));
+        }
+    }
+
+    /// Queues a job in the same transaction: it exists exactly when the work commits.
+    pub async fn enqueue(&mut self, job: &NewJob) -> DomainResult<()> {
+        self.tx.jobs().enqueue(job).await?;
+        self.jobs_enqueued = true;
+        Ok(())
+    }
+
+    /// What the work has announced so far.
+    pub fn announcements(&self) -> &[Announcement] {
+        &self.announcements
+    }
+}
+
+/// A use case that writes: it runs inside a [`UnitOfWork`] and may be run again if the transaction is retried,
+/// so it keeps no state of its own between runs.
+#[async_trait]
+pub trait Command: Send + Sync {
+    type Output: Send;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Self::Output>;
+}
+
+/// How many times a unit of work runs before a transient failure is given up on.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// The pause before attempt `attempt` (2, 3, …): 4 ms doubling each time, jittered between half and the whole.
+fn back_off(attempt: u32) -> Duration {
+    let ceiling = 4u64 << (attempt.saturating_sub(2)).min(8);
+    let jitter = rand::random::<f64>() * 0.5 + 0.5;
+    Duration::from_micros((ceiling as f64 * 1000.0 * jitter) as u64)
+}
+
+impl App {
+    /// Runs `command` as `actor` in one unit of work: begin, run, write the outbox, commit, publish. Transient
+    /// failures (deadlocks, serialization failures, a busy SQLite) are retried up to [`MAX_ATTEMPTS`] times.
+    pub async fn execute<C: Command>(&self, actor: Actor, command: &C) -> DomainResult<C::Output> {
+        let mut attempt = 1;
+        loop {
+            match self.attempt(actor, command).await {
+                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = ?e, "retrying a unit of work");
+                    self.ports.clock.sleep(back_off(attempt)).await;
+                }
+                Err(DomainError::Transient(cause)) => {
+                    return Err(DomainError::internal("running a unit of work", format!("gave up: {cause}")));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt<C: Command>(&self, actor: Actor, command: &C) -> DomainResult<C::Output> {
+        let tx = self.ports.store.begin().await?;
+        let mut uow =
+            UnitOfWork { tx, actor, now: self.ports.clock.now(), announcements: Vec::new(), jobs_enqueued: false };
+        let output = command.run(&mut uow).await?;
+        let UnitOfWork { tx, announcements, jobs_enqueued, .. } = uow;
+        if !announcements.is_empty() {
+            tx.outbox().append(&announcements).await?;
+        }
+        tx.commit().await?;
+        if self.ports.failpoints.abort_after_commit {
+            // A test hook: the crash the outbox exists for, between commit and publish.
+            tracing::error!("failpoint abort_after_commit: aborting after a commit, before publishing");
+            std::process::abort();
+        }
+        self.publish_committed(announcements).await;
+        if jobs_enqueued && let Some(wake) = &self.ports.wake_jobs {
+            wake();
+        }
+        Ok(output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_grows_and_stays_bounded() {
+        for attempt in 2..20 {
+            let pause = back_off(attempt);
+            let ceiling = Duration::from_millis(4 << (attempt - 2).min(8));
+            assert!(pause <= ceiling && pause >= ceiling / 2, "attempt {attempt}: {pause:?}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Accounts in the schema: `User`, `me` and `user`, registering, logging in, muting.
+
+use crate::connection::{connection, page_request_in};
+use crate::error::{ApiError, ApiResult};
+use crate::posts::PostConnection;
+use crate::ids::to_id;
+use crate::scope::{app, scope};
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use weco_domain::accounts::{LoginInput as Login, RegisterInput as Register};
+use weco_domain::{App, DomainError, User, UserId};
+
+/// A person on Weco.
+#[derive(Clone)]
+pub struct UserObject(pub Arc<User>);
+
+impl From<User> for UserObject {
+    fn from(u: User) -> Self {
+        Self(Arc::new(u))
+    }
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// Unique, lower-case; how others mention this user.
+    async fn handle(&self) -> &str {
+        &self.0.handle
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the user says about themselves.
+    async fn bio(&self) -> Option<&str> {
+        self.0.bio.as_deref()
+    }
+
+    /// When the account was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The user's posts that the viewer may see, newest first.
+    #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<PostConnection> {
+        let page = page_request_in(ctx, first, after.as_deref())?;
+        let page = app(ctx).feeds().user_posts(scope(ctx)?.viewer, self.0.id, page).await?;
+        Ok(PostConnection::from_page(page))
+    }
+}
+
+connection!(UserConnection, UserEdge, UserObject, "user");
+
+/// A user by id (users are public).
+pub(crate) async fn load_user(ctx: &Context<'_>, id: UserId) -> ApiResult<UserObject> {
+    let user = scope(ctx)?.loaders.users.load_one(id).await?;
+    user.map(UserObject::from).ok_or(ApiError(DomainError::NotFound("user")))
+}
+
+pub(crate) struct UserLoader {
+    pub app: App,
+}
+
+impl Loader<UserId> for UserLoader {
+    type Value = User;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, DomainError> {
+        Ok(self.app.accounts().users_by_ids(keys).await?.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+/// A new account.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 2 to 40 lower-case letters, digits, `-` or `_`; unique.
+    pub handle: String,
+    pub name: String,
+    /// Must contain one `@`; unique.
+    pub email: String,
+    /// At least 8 characters.
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// A handle or an e-mail address.
+    pub login: String,
+    pub password: String,
+}
+
+/// A bearer token (send it as `Authorization: Bearer <token>`) and its user.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    pub token: String,
+    pub user: UserObject,
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The logged-in viewer; null when anonymous.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
+        let scope = scope(ctx)?;
+        let Some(id) = scope.viewer.id() else { return Ok(None) };
+        Ok(scope.loaders.users.load_one(id).await?.map(UserObject::from))
+    }
+
+    /// A user by handle.
+    async fn user(&self, ctx: &Context<'_>, handle: String) -> ApiResult<Option<UserObject>> {
+        Ok(app(ctx).accounts().user_by_handle(&handle).await?.map(UserObject::from))
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates an account and logs in.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> ApiResult<AuthPayload> {
+        let RegisterInput { handle, name, email, password } = input;
+        let (token, user) = app(ctx).accounts().register(Register { handle, name, email, password }).await?;
+        Ok(AuthPayload { token, user: user.into() })
+    }
+
+    /// Logs in with a handle or e-mail address and a password.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> ApiResult<AuthPayload> {
+        let (token, user) = app(ctx).accounts().login(Login { login: input.login, password: input.password }).await?;
+        Ok(AuthPayload { token, user: user.into() })
+    }
+
+    /// Leaves a user's posts out of the viewer's feeds and searches.
+    async fn mute_user(&self, ctx: &Context<'_>, handle: String) -> ApiResult<UserObject> {
+        let scope = scope(ctx)?;
+        let user = app(ctx).accounts().set_muted(scope.viewer, &handle, true).await?;
+        scope.invalidate();
+        Ok(user.into())
+    }
+
+    async fn unmute_user(&self, ctx: &Context<'_>, handle: String) -> ApiResult<UserObject> {
+        let scope = scope(ctx)?;
+        let user = app(ctx).accounts().set_muted(scope.viewer, &handle, false).await?;
+        scope.invalidate();
+        Ok(user.into())
+    }
+}

@@ -1,0 +1,198 @@
+use async_graphql::Enum;
+use weco_domain::values;
+
+/// Who may see a space's content.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Privacy {
+    /// Open to everyone (unless a private space lies above it).
+    Public,
+    /// Open to its members only; its posts never flow above it.
+    Private,
+}
+
+impl From<values::Privacy> for Privacy {
+    fn from(p: values::Privacy) -> Self {
+        match p {
+            values::Privacy::Public => Self::Public,
+            values::Privacy::Private => Self::Private,
+        }
+    }
+}
+
+impl From<Privacy> for values::Privacy {
+    fn from(p: Privacy) -> Self {
+        match p {
+            Privacy::Public => Self::Public,
+            Privacy::Private => Self::Private,
+        }
+    }
+}
+
+/// How child-space listings are ordered (descending).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SpaceSort {
+    /// Most likes on the space's posts first.
+    Likes,
+    /// Most posts first.
+    Posts,
+    /// Most comments first.
+    Comments,
+    /// Most followers first.
+    Followers,
+    /// Newest first.
+    New,
+}
+
+impl From<SpaceSort> for values::SpaceSort {
+    fn from(s: SpaceSort) -> Self {
+        match s {
+            SpaceSort::Likes => Self::Likes,
+            SpaceSort::Posts => Self::Posts,
+            SpaceSort::Comments => Self::Comments,
+            SpaceSort::Followers => Self::Followers,
+            SpaceSort::New => Self::New,
+        }
+    }
+}
+
+/// How far below a space a listing or feed reaches.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum Depth {
+    /// This space and everything it contains.
+    All,
+    /// Only what is directly in (or directly under) this space.
+    Direct,
+}
+
+impl From<Depth> for values::Depth {
+    fn from(d: Depth) -> Self {
+        match d {
+            Depth::All => Self::All,
+            Depth::Direct => Self::Direct,
+        }
+    }
+}
+
+/// The life of a request.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RequestState {
+    /// Waiting for an answer.
+    Pending,
+    /// Accepted; what it asked for was done.
+    Accepted,
+    /// Rejected.
+    Rejected,
+}
+
+impl From<values::RequestState> for RequestState {
+    fn from(s: values::RequestState) -> Self {
+        match s {
+            values::RequestState::Pending => Self::Pending,
+            values::RequestState::Accepted => Self::Accepted,
+            values::RequestState::Rejected => Self::Rejected,
+        }
+    }
+}
+
+/// How a feed is ordered.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum FeedSort {
+    /// Newest first.
+    New,
+    /// Most recent activity (comments) first.
+    Active,
+    /// Highest `metric` first, among posts created within `timeRange`.
+    Top,
+    /// Engagement weighed against age.
+    Hot,
+}
+
+/// What a TOP feed ranks by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum FeedMetric {
+    Likes,
+    Comments,
+    Reposts,
+    Ratings,
+    Links,
+}
+
+/// How far back a TOP feed looks.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum TimeRange {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+    All,
+}
+
+/// Whose reactions rank a TOP or HOT feed.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum FeedScope {
+    /// Every reaction, wherever it was cast.
+    Global,
+    /// Only likes cast in this space or the spaces it contains: a post climbs the holarchy one level at a time.
+    Local,
+}
+
+/// What a post holds.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Hash)]
+pub enum PostKind {
+    Text,
+    Url,
+    Image,
+    Audio,
+    Event,
+    Poll,
+    Card,
+}
+
+macro_rules! same_enum {
+    ($api:ident => $domain:path { $($v:ident),* }) => {
+        impl From<$api> for $domain {
+            fn from(x: $api) -> Self {
+                match x { $($api::$v => Self::$v),* }
+            }
+        }
+        impl From<$domain> for $api {
+            fn from(x: $domain) -> Self {
+                match x { $(<$domain>::$v => Self::$v),* }
+            }
+        }
+    };
+}
+
+same_enum!(FeedSort => values::FeedSort { New, Active, Top, Hot });
+same_enum!(FeedMetric => values::FeedMetric { Likes, Comments, Reposts, Ratings, Links });
+same_enum!(TimeRange => values::TimeRange { Hour, Day, Week, Month, Year, All });
+same_enum!(FeedScope => values::FeedScope { Global, Local });
+same_enum!(PostKind => values::PostKind { Text, Url, Image, Audio, Event, Poll, Card });
+
+/// Who started an access request.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AccessRequestKind {
+    /// The user asked; the space's moderators answer.
+    Request,
+    /// A moderator invited the user; the user answers.
+    Invite,
+}
+
+impl From<weco_domain::AccessRequestKind> for AccessRequestKind {
+    fn from(k: weco_domain::AccessRequestKind) -> Self {
+        match k {
+            weco_domain::AccessRequestKind::Request => Self::Request,
+            weco_domain::AccessRequestKind::Invite => Self::Invite,
+        }
+    }
+}
+
+impl From<AccessRequestKind> for weco_domain::AccessRequestKind {
+    fn from(k: AccessRequestKind) -> Self {
+        match k {
+            AccessRequestKind::Request => Self::Request,
+            AccessRequestKind::Invite => Self::Invite,
+        }
+    }
+}

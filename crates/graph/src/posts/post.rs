@@ -1,0 +1,156 @@
+//! The `Post` type and its connection.
+
+use super::comment::{CommentConnection, CommentObject};
+use crate::accounts::{UserObject, load_user};
+use crate::connection::{cost, int, page_request_in};
+use crate::enums::PostKind;
+use crate::error::ApiResult;
+use crate::holarchy::SpaceObject;
+use crate::ids::to_id;
+use crate::scope::{app, scope};
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use weco_domain::{Post, PostActions};
+
+/// A post. It was placed directly in one or more spaces and appears in every space above them that it
+/// flows into. Everything hanging off it is visible exactly when the post is.
+#[derive(Clone)]
+pub struct PostObject(pub Arc<Post>);
+
+impl From<Post> for PostObject {
+    fn from(p: Post) -> Self {
+        Self(Arc::new(p))
+    }
+}
+
+impl PostObject {
+    async fn actions(&self, ctx: &Context<'_>) -> ApiResult<PostActions> {
+        Ok(scope(ctx)?.loaders.post_actions.load_one(self.0.id).await?.unwrap_or_default())
+    }
+}
+
+#[Object(name = "Post")]
+impl PostObject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+
+    async fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
+    }
+
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+
+    /// What the post holds (derived from what was given).
+    async fn kinds(&self) -> Vec<PostKind> {
+        self.0.kinds.iter().map(|k| (*k).into()).collect()
+    }
+
+    async fn creator(&self, ctx: &Context<'_>) -> ApiResult<UserObject> {
+        load_user(ctx, self.0.creator_id).await
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Creation, or the latest comment.
+    async fn last_activity_at(&self) -> DateTime<Utc> {
+        self.0.last_activity_at
+    }
+
+    /// The spaces it was posted or reposted into directly (those the viewer may access).
+    async fn spaces(&self, ctx: &Context<'_>) -> ApiResult<Vec<SpaceObject>> {
+        let ids = scope(ctx)?.loaders.post_spaces.load_one(self.0.id).await?.unwrap_or_default();
+        let mut spaces = scope(ctx)?.loaders.spaces.load_many(ids.iter().copied()).await?;
+        Ok(ids.iter().filter_map(|id| spaces.remove(id)).map(SpaceObject::from).collect())
+    }
+
+    async fn total_likes(&self) -> i32 {
+        int(self.0.total_likes)
+    }
+
+    /// Comments at every level.
+    async fn total_comments(&self) -> i32 {
+        int(self.0.total_comments)
+    }
+
+    /// Spaces it was reposted into.
+    async fn total_reposts(&self) -> i32 {
+        int(self.0.total_reposts)
+    }
+
+    async fn total_ratings(&self) -> i32 {
+        int(self.0.total_ratings)
+    }
+
+    /// Links to and from other posts.
+    async fn total_links(&self) -> i32 {
+        int(self.0.total_links)
+    }
+
+    /// Mean of the ratings (0 to 100); null before the first.
+    async fn average_rating(&self) -> Option<f64> {
+        self.0.average_rating()
+    }
+
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(self.actions(ctx).await?.liked)
+    }
+
+    /// The viewer's rating, if any.
+    async fn viewer_rating(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        Ok(self.actions(ctx).await?.rating.map(int))
+    }
+
+    /// Top-level comments, oldest first. Empty when the viewer may not see the post (as on the post a
+    /// `deletePost` returns).
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<CommentConnection> {
+        let page = page_request_in(ctx, first, after.as_deref())?;
+        let page = app(ctx).posts().comments(scope(ctx)?.viewer, self.0.id, None, page).await?;
+        Ok(CommentConnection::from_page(page, CommentObject::from))
+    }
+}
+
+/// Edges of a post listing.
+#[derive(async_graphql::SimpleObject, Clone)]
+#[graphql(name = "PostEdge")]
+pub struct PostEdge {
+    /// Opaque; pass as `after` to continue after this post.
+    pub cursor: String,
+    pub node: PostObject,
+}
+
+/// A page of posts (feeds are not counted: they can be very long).
+#[derive(async_graphql::SimpleObject, Clone)]
+#[graphql(name = "PostConnection")]
+pub struct PostConnection {
+    pub edges: Vec<PostEdge>,
+    /// The nodes of `edges`, for clients that need no cursors.
+    pub nodes: Vec<PostObject>,
+    pub page_info: crate::connection::PageInfo,
+}
+
+impl PostConnection {
+    pub(crate) fn from_page(page: weco_domain::Page<Post>) -> Self {
+        let (edges, page_info, _) = crate::connection::parts(page, PostObject::from);
+        Self {
+            nodes: edges.iter().map(|(_, n)| n.clone()).collect(),
+            edges: edges.into_iter().map(|(cursor, node)| PostEdge { cursor, node }).collect(),
+            page_info,
+        }
+    }
+}

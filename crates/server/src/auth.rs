@@ -1,0 +1,89 @@
+//! Who is asking: the one place a bearer token is read, from an `Authorization` header or from a websocket's
+//! `connection_init` payload, and the client's address for rate limiting.
+
+use crate::state::AppState;
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
+use weco_domain::Viewer;
+
+/// Why a request's credentials were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The header is not `Bearer <token>`.
+    Malformed,
+    /// The token is forged, expired or malformed.
+    Invalid,
+}
+
+impl Refused {
+    pub fn message(self) -> &'static str {
+        match self {
+            Refused::Malformed => "expected 'Authorization: Bearer <token>'",
+            Refused::Invalid => "the bearer token is invalid or expired",
+        }
+    }
+}
+
+/// The token of `Bearer <token>` (either case of the scheme); a bare token when `bare_allowed`.
+fn token_of(value: &str, bare_allowed: bool) -> Result<&str, Refused> {
+    let token = match value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) {
+        Some(token) => token.trim(),
+        None if bare_allowed => value.trim(),
+        None => return Err(Refused::Malformed),
+    };
+    if token.is_empty() { Err(Refused::Malformed) } else { Ok(token) }
+}
+
+fn viewer_of(state: &AppState, token: &str) -> Result<Viewer, Refused> {
+    state.app.accounts().viewer_from_token(Some(token)).map_err(|_| Refused::Invalid)
+}
+
+/// The viewer named by `Authorization: Bearer <token>`; no header is an anonymous viewer.
+pub fn viewer_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refused> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Viewer::ANONYMOUS) };
+    let value = value.to_str().map_err(|_| Refused::Malformed)?;
+    viewer_of(state, token_of(value, false)?)
+}
+
+/// The viewer named in a websocket `connection_init` payload: `{"authorization": "Bearer <token>"}` or
+/// `{"token": "<token>"}`; none is an anonymous viewer.
+pub fn viewer_from_payload(state: &AppState, payload: Option<&Value>) -> Result<Viewer, Refused> {
+    let Some(payload) = payload.filter(|p| p.is_object()) else { return Ok(Viewer::ANONYMOUS) };
+    let header = ["authorization", "Authorization"].iter().find_map(|k| payload.get(*k));
+    match (header, payload.get("token")) {
+        (Some(value), _) => viewer_of(state, token_of(value.as_str().ok_or(Refused::Malformed)?, true)?),
+        (None, Some(value)) => viewer_of(state, token_of(value.as_str().ok_or(Refused::Malformed)?, true)?),
+        (None, None) => Ok(Viewer::ANONYMOUS),
+    }
+}
+
+/// The client's address: the connection's, or behind a trusted proxy the first `X-Forwarded-For` entry.
+pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.limits.trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_token_is_read_in_either_case_and_never_empty() {
+        assert_eq!(token_of("Bearer abc", false), Ok("abc"));
+        assert_eq!(token_of("bearer  abc ", false), Ok("abc"));
+        assert_eq!(token_of("abc", false), Err(Refused::Malformed));
+        assert_eq!(token_of("abc", true), Ok("abc"));
+        assert_eq!(token_of("Bearer ", false), Err(Refused::Malformed));
+        assert_eq!(token_of("Bearer    ", true), Err(Refused::Malformed));
+        assert_eq!(token_of("", true), Err(Refused::Malformed));
+    }
+}

@@ -1,0 +1,42 @@
+//! What every handler shares: the application, the schema, the store and the bus, the limits, the rate
+//! limiter, persisted queries, the server's counters, and the registry of shared subscriptions.
+
+use crate::http::PersistedQueries;
+use crate::limits::{RateLimiter, ServerMetrics};
+use crate::ws::Groups;
+use std::sync::Arc;
+use std::time::Duration;
+use weco_domain::App;
+use weco_graph::WecoSchema;
+use weco_realtime::RealtimeBus;
+use weco_store::SeaStore;
+
+/// Limits every request is held to.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    /// Largest websocket message, in bytes.
+    pub ws_max_message_bytes: usize,
+    pub max_batch: usize,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub ws_origins: Vec<String>,
+    /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub schema: WecoSchema,
+    pub store: Arc<SeaStore>,
+    pub bus: Arc<RealtimeBus>,
+    /// How long a websocket client may take to send `connection_init`.
+    pub ws_init_timeout: Duration,
+    pub limits: HttpLimits,
+    pub limiter: Arc<RateLimiter>,
+    pub persisted: PersistedQueries,
+    pub metrics: Arc<ServerMetrics>,
+    /// The subscriptions identical clients share on this server.
+    pub groups: Arc<Groups>,
+}

@@ -1,0 +1,253 @@
+//! The SQL pieces several areas share, each written once: the access predicates of docs/privacy.md, the
+//! counter columns a post's feed rows copy, the HOT score, and how domain values are stored (state words,
+//! privacy, kinds).
+
+use crate::sql::{Key, v};
+use sea_orm::{DbBackend, Value};
+use uuid::Uuid;
+use weco_domain::values::{HOT_EPOCH, HOT_SECONDS_PER_UNIT, PostKind, Privacy, RequestState, SpaceSort};
+use weco_domain::{AccessRequestKind, DomainError, DomainResult, SpacePostState, UserId};
+
+// ---- access (docs/privacy.md rules 1 and 6) ----------------------------------------------------------------
+
+/// True when the viewer bound as `$viewer` may access the space `col` (rule 1): no private space at or above it
+/// lacks the viewer's membership. An anonymous viewer is bound as the nil UUID, a member of nothing.
+pub(crate) fn accessible(col: &str, viewer: usize) -> String {
+    accessible_to(col, &format!("${viewer}"))
+}
+
+/// [`accessible`] for the user named by the SQL expression `user` (a column, say).
+pub(crate) fn accessible_to(col: &str, user: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM space_closure ac JOIN spaces ap ON ap.id = ac.ancestor_id \
+           WHERE ac.descendant_id = {col} AND ap.privacy = 'PRIVATE' \
+             AND NOT EXISTS (SELECT 1 FROM space_members am WHERE am.space_id = ap.id AND am.user_id = {user}))"
+    )
+}
+
+/// True when space `s` has a parent the viewer bound as `$viewer` may access — it shows (as a name at least) in
+/// a listing the viewer may open. With `under`, only parents at or below the space bound as `$under` count.
+pub(crate) fn listed(viewer: usize, under: Option<usize>) -> String {
+    let within = under
+        .map(|n| {
+            format!(
+                " AND EXISTS (SELECT 1 FROM space_closure lc WHERE lc.ancestor_id = ${n} AND lc.descendant_id = le.parent_id)"
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "EXISTS (SELECT 1 FROM space_parents le JOIN spaces lp ON lp.id = le.parent_id AND lp.state = 'ACTIVE' \
+           WHERE le.child_id = s.id{within} AND {})",
+        accessible("le.parent_id", viewer)
+    )
+}
+
+/// `CASE WHEN <the viewer bound as $2 may access s> THEN col ELSE 0 END`, as a `'static` string for [`Key`]
+/// (the same predicate as [`accessible`]`("s.id", 2)`).
+macro_rules! gated_by_viewer_2 {
+    ($col:literal) => {
+        concat!(
+            "CASE WHEN NOT EXISTS (SELECT 1 FROM space_closure ac JOIN spaces ap ON ap.id = ac.ancestor_id \
+               WHERE ac.descendant_id = s.id AND ap.privacy = 'PRIVATE' \
+                 AND NOT EXISTS (SELECT 1 FROM space_members am WHERE am.space_id = ap.id AND am.user_id = $2)) \
+             THEN ",
+            $col,
+            " ELSE 0 END"
+        )
+    };
+}
+
+/// The sort key of a space listing whose viewer is bound as `$2`. A counter of a space the viewer may not access
+/// counts as zero: sorting by it, or reading it back from a cursor, must not reveal it (rule 6).
+pub(crate) fn gated_sort_key(sort: SpaceSort) -> Key {
+    match sort {
+        SpaceSort::Likes => Key::Int(gated_by_viewer_2!("s.total_post_likes")),
+        SpaceSort::Posts => Key::Int(gated_by_viewer_2!("s.total_posts")),
+        SpaceSort::Comments => Key::Int(gated_by_viewer_2!("s.total_comments")),
+        SpaceSort::Followers => Key::Int(gated_by_viewer_2!("s.total_followers")),
+        SpaceSort::New => Key::Time("s.created_at"),
+    }
+}
+
+/// The condition that the viewer bound as `$n` may see post `p` (rule 4): it has an active row in an active
+/// space the viewer may access. (A post's direct spaces share one audience when it is placed, but tree edits
+/// that narrow an audience can later split it; each row then answers for its own space.)
+pub(crate) fn visible_post(n: usize) -> String {
+    format!(
+        "p.state = 'ACTIVE' \
+         AND EXISTS (SELECT 1 FROM space_posts a JOIN spaces vs ON vs.id = a.space_id AND vs.state = 'ACTIVE' \
+                     WHERE a.post_id = p.id AND a.state = 'ACTIVE' AND {})",
+        accessible("a.space_id", n)
+    )
+}
+
+/// The condition that the viewer bound as `$n` has not muted the author `col`.
+pub(crate) fn not_muted(col: &str, n: usize) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM user_mutes mu WHERE mu.user_id = ${n} AND mu.muted_id = {col})")
+}
+
+/// A viewer as bound to the predicates above: an anonymous viewer is the nil UUID, which is no one's id.
+pub(crate) fn viewer_value(viewer: Option<UserId>) -> Value {
+    v(viewer.map(|u| u.0).unwrap_or(Uuid::nil()))
+}
+
+// ---- a post's feed rows -------------------------------------------------------------------------------------
+
+/// The counters a post's `space_posts` rows copy from the post, in this order wherever they are listed.
+pub(crate) const COPIED_TOTALS: &str = "total_likes, total_comments, total_reposts, total_ratings, total_links";
+
+/// `p.total_likes, p.total_comments, …`: [`COPIED_TOTALS`] of the post `p`.
+pub(crate) fn copied_totals_of_post() -> String {
+    COPIED_TOTALS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `INSERT INTO space_posts … SELECT …` of rows for post `p` in space `{space}` from `{from}` (which binds `p`):
+/// the post's sort keys and totals copied, no local likes yet.
+pub(crate) fn insert_space_posts(
+    backend: DbBackend,
+    space: &str,
+    relationship: &str,
+    kind: &str,
+    hot: &str,
+    from: &str,
+) -> String {
+    format!(
+        "INSERT INTO space_posts (space_id, post_id, relationship, kind, state, creator_id, created_at, \
+           last_activity_at, {COPIED_TOTALS}, local_likes, hot, local_hot) \
+         SELECT {space}, p.id, '{relationship}', '{kind}', 'ACTIVE', p.creator_id, p.created_at, p.last_activity_at, \
+           {}, 0, {hot}, {} \
+         {from}",
+        copied_totals_of_post(),
+        hot_base(backend, "p.created_at")
+    )
+}
+
+/// The HOT score (`weco_domain::values::hot_score`) of engagement 0 or 1 at creation time `created_at`, in SQL:
+/// the freshness part alone.
+pub(crate) fn hot_base(backend: DbBackend, created_at: &str) -> String {
+    let epoch = match backend {
+        DbBackend::Postgres => format!("EXTRACT(EPOCH FROM {created_at})"),
+        _ => format!("unixepoch({created_at})"),
+    };
+    format!("(({epoch} - {HOT_EPOCH}) / {HOT_SECONDS_PER_UNIT:.1})")
+}
+
+// ---- how values are stored -----------------------------------------------------------------------------------
+
+pub(crate) fn privacy(p: Privacy) -> &'static str {
+    match p {
+        Privacy::Public => "PUBLIC",
+        Privacy::Private => "PRIVATE",
+    }
+}
+
+pub(crate) fn privacy_from_db(raw: &str) -> DomainResult<Privacy> {
+    match raw {
+        "PUBLIC" => Ok(Privacy::Public),
+        "PRIVATE" => Ok(Privacy::Private),
+        other => Err(DomainError::internal("decoding privacy", other)),
+    }
+}
+
+pub(crate) fn request_state(s: RequestState) -> &'static str {
+    match s {
+        RequestState::Pending => "PENDING",
+        RequestState::Accepted => "ACCEPTED",
+        RequestState::Rejected => "REJECTED",
+    }
+}
+
+pub(crate) fn request_state_from_db(raw: &str) -> DomainResult<RequestState> {
+    match raw {
+        "PENDING" => Ok(RequestState::Pending),
+        "ACCEPTED" => Ok(RequestState::Accepted),
+        "REJECTED" => Ok(RequestState::Rejected),
+        other => Err(DomainError::internal("decoding request state", other)),
+    }
+}
+
+pub(crate) fn access_kind(k: AccessRequestKind) -> &'static str {
+    match k {
+        AccessRequestKind::Request => "REQUEST",
+        AccessRequestKind::Invite => "INVITE",
+    }
+}
+
+pub(crate) fn access_kind_from_db(raw: &str) -> DomainResult<AccessRequestKind> {
+    match raw {
+        "REQUEST" => Ok(AccessRequestKind::Request),
+        "INVITE" => Ok(AccessRequestKind::Invite),
+        other => Err(DomainError::internal("decoding access request kind", other)),
+    }
+}
+
+pub(crate) fn space_post_state(s: SpacePostState) -> &'static str {
+    match s {
+        SpacePostState::Active => "ACTIVE",
+        SpacePostState::Removed => "REMOVED",
+    }
+}
+
+pub(crate) fn space_post_state_from_db(raw: &str) -> Option<SpacePostState> {
+    match raw {
+        "ACTIVE" => Some(SpacePostState::Active),
+        "REMOVED" => Some(SpacePostState::Removed),
+        _ => None,
+    }
+}
+
+pub(crate) fn post_kind(k: PostKind) -> &'static str {
+    match k {
+        PostKind::Text => "TEXT",
+        PostKind::Url => "URL",
+        PostKind::Image => "IMAGE",
+        PostKind::Audio => "AUDIO",
+        PostKind::Event => "EVENT",
+        PostKind::Poll => "POLL",
+        PostKind::Card => "CARD",
+    }
+}
+
+/// A post's kinds as stored: joined by commas, e.g. `TEXT,URL`.
+pub(crate) fn post_kinds(kinds: &[PostKind]) -> String {
+    kinds.iter().map(|k| post_kind(*k)).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn post_kinds_from_db(raw: &str) -> Vec<PostKind> {
+    raw.split(',').filter_map(|w| PostKind::ALL.into_iter().find(|k| post_kind(*k) == w)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_kinds_round_trip_through_their_stored_form() {
+        let kinds = [PostKind::Text, PostKind::Url];
+        assert_eq!(post_kinds(&kinds), "TEXT,URL");
+        assert_eq!(post_kinds_from_db(&post_kinds(&kinds)), kinds);
+        assert_eq!(post_kinds_from_db(&post_kinds(&PostKind::ALL)), PostKind::ALL);
+    }
+
+    #[test]
+    fn stored_words_round_trip() {
+        for p in [Privacy::Public, Privacy::Private] {
+            assert_eq!(privacy_from_db(privacy(p)).ok(), Some(p));
+        }
+        for s in [RequestState::Pending, RequestState::Accepted, RequestState::Rejected] {
+            assert_eq!(request_state_from_db(request_state(s)).ok(), Some(s));
+        }
+        for k in [AccessRequestKind::Request, AccessRequestKind::Invite] {
+            assert_eq!(access_kind_from_db(access_kind(k)).ok(), Some(k));
+        }
+        for s in [SpacePostState::Active, SpacePostState::Removed] {
+            assert_eq!(space_post_state_from_db(space_post_state(s)), Some(s));
+        }
+    }
+
+    #[test]
+    fn the_sql_hot_base_uses_the_domain_constants() {
+        let sql = hot_base(DbBackend::Postgres, "p.created_at");
+        assert!(sql.contains(&HOT_EPOCH.to_string()) && sql.contains("45000.0"), "{sql}");
+    }
+}

@@ -1,0 +1,173 @@
+//! A post's counters and the copies its feed rows keep of them, changed under one lock order: the post's row
+//! first, then the rows of the spaces it appears in by id (docs/holarchy.md#counters).
+
+use crate::Db;
+use crate::fragments::COPIED_TOTALS;
+use crate::sql::{get, v};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
+use uuid::Uuid;
+use weco_domain::values::hot_score;
+use weco_domain::{DomainError, DomainResult, PostId, SpaceId};
+
+/// A post's row in a space after a like cast at or below it: its new local tally and local HOT score.
+pub(super) struct LocalShift {
+    space: Uuid,
+    likes: i64,
+    score: f64,
+}
+
+impl<C: ConnectionTrait> Db<C> {
+    pub(super) async fn lock_post(&self, post: PostId) -> DomainResult<()> {
+        if self.backend == DbBackend::Postgres {
+            self.sql()
+                .all("locking post", "SELECT id FROM posts WHERE id = $1 FOR NO KEY UPDATE", vec![v(post.0)])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Locks (on PostgreSQL) the spaces a post is active in, in id order.
+    pub(super) async fn lock_post_spaces(&self, post: PostId) -> DomainResult<()> {
+        self.sql()
+            .lock_spaces("SELECT space_id FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'", vec![v(post.0)])
+            .await
+    }
+
+    /// Copies the post's counters to its `space_posts` rows and re-scores them, and writes `local` (new local
+    /// like tallies and scores by space) in the same statement, so each row gets one new version, not several.
+    /// `returning` is the post's row as [`Self::update_post_counters`] returns it.
+    pub(super) async fn sync_post_rows(
+        &self,
+        post: PostId,
+        returning: &QueryResult,
+        local: &[LocalShift],
+    ) -> DomainResult<()> {
+        const CX: &str = "syncing post rows";
+        let likes: i64 = get(returning, CX, "total_likes")?;
+        let comments: i64 = get(returning, CX, "total_comments")?;
+        let created: DateTime<Utc> = get(returning, CX, "created_at")?;
+        let mut values = vec![v(post.0)];
+        let mut set = Vec::new();
+        for column in COPIED_TOTALS.split(", ") {
+            values.push(v(get::<i64>(returning, CX, column)?));
+            set.push(format!("{column} = ${}", values.len()));
+        }
+        values.push(v(get::<DateTime<Utc>>(returning, CX, "last_activity_at")?));
+        set.push(format!("last_activity_at = ${}", values.len()));
+        values.push(v(hot_score(likes + comments, created)));
+        set.push(format!("hot = ${}", values.len()));
+        let mut sql = format!("UPDATE space_posts SET {}", set.join(", "));
+        if !local.is_empty() {
+            let (mut tallies, mut scores) = (String::new(), String::new());
+            for shift in local {
+                values.extend([v(shift.space), v(shift.likes), v(shift.score)]);
+                let n = values.len();
+                tallies.push_str(&format!(" WHEN space_id = ${} THEN ${}", n - 2, n - 1));
+                scores.push_str(&format!(" WHEN space_id = ${} THEN ${n}", n - 2));
+            }
+            sql.push_str(&format!(
+                ", local_likes = CASE{tallies} ELSE local_likes END, local_hot = CASE{scores} ELSE local_hot END"
+            ));
+        }
+        sql.push_str(" WHERE post_id = $1");
+        self.sql().exec(CX, &sql, values).await.map(drop)
+    }
+
+    /// Runs `UPDATE posts SET {set} WHERE id = $1 RETURNING …` and copies the result to the post's rows.
+    pub(super) async fn update_post_counters(&self, post: PostId, set: &str, values: Vec<Value>) -> DomainResult<()> {
+        self.update_post_counters_and_local(post, set, values, None).await
+    }
+
+    /// [`Self::update_post_counters`] that also adds `delta` to the local like tallies of the post's rows in the
+    /// spaces at or above `space` (a like cast there), re-scoring them.
+    pub(super) async fn update_post_counters_and_local(
+        &self,
+        post: PostId,
+        set: &str,
+        mut values: Vec<Value>,
+        local: Option<(SpaceId, i64)>,
+    ) -> DomainResult<()> {
+        values.insert(0, v(post.0));
+        let row = self
+            .sql()
+            .one(
+                "updating post counters",
+                &format!(
+                    "UPDATE posts SET {set}, stats_version = stats_version + 1 WHERE id = $1 \
+                     RETURNING {COPIED_TOTALS}, created_at, last_activity_at"
+                ),
+                values,
+            )
+            .await?
+            .ok_or(DomainError::NotFound("post"))?;
+        let shifts = match local {
+            Some((space, delta)) => self.local_shifts(post, space, delta).await?,
+            None => Vec::new(),
+        };
+        self.sync_post_rows(post, &row, &shifts).await
+    }
+
+    /// Copies the post's counters to its rows as they are (after new rows were placed).
+    pub(super) async fn resync_post_rows(&self, post: PostId) -> DomainResult<()> {
+        let row = self
+            .sql()
+            .one(
+                "reading post counters",
+                &format!("SELECT {COPIED_TOTALS}, created_at, last_activity_at FROM posts WHERE id = $1"),
+                vec![v(post.0)],
+            )
+            .await?
+            .ok_or(DomainError::NotFound("post"))?;
+        self.sync_post_rows(post, &row, &[]).await
+    }
+
+    /// The new local like tallies and scores of the post's rows in the spaces at or above `space` after adding
+    /// `delta`. The rows are locked (PostgreSQL) until the transaction ends, so the tallies written back are
+    /// exact even beside a tree edit re-counting them.
+    async fn local_shifts(&self, post: PostId, space: SpaceId, delta: i64) -> DomainResult<Vec<LocalShift>> {
+        const CX: &str = "counting local likes";
+        let lock = if self.backend == DbBackend::Postgres { " FOR NO KEY UPDATE" } else { "" };
+        let rows = self
+            .sql()
+            .all(
+                CX,
+                &format!(
+                    "SELECT space_id, local_likes, created_at FROM space_posts WHERE post_id = $1 \
+                     AND space_id IN (SELECT ancestor_id FROM space_closure WHERE descendant_id = $2) \
+                     ORDER BY space_id{lock}"
+                ),
+                vec![v(post.0), v(space.0)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let likes = get::<i64>(row, CX, "local_likes")? + delta;
+                Ok(LocalShift {
+                    space: get(row, CX, "space_id")?,
+                    likes,
+                    score: hot_score(likes, get(row, CX, "created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Applies `set` (`total_post_likes = total_post_likes + 1`, say; its `$2`, `$3`, … bound from `values`) to the
+    /// spaces the post is active in, locked in id order.
+    pub(super) async fn count_in_spaces(&self, post: PostId, set: &str, values: Vec<Value>) -> DomainResult<()> {
+        self.lock_post_spaces(post).await?;
+        let mut all = vec![v(post.0)];
+        all.extend(values);
+        self.sql()
+            .exec(
+                "counting in spaces",
+                &format!(
+                    "UPDATE spaces SET {set} \
+                     WHERE id IN (SELECT space_id FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE')"
+                ),
+                all,
+            )
+            .await
+            .map(drop)
+    }
+}

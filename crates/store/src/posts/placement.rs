@@ -1,0 +1,166 @@
+//! Where a post is: placing it in spaces (creation and reposts, with its appearances above them), hiding it in
+//! one space, deleting it everywhere — each with the spaces' counters in step.
+
+use crate::Db;
+use crate::fragments::{insert_space_posts, post_kinds, space_post_state};
+use crate::holarchy::Report;
+use crate::sql::{placeholders, uuid_values, v};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend};
+use weco_domain::{DomainResult, NewPost, PostId, SpaceId, SpacePostState};
+
+impl<C: ConnectionTrait> Db<C> {
+    pub(super) async fn place_new_post(&self, post: &NewPost, spaces: &[SpaceId]) -> DomainResult<()> {
+        let sql = self.sql();
+        sql.exec(
+            "inserting post",
+            "INSERT INTO posts (id, creator_id, title, text, url, kinds, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            vec![
+                v(post.id.0),
+                v(post.creator_id.0),
+                v(post.title.clone()),
+                v(post.text.clone()),
+                v(post.url.clone()),
+                v(post_kinds(&post.kinds)),
+                v(post.created_at),
+            ],
+        )
+        .await?;
+        if self.backend == DbBackend::Sqlite {
+            sql.exec(
+                "indexing post text",
+                "INSERT INTO posts_fts (post_id, title, text) VALUES ($1, $2, $3)",
+                vec![v(post.id.0), v(post.title.clone().unwrap_or_default()), v(post.text.clone().unwrap_or_default())],
+            )
+            .await?;
+        }
+        self.place(post.id, spaces, post.created_at).await?;
+        Ok(())
+    }
+
+    /// Places the post directly in `spaces` (a first placement, or a repost), with its appearances above them;
+    /// returns how many placements were new.
+    pub(super) async fn place(&self, post: PostId, spaces: &[SpaceId], at: DateTime<Utc>) -> DomainResult<u64> {
+        let sql = self.sql();
+        let targets = placeholders(2, spaces.len());
+        let mut values = vec![v(post.0)];
+        values.extend(uuid_values(spaces));
+        self.lock_post(post).await?;
+        let first_placement: i64 = sql
+            .scalar(
+                "checking placements",
+                "SELECT COUNT(*) AS v FROM space_posts WHERE post_id = $1 AND relationship = 'DIRECT'",
+                vec![v(post.0)],
+            )
+            .await?;
+        let upgraded = sql
+            .exec(
+                "reposting where the post already appears",
+                &format!(
+                    "UPDATE space_posts SET relationship = 'DIRECT', kind = 'REPOST' \
+                     WHERE post_id = $1 AND relationship = 'INDIRECT' AND space_id IN ({targets})"
+                ),
+                values.clone(),
+            )
+            .await?;
+        // The target spaces the post does not appear in yet, with the post; targets bound from `$start`.
+        let fresh = |start: usize| {
+            format!(
+                "FROM spaces s JOIN posts p ON p.id = $1 WHERE s.id IN ({}) \
+                 AND NOT EXISTS (SELECT 1 FROM space_posts e WHERE e.space_id = s.id AND e.post_id = p.id)",
+                placeholders(start, spaces.len())
+            )
+        };
+        // Lock the targets and everything above them in one ordered statement, before any update: locking the
+        // targets first and their ancestors later would let two posts into nested spaces deadlock.
+        sql.lock_spaces(
+            &format!(
+                "SELECT c.ancestor_id FROM space_closure c WHERE c.descendant_id IN ({})",
+                placeholders(1, spaces.len())
+            ),
+            uuid_values(spaces),
+        )
+        .await?;
+        let mut counted = vec![v(post.0), v(at)];
+        counted.extend(uuid_values(spaces));
+        sql.exec(
+            "counting new placements",
+            &format!(
+                "UPDATE spaces SET total_posts = total_posts + 1, total_post_likes = total_post_likes + n.likes, \
+                   total_comments = total_comments + n.comments, last_activity_at = $2 \
+                 FROM (SELECT s.id AS space_id, p.total_likes AS likes, p.total_comments AS comments {}) n \
+                 WHERE spaces.id = n.space_id",
+                fresh(3)
+            ),
+            counted,
+        )
+        .await?;
+        let kind = if first_placement == 0 { "POST" } else { "REPOST" };
+        let hot = crate::fragments::hot_base(self.backend, "p.created_at");
+        let inserted = sql
+            .exec("placing post", &insert_space_posts(self.backend, "s.id", "DIRECT", kind, &hot, &fresh(2)), values)
+            .await?;
+        let new = upgraded + inserted;
+        if first_placement > 0 && new > 0 {
+            self.update_post_counters(post, "total_reposts = total_reposts + $2", vec![v(new as i64)]).await?;
+        } else {
+            self.resync_post_rows(post).await?;
+        }
+        self.add_appearances("d.post_id = $1", vec![v(post.0)], Report::Nothing).await?;
+        Ok(new)
+    }
+
+    pub(super) async fn move_space_post(
+        &self,
+        post: PostId,
+        space: SpaceId,
+        from: SpacePostState,
+        to: SpacePostState,
+    ) -> DomainResult<bool> {
+        let sql = self.sql();
+        sql.lock_spaces("$1", vec![v(space.0)]).await?;
+        let row = sql
+            .one(
+                "moderating post",
+                "UPDATE space_posts SET state = $4 WHERE post_id = $1 AND space_id = $2 AND state = $3 \
+                 RETURNING total_likes, total_comments",
+                vec![v(post.0), v(space.0), v(space_post_state(from)), v(space_post_state(to))],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let sign: i64 = if to == SpacePostState::Active { 1 } else { -1 };
+        let likes: i64 = crate::sql::get(&row, "moderating post", "total_likes")?;
+        let comments: i64 = crate::sql::get(&row, "moderating post", "total_comments")?;
+        sql.exec(
+            "counting moderated post",
+            "UPDATE spaces SET total_posts = total_posts + $2, total_post_likes = total_post_likes + $3, \
+             total_comments = total_comments + $4 WHERE id = $1",
+            vec![v(space.0), v(sign), v(sign * likes), v(sign * comments)],
+        )
+        .await?;
+        Ok(true)
+    }
+
+    pub(super) async fn remove_post(&self, post: PostId) -> DomainResult<()> {
+        let sql = self.sql();
+        self.lock_post(post).await?;
+        self.lock_post_spaces(post).await?;
+        sql.exec(
+            "uncounting deleted post",
+            "UPDATE spaces SET total_posts = total_posts - 1, total_post_likes = total_post_likes - n.likes, \
+               total_comments = total_comments - n.comments \
+             FROM (SELECT space_id, total_likes AS likes, total_comments AS comments FROM space_posts \
+                   WHERE post_id = $1 AND state = 'ACTIVE') n WHERE spaces.id = n.space_id",
+            vec![v(post.0)],
+        )
+        .await?;
+        sql.exec("hiding deleted post", "UPDATE space_posts SET state = 'DELETED' WHERE post_id = $1", vec![v(post.0)])
+            .await?;
+        sql.exec("deleting post", "UPDATE posts SET state = 'DELETED' WHERE id = $1", vec![v(post.0)]).await?;
+        if self.backend == DbBackend::Sqlite {
+            sql.exec("unindexing post", "DELETE FROM posts_fts WHERE post_id = $1", vec![v(post.0)]).await?;
+        }
+        Ok(())
+    }
+}
