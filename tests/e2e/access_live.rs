@@ -3,7 +3,6 @@
 use e2e::ws::WsClient;
 use e2e::{TestApp, on_both_backends};
 use serde_json::json;
-use std::time::Duration;
 
 on_both_backends!(a_member_removed_from_a_private_space_loses_its_live_feed_and_post_updates);
 
@@ -23,7 +22,7 @@ async fn a_member_removed_from_a_private_space_loses_its_live_feed_and_post_upda
     updates
         .subscribe("p", "subscription($p: ID!) { postUpdates(postId: $p) { __typename } }", json!({ "p": post }))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_for_subscriptions(2).await;
     // While a member, Bob hears what happens.
     app.create_post(&ada, &[&club], "second").await;
     assert_eq!(feed.next_json().await["type"], "next");
@@ -34,8 +33,8 @@ async fn a_member_removed_from_a_private_space_loses_its_live_feed_and_post_upda
     assert_eq!(ended["type"], "error", "{ended}");
     assert_eq!(ended["payload"][0]["extensions"]["code"], "FORBIDDEN");
 
-    // The post's own topic hears nothing of memberships: the next event is checked before it is delivered.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The post's own topic hears nothing of memberships: the next event is checked before it is delivered (the
+    // test server re-checks before every event; see `TestApp::spawn_with`).
     let comment = "mutation($p: ID!) { addComment(input: {postId: $p, text: \"secret reply\"}) { id } }";
     app.ok(Some(&ada), comment, json!({ "p": post })).await;
     let ended = updates.next_json().await;

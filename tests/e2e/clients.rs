@@ -29,8 +29,8 @@ async fn the_npm_graphql_ws_client_receives_live_posts_and_likes(app: TestApp) {
     };
     assert_eq!(next().await, json!({ "connected": true }));
     assert_eq!(next().await, json!({ "query": { "data": { "me": { "handle": "ada" } } } }));
-    // Give the subscription a moment to register, then act.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The client subscribes right after its query; act once the server listens for it.
+    app.wait_for_subscriptions(1).await;
     let post = app.create_post(&token, &[&space], "hello node").await;
     let added = next().await;
     assert_eq!(added["data"]["spaceFeed"]["__typename"], "PostAdded", "{added}");

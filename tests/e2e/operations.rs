@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use e2e::process::{ServerProcess, weco_binary};
-use e2e::{Backend, TestDatabase};
+use e2e::{Backend, TestDatabase, poll_until};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use prost::Message as _;
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A file in the temporary directory, removed when dropped.
 struct TempFile(PathBuf);
@@ -74,16 +74,15 @@ async fn a_config_file_with_an_unknown_key_stops_the_server_with_an_error_naming
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn weco");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("weco started despite the unknown key");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut exit = None;
+    poll_until(async || {
+        exit = child.try_wait().expect("wait");
+        exit.is_some()
+    })
+    .await;
+    let Some(status) = exit else {
+        let _ = child.kill();
+        panic!("weco started despite the unknown key");
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
@@ -190,18 +189,14 @@ async fn request_and_graphql_spans_reach_an_otlp_collector() {
     let body = post_query(server.addr, QUERY).await;
     assert_eq!(body["data"]["space"]["handle"], "all", "{body}");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let spans = exported_spans(&received);
-        if let Some((http, inner)) = graphql_trace(&spans) {
-            assert_eq!(http.service, "weco", "the default service name");
-            assert!(http.attributes.iter().any(|a| a == "method=POST"), "{http:?}");
-            assert!(inner.iter().any(|s| s.name == "parse"), "{inner:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "no complete GraphQL trace within 10 s; got {spans:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll_until(async || graphql_trace(&exported_spans(&received)).is_some()).await;
+    let spans = exported_spans(&received);
+    let Some((http, inner)) = graphql_trace(&spans) else {
+        panic!("no complete GraphQL trace within {:?}; got {spans:?}", e2e::PATIENCE)
+    };
+    assert_eq!(http.service, "weco", "the default service name");
+    assert!(http.attributes.iter().any(|a| a == "method=POST"), "{http:?}");
+    assert!(inner.iter().any(|s| s.name == "parse"), "{inner:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]

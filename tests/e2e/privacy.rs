@@ -722,7 +722,7 @@ async fn a_feed_subscription_ends_with_forbidden_when_its_viewer_loses_access(ap
     client.subscribe("room", FEED, json!({ "s": room })).await;
     client.subscribe("open", FEED, json!({ "s": open })).await;
     client.subscribe("doomed", FEED, json!({ "s": doomed })).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.wait_for_subscriptions(4).await;
     // Removed from club: the feeds of club and of what lies inside it end.
     app.ok(Some(&alice), REMOVE_MEMBER, json!({ "s": club, "u": "bob" })).await;
     assert_eq!(ended_with(&mut client, &["club", "room"]).await, ["FORBIDDEN", "FORBIDDEN"]);

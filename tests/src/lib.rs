@@ -5,6 +5,9 @@
 //! `WECO_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`). Without a reachable PostgreSQL the
 //! PostgreSQL half of each test says it is skipped and passes — unless `WECO_REQUIRE_SERVICES=1` (as in CI),
 //! where it fails.
+//!
+//! Tests wait for conditions, never for a clock: [`eventually`] polls one until it holds, and the server's
+//! `/metrics` gauges tell when a subscription is live ([`TestApp::wait_for_subscriptions`]).
 
 pub mod process;
 pub mod ws;
@@ -14,6 +17,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::sync::oneshot;
 use weco_server::{Application, Settings};
 
@@ -127,8 +131,9 @@ impl TestApp {
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());
         settings.db_pool = 8;
-        // Short enough for tests to see a subscriber lose access without waiting.
-        settings.subscription_access_recheck_ms = 300;
+        // A post subscriber's right to see the post is re-checked before every event, so a test sees it lose
+        // access at the next event instead of waiting out a re-check window.
+        settings.subscription_access_recheck_ms = 0;
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("building the application");
         let addr = app.local_addr();
@@ -239,11 +244,17 @@ impl TestApp {
 
     /// SQL statements the server has run so far (from `/metrics`).
     pub async fn statements(&self) -> u64 {
-        let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-        text.lines()
-            .find_map(|l| l.strip_prefix("weco_db_statements_total "))
-            .and_then(|n| n.trim().parse().ok())
-            .expect("weco_db_statements_total in /metrics")
+        self.metric("weco_db_statements_total").await
+    }
+
+    /// A whole-number metric without labels from this server's `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        metric_at(&self.client, self.addr, name).await
+    }
+
+    /// Waits until this server holds exactly `n` event subscriptions (see [`wait_for_subscriptions_at`]).
+    pub async fn wait_for_subscriptions(&self, n: u64) {
+        wait_for_subscriptions_at(&self.client, self.addr, n).await;
     }
 
     /// The id of the root space `all`.
@@ -336,4 +347,82 @@ pub fn node_clients_dir() -> Option<PathBuf> {
     );
     eprintln!("SKIPPED: Node or tests/node/node_modules missing; run `npm ci --prefix tests/node` to run this test");
     None
+}
+
+/// How long a test waits for something that should happen promptly before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// How often a waiting test looks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Polls `check` until it holds; `false` if it still does not after [`PATIENCE`].
+pub async fn poll_until(mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Waits until `check` holds, failing the test with a message naming `what` if it does not within [`PATIENCE`].
+pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    assert!(poll_until(check).await, "timed out after {PATIENCE:?} waiting for {what}");
+}
+
+/// A whole-number metric without labels (a counter or a gauge) from the `/metrics` of the server at `addr`.
+pub async fn metric_at(client: &reqwest::Client, addr: SocketAddr, name: &str) -> u64 {
+    let url = format!("http://{addr}/metrics");
+    let text = client.get(url).send().await.expect("GET /metrics").text().await.expect("the metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no whole-number {name} in /metrics:\n{text}"))
+}
+
+/// Waits until the server at `addr` holds exactly `n` event subscriptions (its `weco_subscriptions_active`
+/// gauge). A subscription is counted once it listens on the bus: with the in-process bus, it then receives
+/// whatever is published; with Redis, the channel must also be subscribed there ([`wait_for_redis_subscribers`]).
+///
+/// Identical subscriptions share one (see `crates/server/src/ws.rs`): the gauge counts distinct ones.
+pub async fn wait_for_subscriptions_at(client: &reqwest::Client, addr: SocketAddr, n: u64) {
+    let name = "weco_subscriptions_active";
+    let mut last = None;
+    let reached = poll_until(async || {
+        let now = metric_at(client, addr, name).await;
+        last = Some(now);
+        now == n
+    })
+    .await;
+    assert!(reached, "timed out after {PATIENCE:?} waiting for {name} to be {n} on {addr}; it is {last:?}");
+}
+
+/// How many connections Redis at `url` has subscribed to `channel` (`PUBSUB NUMSUB`).
+pub async fn redis_subscribers(url: &str, channel: &str) -> i64 {
+    let client = redis::Client::open(url).unwrap_or_else(|e| panic!("Redis URL {url}: {e}"));
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap_or_else(|e| panic!("Redis at {url}: {e}"));
+    let (_, n): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("PUBSUB NUMSUB {channel}: {e}"));
+    n
+}
+
+/// Waits until Redis at `url` counts exactly `n` subscribers of `channel`: from then on, what is published on
+/// it reaches each of them.
+pub async fn wait_for_redis_subscribers(url: &str, channel: &str, n: i64) {
+    let mut last = None;
+    let reached = poll_until(async || {
+        let now = redis_subscribers(url, channel).await;
+        last = Some(now);
+        now == n
+    })
+    .await;
+    assert!(reached, "timed out after {PATIENCE:?} waiting for {n} Redis subscribers of {channel}; there are {last:?}");
 }

@@ -82,6 +82,14 @@ impl WsClient {
         }
     }
 
+    /// Sends `ping` and reads its `pong`, failing the test if any other frame comes first. The server handles a
+    /// connection's messages in order, so by then it has handled everything sent before (a `subscribe` has
+    /// joined its operation, a `complete` has stopped it), and whatever it sent before the pong has been read.
+    pub async fn round_trip(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        assert_eq!(self.next().await, Frame::Json(json!({ "type": "pong" })), "expected nothing before the pong");
+    }
+
     /// The next message that is not a keep-alive, as JSON.
     pub async fn next_json(&mut self) -> Value {
         loop {

@@ -1,12 +1,12 @@
-//! Helpers shared by the realtime tests: events, bounded waits, and Redis (the shared one, or a private
-//! `redis-server` child the fault tests can kill).
+//! Helpers shared by the realtime tests: events, waiting for conditions (never for a clock), and Redis (the
+//! shared one, or a private `redis-server` child the fault tests can kill).
 
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use weco_domain::events::{Delivery, Envelope, Event, PostStats, Topic};
 use weco_domain::ids::{PostId, SpaceId};
 use weco_domain::ports::EventStream;
@@ -43,24 +43,29 @@ pub fn space_topic() -> Topic {
     Topic::Space(SpaceId::generate())
 }
 
-/// The next delivery, failing the test if none comes within 3 s.
+/// How long a test waits for something that should happen promptly before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The next delivery, failing the test if none comes within [`PATIENCE`].
 pub async fn next(stream: &mut EventStream) -> Delivery {
-    match tokio::time::timeout(Duration::from_secs(3), stream.next()).await {
+    match tokio::time::timeout(PATIENCE, stream.next()).await {
         Ok(Some(delivery)) => delivery,
         Ok(None) => panic!("the subscription ended"),
-        Err(_) => panic!("no delivery within 3 s"),
+        Err(_) => panic!("no delivery within {PATIENCE:?}"),
     }
 }
 
-/// Fails the test if anything is delivered within `ms`.
-pub async fn assert_quiet(stream: &mut EventStream, ms: u64) {
-    if let Ok(delivery) = tokio::time::timeout(Duration::from_millis(ms), stream.next()).await {
+/// Fails the test if a delivery is already waiting. Only the in-process bus can be checked this way: it hands
+/// events to subscribers within `publish`, so once that returns, whatever it delivers is there to read.
+pub fn assert_idle(stream: &mut EventStream) {
+    // Unconstrained: the task's cooperative budget must not make a waiting delivery look absent.
+    if let Some(delivery) = tokio::task::unconstrained(stream.next()).now_or_never() {
         panic!("expected nothing, got {delivery:?}");
     }
 }
 
 /// Polls `check` every 50 ms for up to `limit`; true as soon as it holds.
-pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+pub async fn poll_until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if check().await {
@@ -73,8 +78,15 @@ pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -
     }
 }
 
-pub async fn metrics_eventually(bus: &RealtimeBus, limit: Duration, check: impl Fn(&MetricsSnapshot) -> bool) -> bool {
-    eventually(limit, async || check(&bus.metrics())).await
+/// Waits until `check` holds, failing the test with a message naming `what` if it does not within [`PATIENCE`].
+pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    assert!(poll_until(PATIENCE, check).await, "timed out after {PATIENCE:?} waiting for {what}");
+}
+
+/// Waits until the bus's counters satisfy `check` (see [`eventually`]); the failure shows the last counters.
+pub async fn metrics_eventually(bus: &RealtimeBus, what: &str, check: impl Fn(&MetricsSnapshot) -> bool) {
+    let reached = poll_until(PATIENCE, async || check(&bus.metrics())).await;
+    assert!(reached, "timed out after {PATIENCE:?} waiting for {what}; the counters are {:?}", bus.metrics());
 }
 
 /// Short timeouts so failure paths finish quickly, and a random prefix so runs never see each other's events.
@@ -177,7 +189,7 @@ impl OwnRedis {
             .map_err(|e| e.to_string())?;
         self.child = Some(child);
         let url = self.url();
-        if eventually(Duration::from_secs(5), async || raw_connection(&url).await.is_ok()).await {
+        if poll_until(Duration::from_secs(5), async || raw_connection(&url).await.is_ok()).await {
             Ok(())
         } else {
             Err(format!("redis-server on port {} did not answer within 5 s", self.port))
