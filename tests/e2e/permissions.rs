@@ -374,8 +374,17 @@ impl Snapshot {
         Self { conn, sql: format!("SELECT {} AS v", parts.join(" || '#' || ")) }
     }
 
+    /// The fingerprint once the outbox has drained: published events leave it within moments, so rows of
+    /// earlier mutations must not count as a change; a refused mutation writes none of its own.
     async fn take(&self) -> String {
-        let stmt = Statement::from_string(self.conn.get_database_backend(), self.sql.clone());
+        let backend = self.conn.get_database_backend();
+        let pending = Statement::from_string(backend, "SELECT COUNT(*) AS n FROM outbox".to_owned());
+        e2e::eventually("the outbox to drain", async || {
+            let row = self.conn.query_one_raw(pending.clone()).await.expect("counting the outbox").expect("a row");
+            row.try_get::<i64>("", "n").expect("a count") == 0
+        })
+        .await;
+        let stmt = Statement::from_string(backend, self.sql.clone());
         let row = self.conn.query_one_raw(stmt).await.expect("fingerprinting").expect("a row");
         row.try_get::<String>("", "v").expect("fingerprint")
     }

@@ -50,6 +50,15 @@ impl App {
         Self { ports, relay: Arc::default(), jobs: Arc::new(JobRegistry::with_builtin_handlers()) }
     }
 
+    /// The same application over another handle of the store (the same database), sharing everything else —
+    /// the relay's memory of published events included. Background work runs on one, so its statements are
+    /// counted apart from those of requests.
+    pub fn with_store(&self, store: Arc<dyn Store>) -> Self {
+        let mut app = self.clone();
+        app.ports.store = store;
+        app
+    }
+
     /// The same application with more job handlers (for areas outside this crate, and tests).
     pub fn with_jobs(mut self, registry: JobRegistry) -> Self {
         self.jobs = Arc::new(registry);

@@ -228,7 +228,12 @@ impl Announcement {
 
     /// One envelope per topic, sharing the announcement's id.
     pub fn envelopes(&self) -> impl Iterator<Item = Envelope> + '_ {
-        self.topics.iter().map(|topic| Envelope { v: EVENT_VERSION, id: self.id, topic: *topic, event: self.event.clone() })
+        self.topics.iter().map(|topic| Envelope {
+            v: EVENT_VERSION,
+            id: self.id,
+            topic: *topic,
+            event: self.event.clone(),
+        })
     }
 }
 

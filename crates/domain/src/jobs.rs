@@ -174,7 +174,8 @@ impl App {
                 self.ports.store.jobs().fail(job.id, &message).await?;
                 run.failed += 1;
             } else {
-                let at = self.ports.clock.now() + chrono::Duration::from_std(retry_delay(job.attempts)).unwrap_or_default();
+                let at =
+                    self.ports.clock.now() + chrono::Duration::from_std(retry_delay(job.attempts)).unwrap_or_default();
                 tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %message, "job failed; retrying later");
                 self.ports.store.jobs().retry(job.id, at, &message).await?;
                 run.retried += 1;

@@ -74,7 +74,7 @@ impl SpaceView {
     /// The view of `space` for `viewer`, who may access it or not.
     pub(crate) fn new(space: Space, viewer: Viewer, accessible: bool) -> Self {
         let access = accessible.then(|| Accessible::grant(viewer, space.id));
-        let details = accessible.then(|| SpaceDetails {
+        let details = accessible.then_some(SpaceDetails {
             description: space.description,
             creator_id: space.creator_id,
             created_at: space.created_at,

@@ -13,7 +13,9 @@ use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use weco_domain::{AccessRequest, AccessRequestId, App, DomainError, ModeratorInvite, ModeratorInviteId, SpaceId, Viewer};
+use weco_domain::{
+    AccessRequest, AccessRequestId, App, DomainError, ModeratorInvite, ModeratorInviteId, SpaceId, Viewer,
+};
 
 /// A request for access to a private space, or an invitation into one. Visible to its user and to the space's
 /// moderators.
@@ -235,7 +237,8 @@ impl AccessMutation {
         user_handle: String,
     ) -> ApiResult<SpaceAccessRequestObject> {
         let scope = scope(ctx)?;
-        let request = app(ctx).access().invite_to_space(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
+        let request =
+            app(ctx).access().invite_to_space(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
         scope.invalidate();
         Ok(SpaceAccessRequestObject(request))
     }
@@ -288,7 +291,8 @@ impl AccessMutation {
         user_handle: String,
     ) -> ApiResult<SpaceObject> {
         let scope = scope(ctx)?;
-        let space = app(ctx).access().remove_space_member(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
+        let space =
+            app(ctx).access().remove_space_member(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
         scope.invalidate();
         Ok(space.into())
     }
@@ -302,7 +306,8 @@ impl AccessMutation {
         user_handle: String,
     ) -> ApiResult<ModeratorInviteObject> {
         let scope = scope(ctx)?;
-        let invite = app(ctx).access().invite_moderator(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
+        let invite =
+            app(ctx).access().invite_moderator(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
         scope.invalidate();
         Ok(ModeratorInviteObject(invite))
     }
@@ -324,7 +329,8 @@ impl AccessMutation {
     /// A moderator removes a moderator (they stay a member). The last moderator cannot be removed (`CONFLICT`).
     async fn remove_moderator(&self, ctx: &Context<'_>, space_id: ID, user_handle: String) -> ApiResult<SpaceObject> {
         let scope = scope(ctx)?;
-        let space = app(ctx).access().remove_moderator(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
+        let space =
+            app(ctx).access().remove_moderator(scope.viewer, parse_id(&space_id, "spaceId")?, &user_handle).await?;
         scope.invalidate();
         Ok(space.into())
     }

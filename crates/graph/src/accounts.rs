@@ -2,8 +2,8 @@
 
 use crate::connection::{connection, page_request_in};
 use crate::error::{ApiError, ApiResult};
-use crate::posts::PostConnection;
 use crate::ids::to_id;
+use crate::posts::PostConnection;
 use crate::scope::{app, scope};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};

@@ -4,12 +4,12 @@
 //! the request's [`FeedLoader`], which gathers every feed asked for at that level of the query (one for
 //! `space`, twenty for `space → children → posts`) and loads them in one statement.
 
+use crate::accounts::UserLoader;
 use crate::connection::{DEFAULT_PAGE_SIZE, cost, decode_cursor, page_request, page_request_in};
 use crate::enums::{Depth, FeedMetric, FeedScope, FeedSort, PostKind, TimeRange};
 use crate::error::{ApiError, ApiResult};
 use crate::posts::PostConnection;
 use crate::scope::{Cached, app, scope};
-use crate::accounts::UserLoader;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Object};
 use std::collections::HashMap;

@@ -37,12 +37,7 @@ pub struct Query(accounts::AccountQuery, holarchy::SpaceQuery, posts::PostQuery,
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.
 #[derive(MergedObject, Default)]
-pub struct Mutation(
-    accounts::AccountMutation,
-    holarchy::SpaceMutation,
-    posts::PostMutation,
-    access::AccessMutation,
-);
+pub struct Mutation(accounts::AccountMutation, holarchy::SpaceMutation, posts::PostMutation, access::AccessMutation);
 
 /// The executable schema.
 pub type WecoSchema = Schema<Query, Mutation, Subscription>;
@@ -59,7 +54,7 @@ pub struct SchemaLimits {
 
 impl Default for SchemaLimits {
     fn default() -> Self {
-        Self { max_depth: 16, max_complexity: 5_000, access_recheck: std::time::Duration::from_secs(15) }
+        Self { max_depth: 16, max_complexity: 50_000, access_recheck: std::time::Duration::from_secs(15) }
     }
 }
 

@@ -390,7 +390,8 @@ impl Subscription {
                     // Post topics hear nothing of access changes, so the right to see the post is re-checked
                     // before delivering, at most once per `recheck`: losing access ends the subscription.
                     // A deletion is told to everyone who could see the post; it needs no check (and would fail it).
-                    let deletion = matches!(&step, Step::Event(e) if matches!(e.event, Event::PostRemoved { deleted: true, .. }));
+                    let deletion =
+                        matches!(&step, Step::Event(e) if matches!(e.event, Event::PostRemoved { deleted: true, .. }));
                     let due = !deletion && last_check.lock().map(|t| t.elapsed() >= recheck).unwrap_or(true);
                     if due {
                         if let Ok(mut t) = last_check.lock() {
@@ -406,10 +407,12 @@ impl Subscription {
                             Some(Ok(PostEvent::PostStatsChanged(PostStatsChanged { post_id, stats })))
                         }
                         Step::Event(envelope) => match &envelope.event {
-                            Event::CommentAdded { post_id, comment } => Some(Ok(PostEvent::CommentAdded(CommentAdded {
-                                post_id: *post_id,
-                                comment: Comment::from(comment.as_ref().clone()).into(),
-                            }))),
+                            Event::CommentAdded { post_id, comment } => {
+                                Some(Ok(PostEvent::CommentAdded(CommentAdded {
+                                    post_id: *post_id,
+                                    comment: Comment::from(comment.as_ref().clone()).into(),
+                                })))
+                            }
                             Event::PostRemoved { post_id, deleted: true, .. } => {
                                 Some(Ok(PostEvent::PostRemoved(PostRemoved { space_id: None, post_id: *post_id })))
                             }

@@ -2,10 +2,10 @@
 //!
 //! - `committed_schema_matches_the_code`: `schema.graphql` at the repository root is exactly what
 //!   [`weco_graph::sdl`] prints. With `UPDATE_SCHEMA=1` it rewrites the file instead.
-//! - `schema_keeps_the_core_contract`: every type and field of the core contract (`API.md`, "Core schema") is in
+//! - `schema_keeps_the_core_contract`: every type and field of the core contract (docs/contract.md, "Core schema") is in
 //!   the schema with exactly the contract's arguments, defaults and types. The schema may add fields, types, and
-//!   arguments or input fields that are optional; enums and unions have exactly the contract's members. Parts not
-//!   built yet are listed in [`NOT_YET`].
+//!   arguments or input fields that are optional; enums and unions have exactly the contract's members. A
+//!   contract type or field that is missing fails the test.
 
 use async_graphql::parser::parse_schema;
 use async_graphql::parser::types::{
@@ -49,8 +49,8 @@ fn committed_schema_matches_the_code() {
     }
 }
 
-/// The fields of the core contract. Key: `Type.field`; value: the field as API.md writes it (arguments with
-/// their defaults, then the type; for input fields the type, then the default). Copy new lines from API.md.
+/// The fields of the core contract. Key: `Type.field`; value: the field as the contract writes it (arguments with
+/// their defaults, then the type; for input fields the type, then the default). Copy new lines from the contract.
 const CONTRACT: &[(&str, &str)] = &[
     // Query
     ("Query.me", "me: User"),
@@ -237,7 +237,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("UserEdge.node", "node: User!"),
 ];
 
-/// The scalars, enums and unions of the core contract, as API.md writes them. Enums and unions must have exactly
+/// The scalars, enums and unions of the core contract, as the contract writes them. Enums and unions must have exactly
 /// these members (in any order).
 const CONTRACT_TYPES: &[&str] = &[
     "scalar DateTime",
@@ -251,11 +251,6 @@ const CONTRACT_TYPES: &[&str] = &[
     "union FeedEvent = PostAdded | PostRemoved | PostStatsChanged",
     "union PostEvent = PostStatsChanged | CommentAdded | PostRemoved",
 ];
-
-/// Contract parts not built yet: a `Type` (the type and all its fields) or a `Type.field`. While absent they are
-/// not required; once present they are checked like the rest. Take an entry out when its part lands.
-const NOT_YET: &[&str] =
-    &["Subscription", "FeedEvent", "PostEvent", "PostAdded", "PostRemoved", "PostStatsChanged", "CommentAdded"];
 
 fn parse(sdl: &str) -> ServiceDocument {
     parse_schema(sdl).unwrap_or_else(|e| panic!("SDL does not parse: {e}\n{sdl}"))
@@ -381,10 +376,6 @@ fn deviation(expected: &Field, actual: &Field) -> Option<String> {
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 
-fn not_yet(type_name: &str, key: &str) -> bool {
-    NOT_YET.contains(&type_name) || NOT_YET.contains(&key)
-}
-
 /// Members of an enum or union, or `None` for other kinds.
 fn members(kind: &TypeKind) -> Option<BTreeSet<String>> {
     match kind {
@@ -410,7 +401,6 @@ fn schema_keeps_the_core_contract() {
     let doc = parse(&weco_graph::sdl());
     let schema = types(&doc);
     let mut failures = Vec::new();
-    let mut pending = BTreeSet::new();
     // Contract fields per input type, to check that the schema adds only optional ones.
     let mut contract_inputs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
 
@@ -418,11 +408,7 @@ fn schema_keeps_the_core_contract() {
         let (type_name, field) =
             key.split_once('.').unwrap_or_else(|| panic!("contract key `{key}` is not Type.field"));
         let Some(kind) = schema.get(type_name) else {
-            if not_yet(type_name, key) {
-                pending.insert(type_name.to_owned());
-            } else {
-                failures.push(format!("{key}: type `{type_name}` is missing (contract: `{signature}`)"));
-            }
+            failures.push(format!("{key}: type `{type_name}` is missing (contract: `{signature}`)"));
             continue;
         };
         let is_input = matches!(kind, TypeKind::InputObject(_));
@@ -430,11 +416,7 @@ fn schema_keeps_the_core_contract() {
             contract_inputs.entry(type_name).or_default().insert(field);
         }
         let Some(actual) = fields(kind).remove(field) else {
-            if not_yet(type_name, key) {
-                pending.insert((*key).to_owned());
-            } else {
-                failures.push(format!("{key}: field is missing (contract: `{signature}`)"));
-            }
+            failures.push(format!("{key}: field is missing (contract: `{signature}`)"));
             continue;
         };
         let expected = parse_expected(signature, is_input, field);
@@ -463,11 +445,7 @@ fn schema_keeps_the_core_contract() {
         let (name, expected) =
             types(&contract_doc).into_iter().next().unwrap_or_else(|| panic!("`{line}` defines no type"));
         let Some(actual) = schema.get(&name) else {
-            if not_yet(&name, &name) {
-                pending.insert(name);
-            } else {
-                failures.push(format!("{name} is missing (contract: `{line}`)"));
-            }
+            failures.push(format!("{name} is missing (contract: `{line}`)"));
             continue;
         };
         if kind_name(actual) != kind_name(expected) {
@@ -486,15 +464,9 @@ fn schema_keeps_the_core_contract() {
         }
     }
 
-    let landed: Vec<&str> = NOT_YET.iter().copied().filter(|entry| !pending.contains(*entry)).collect();
-    if !landed.is_empty() {
-        eprintln!(
-            "note: these NOT_YET entries exist in the schema now and are checked; take them out of NOT_YET: {}",
-            landed.join(", ")
-        );
-    }
-    if !pending.is_empty() {
-        eprintln!("note: contract parts not built yet: {}", pending.into_iter().collect::<Vec<_>>().join(", "));
-    }
-    assert!(failures.is_empty(), "the schema deviates from the core contract in API.md:\n  {}", failures.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "the schema deviates from the core contract (docs/contract.md):\n  {}",
+        failures.join("\n  ")
+    );
 }

@@ -8,8 +8,13 @@
 //! A broadcast channel keeps the last `capacity` events; a receiver that falls further behind loses the oldest
 //! and is told how many (`Delivery::Lagged`). That is what keeps a slow subscriber from slowing the others or
 //! growing memory: nobody ever waits for it and nothing is queued for it beyond the shared ring.
+//!
+//! Events can arrive twice (the outbox publishes at least once). The hub remembers the ids of the last
+//! [`RECENT_EVENTS`] events per process and hands a repeated one on a channel to nobody, so every subscriber
+//! of this process gets each event once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -18,7 +23,37 @@ use futures_util::Stream;
 use tokio::sync::{Notify, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use weco_domain::EventId;
 use weco_domain::events::{Delivery, Envelope};
+
+/// How many recent events the hub remembers to drop repeats: a repeat comes from a recovery a few seconds after
+/// the first delivery, so this covers thousands of events a second.
+pub const RECENT_EVENTS: usize = 65_536;
+
+/// The ids of the last events dispatched, with their channels (hashed).
+#[derive(Debug, Default)]
+struct Recent {
+    seen: HashSet<(u64, EventId)>,
+    order: VecDeque<(u64, EventId)>,
+    hasher: RandomState,
+}
+
+impl Recent {
+    /// Remembers the event; `false` when it was seen already.
+    fn first_time(&mut self, channel: &str, id: EventId) -> bool {
+        let key = (self.hasher.hash_one(channel), id);
+        if !self.seen.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > RECENT_EVENTS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        true
+    }
+}
 
 use crate::metrics::{Counters, MetricsSnapshot};
 
@@ -26,6 +61,7 @@ use crate::metrics::{Counters, MetricsSnapshot};
 #[derive(Debug)]
 pub struct Hub {
     channels: Mutex<HashMap<String, Entry>>,
+    recent: Mutex<Recent>,
     capacity: usize,
     counters: Arc<Counters>,
     /// Told about every channel that appeared or disappeared, so a backend can SUBSCRIBE/UNSUBSCRIBE it.
@@ -47,7 +83,7 @@ impl Hub {
     }
 
     pub(crate) fn build(capacity: usize, counters: Arc<Counters>, changes: Option<Arc<ChannelChanges>>) -> Self {
-        Self { channels: Mutex::default(), capacity: capacity.max(1), counters, changes }
+        Self { channels: Mutex::default(), recent: Mutex::default(), capacity: capacity.max(1), counters, changes }
     }
 
     /// A new local subscription to `channel`. Dropping the returned stream unsubscribes.
@@ -77,8 +113,14 @@ impl Hub {
         }
     }
 
-    /// Hands `envelope` to every local subscriber of `channel`; returns how many there were.
+    /// Hands `envelope` to every local subscriber of `channel`; returns how many there were. An event already
+    /// dispatched on this channel goes to nobody.
     pub fn dispatch(&self, channel: &str, envelope: Arc<Envelope>) -> usize {
+        let first = self.recent.lock().unwrap_or_else(PoisonError::into_inner).first_time(channel, envelope.id);
+        if !first {
+            Counters::add(&self.counters.duplicates, 1);
+            return 0;
+        }
         match self.lock().get(channel) {
             // `send` fails only when there is no receiver, which the subscriber count rules out; either way
             // there is nobody to deliver to.

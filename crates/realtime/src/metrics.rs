@@ -14,6 +14,7 @@ pub(crate) struct Counters {
     pub(crate) rejected: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
     pub(crate) disconnections: AtomicU64,
     pub(crate) channels: AtomicU64,
     pub(crate) subscribers: AtomicU64,
@@ -37,6 +38,7 @@ impl Counters {
             payloads_rejected: get(&self.rejected),
             events_delivered: get(&self.delivered),
             deliveries_dropped: get(&self.dropped),
+            duplicates_dropped: get(&self.duplicates),
             redis_disconnections: get(&self.disconnections),
             active_channels: get(&self.channels),
             active_subscribers: get(&self.subscribers),
@@ -59,6 +61,9 @@ pub struct MetricsSnapshot {
     pub events_delivered: u64,
     /// Events skipped for subscribers that fell behind (the sum of every `Delivery::Lagged(n)`).
     pub deliveries_dropped: u64,
+    /// Events that arrived again (same id on the same channel, as after an outbox recovery) and were not handed
+    /// to subscribers a second time.
+    pub duplicates_dropped: u64,
     /// Times the Redis pub/sub connection was lost (it reconnects and resubscribes by itself).
     pub redis_disconnections: u64,
     /// Channels with at least one local subscriber (= channels SUBSCRIBEd in Redis, once settled).

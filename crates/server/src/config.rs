@@ -78,8 +78,9 @@ pub struct Settings {
     #[arg(long, env = "WECO_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
 
-    /// Highest complexity score a query may have (roughly: fields times page sizes).
-    #[arg(long, env = "WECO_MAX_COMPLEXITY", default_value_t = 5_000)]
+    /// Highest cost a query may have: a field costs 1, a connection `first` times what one of its items
+    /// selects (so nested connections multiply). Refused queries get code `VALIDATION`.
+    #[arg(long, env = "WECO_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
 
     /// Requests per minute per client (user when logged in, IP otherwise); 0 turns the limit off.
@@ -141,7 +142,7 @@ impl Settings {
             ws_max_message_bytes: 65_536,
             max_batch: 10,
             max_depth: 16,
-            max_complexity: 5_000,
+            max_complexity: 50_000,
             rate_limit_per_minute: 0,
             rate_limit_burst: 200,
             request_timeout_secs: 30,
@@ -559,7 +560,7 @@ mod tests {
         assert_eq!(s.cors_origins, ["https://a.example", "https://b.example"]);
         assert!(s.trust_forwarded_for && !s.no_migrate);
         assert_eq!(s.request_timeout(), Duration::from_millis(1500));
-        assert_eq!(s.max_complexity, 5_000, "what nothing sets keeps its default");
+        assert_eq!(s.max_complexity, 50_000, "what nothing sets keeps its default");
         assert!(matches!(cli.command, Some(Command::Serve)));
         assert_eq!(cli.config.as_deref(), Some(file.0.as_path()));
     }

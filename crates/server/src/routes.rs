@@ -214,6 +214,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
     counter("weco_db_statements_total", "SQL statements executed.", db.statements().to_string());
     counter("weco_db_statement_errors_total", "SQL statements that failed.", db.failed().to_string());
     counter("weco_db_statement_seconds_total", "Time spent executing SQL statements.", db.seconds().to_string());
+    let background = state.background_store.metrics();
+    counter(
+        "weco_db_background_statements_total",
+        "SQL statements of background work (outbox relay, job runner, these metrics), not counted above.",
+        background.statements().to_string(),
+    );
     counter(
         "weco_graphql_operations_total",
         "GraphQL operations executed over HTTP.",
@@ -249,14 +255,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
         bus.active_subscribers.to_string(),
     );
     // The queue and the outbox are shared by every replica: each reports the same numbers.
-    match state.app.job_stats().await {
+    match state.background.job_stats().await {
         Ok(jobs) => {
             gauge("weco_jobs_due", "Jobs whose time has come and that no runner has finished.", jobs.due.to_string());
             gauge("weco_jobs_failed", "Jobs that used up their attempts.", jobs.failed.to_string());
         }
         Err(e) => tracing::warn!(error = ?e, "could not read the job queue for the metrics"),
     }
-    match state.app.outbox_pending().await {
+    match state.background.outbox_pending().await {
         Ok(n) => gauge("weco_outbox_pending", "Committed events not yet published and cleared.", n.to_string()),
         Err(e) => tracing::warn!(error = ?e, "could not read the outbox for the metrics"),
     }

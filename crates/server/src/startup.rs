@@ -162,7 +162,10 @@ impl Application {
             ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
+        let background_store = Arc::new(store.counted_apart());
         let state = AppState {
+            background: app.with_store(background_store.clone()),
+            background_store,
             app,
             schema,
             store,
@@ -188,7 +191,7 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish and stops the background work
     /// (the outbox relay and the job runner, [`crate::tasks`]).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let background = Background::start(self.state.app.clone(), self.wake_jobs);
+        let background = Background::start(self.state.background.clone(), self.wake_jobs);
         let router = routes::router(self.state.clone());
         let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)

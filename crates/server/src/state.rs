@@ -28,6 +28,10 @@ pub struct HttpLimits {
 #[derive(Clone)]
 pub struct AppState {
     pub app: App,
+    /// The same application over a store handle whose statements are counted apart: background work (the
+    /// outbox relay, the job runner) and the metrics' own reads use it.
+    pub background: App,
+    pub background_store: Arc<SeaStore>,
     pub schema: WecoSchema,
     pub store: Arc<SeaStore>,
     pub bus: Arc<RealtimeBus>,

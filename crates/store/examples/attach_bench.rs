@@ -271,7 +271,8 @@ async fn bench(url: &str, rounds: usize, trace: bool) -> BoxResult<()> {
     let run = format!("bench-{:08x}", Uuid::now_v7().as_u128() as u32);
     let user = UserId::generate();
     store
-        .accounts().insert_user(&NewUser {
+        .accounts()
+        .insert_user(&NewUser {
             id: user,
             handle: run.clone(),
             name: "Attach bench".into(),

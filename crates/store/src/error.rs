@@ -8,7 +8,9 @@ use weco_domain::DomainError;
 /// `INTERNAL`, with its cause kept for the log. `context` says what was being done.
 pub fn db_err(context: &str, err: DbErr) -> DomainError {
     match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => return DomainError::conflict(format!("{context}: it already exists")),
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            return DomainError::conflict(format!("{context}: it already exists"));
+        }
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => return DomainError::NotFound("referenced item"),
         _ => {}
     }

@@ -34,7 +34,8 @@ fn clip(error: &str) -> String {
 impl<C: ConnectionTrait + Send + Sync> JobRepo for Db<C> {
     async fn enqueue(&self, job: &NewJob) -> DomainResult<JobId> {
         let id = JobId::generate();
-        let payload = serde_json::to_string(&job.payload).map_err(|e| DomainError::internal("encoding job payload", e))?;
+        let payload =
+            serde_json::to_string(&job.payload).map_err(|e| DomainError::internal("encoding job payload", e))?;
         let values = vec![
             v(id.0),
             v(job.kind.clone()),

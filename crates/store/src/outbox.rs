@@ -21,7 +21,8 @@ impl<C: ConnectionTrait + Send + Sync> OutboxRepo for Db<C> {
             let mut values = Vec::with_capacity(chunk.len() * 4);
             let mut rows = Vec::with_capacity(chunk.len());
             for a in chunk {
-                let topics = serde_json::to_string(&a.topics).map_err(|e| DomainError::internal("encoding topics", e))?;
+                let topics =
+                    serde_json::to_string(&a.topics).map_err(|e| DomainError::internal("encoding topics", e))?;
                 let event = serde_json::to_string(&a.event).map_err(|e| DomainError::internal("encoding event", e))?;
                 let n = values.len();
                 rows.push(format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));

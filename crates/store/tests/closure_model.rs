@@ -325,7 +325,8 @@ impl Run {
         migration::Migrator::up(store.connection(), None).await.expect("migrating");
         let user = UserId::generate();
         store
-            .accounts().insert_user(&NewUser {
+            .accounts()
+            .insert_user(&NewUser {
                 id: user,
                 handle: "modeller".into(),
                 name: "Modeller".into(),
@@ -376,17 +377,18 @@ impl Run {
         self.index.insert(id.0, i);
         self.log.push(format!("create {} under {}", self.name(i), self.name(parent)));
         let tx = self.begin().await;
-        tx.holarchy().insert_space(&NewSpace {
-            id,
-            handle: format!("m{}-{i}", self.seed),
-            name: format!("Space {i}"),
-            description: String::new(),
-            privacy: if private { Privacy::Private } else { Privacy::Public },
-            creator_id: self.user,
-            created_at: now(),
-        })
-        .await
-        .expect("inserting a space");
+        tx.holarchy()
+            .insert_space(&NewSpace {
+                id,
+                handle: format!("m{}-{i}", self.seed),
+                name: format!("Space {i}"),
+                description: String::new(),
+                privacy: if private { Privacy::Private } else { Privacy::Public },
+                creator_id: self.user,
+                created_at: now(),
+            })
+            .await
+            .expect("inserting a space");
         tx.holarchy().attach(self.ids[parent], id).await.expect("attaching a new space");
         tx.commit().await.expect("committing");
         self.model.attach(parent, i);
@@ -400,7 +402,8 @@ impl Run {
         let child = self.rng.random_range(1..n);
         let parent = self.rng.random_range(0..n);
         let tx = self.begin().await;
-        let cycle = tx.holarchy().is_ancestor_or_self(self.ids[child], self.ids[parent]).await.expect("checking ancestry");
+        let cycle =
+            tx.holarchy().is_ancestor_or_self(self.ids[child], self.ids[parent]).await.expect("checking ancestry");
         assert_eq!(
             cycle,
             self.model.is_ancestor_or_self(child, parent),

@@ -39,7 +39,13 @@ async fn user_named(repos: &dyn Repos, handle: &str) -> DomainResult<User> {
 }
 
 async fn load_access_request(repos: &dyn Repos, id: AccessRequestId) -> DomainResult<AccessRequest> {
-    repos.access().access_requests_by_ids(&[id]).await?.into_iter().next().ok_or(DomainError::NotFound("access request"))
+    repos
+        .access()
+        .access_requests_by_ids(&[id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(DomainError::NotFound("access request"))
 }
 
 async fn load_moderator_invite(repos: &dyn Repos, id: ModeratorInviteId) -> DomainResult<ModeratorInvite> {
@@ -228,7 +234,8 @@ impl Command for JoinWithInviteLink {
 
     async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<SpaceView> {
         let user = uow.actor().require_user()?;
-        let space = uow.access().space_by_invite_token(&self.token).await?.ok_or(DomainError::NotFound("invite link"))?;
+        let space =
+            uow.access().space_by_invite_token(&self.token).await?.ok_or(DomainError::NotFound("invite link"))?;
         if !is_member(&**uow, user, space).await? {
             match uow.access().pending_access_request(space, user).await? {
                 Some(pending) => {
@@ -412,7 +419,7 @@ impl AccessService<'_> {
     pub async fn join_space_with_invite_link(&self, viewer: Viewer, token: &str) -> DomainResult<SpaceView> {
         let actor = viewer.actor()?;
         let token = token.trim();
-        if token.is_empty() || token.len() > 200 || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if token.is_empty() || token.len() > 200 || token.chars().any(char::is_control) {
             return Err(DomainError::validation("token", "is not an invite-link token"));
         }
         self.app.execute(actor, &JoinWithInviteLink { token: token.to_owned() }).await
@@ -424,7 +431,12 @@ impl AccessService<'_> {
     }
 
     /// A moderator invites a user to moderate the space too; nothing changes until the invitee accepts.
-    pub async fn invite_moderator(&self, viewer: Viewer, space: SpaceId, handle: &str) -> DomainResult<ModeratorInvite> {
+    pub async fn invite_moderator(
+        &self,
+        viewer: Viewer,
+        space: SpaceId,
+        handle: &str,
+    ) -> DomainResult<ModeratorInvite> {
         self.app.execute(viewer.actor()?, &InviteModerator { space, handle: handle.to_owned() }).await
     }
 
@@ -512,7 +524,11 @@ impl AccessService<'_> {
     }
 
     /// An invitation to moderate, for its invitee and the space's moderators only.
-    pub async fn moderator_invite(&self, viewer: Viewer, id: ModeratorInviteId) -> DomainResult<Option<ModeratorInvite>> {
+    pub async fn moderator_invite(
+        &self,
+        viewer: Viewer,
+        id: ModeratorInviteId,
+    ) -> DomainResult<Option<ModeratorInvite>> {
         let Some(user) = viewer.id() else { return Ok(None) };
         let store = &*self.app.ports.store;
         let Some(invite) = store.access().moderator_invites_by_ids(&[id]).await?.into_iter().next() else {

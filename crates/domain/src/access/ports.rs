@@ -50,8 +50,11 @@ pub trait AccessRepo: Send + Sync {
         page: &PageRequest,
     ) -> DomainResult<Page<AccessRequest>>;
     /// Pending invitations addressed to `user`, oldest first.
-    async fn pending_access_invitations_of(&self, user: UserId, page: &PageRequest)
-    -> DomainResult<Page<AccessRequest>>;
+    async fn pending_access_invitations_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<AccessRequest>>;
 
     /// The invite-link tokens of those of `spaces` that have one.
     async fn invite_link_tokens(&self, spaces: &[SpaceId]) -> DomainResult<HashMap<SpaceId, String>>;
@@ -75,6 +78,9 @@ pub trait AccessRepo: Send + Sync {
         page: &PageRequest,
     ) -> DomainResult<Page<ModeratorInvite>>;
     /// Pending invitations to moderate addressed to `user`, oldest first.
-    async fn pending_moderator_invites_of(&self, user: UserId, page: &PageRequest)
-    -> DomainResult<Page<ModeratorInvite>>;
+    async fn pending_moderator_invites_of(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<ModeratorInvite>>;
 }

@@ -457,7 +457,11 @@ impl HolarchyService<'_> {
         let command = UpdateSpace {
             space: input.space_id,
             name: input.name.as_deref().map(|n| SpaceName::parse(n, "input.name")).transpose()?,
-            description: input.description.as_deref().map(|d| Description::parse(d, "input.description")).transpose()?,
+            description: input
+                .description
+                .as_deref()
+                .map(|d| Description::parse(d, "input.description"))
+                .transpose()?,
             privacy: input.privacy,
         };
         self.app.execute(viewer.actor()?, &command).await
@@ -562,7 +566,8 @@ impl HolarchyService<'_> {
         let Some(request) = store.holarchy().space_requests_by_ids(&[id]).await?.into_iter().next() else {
             return Ok(None);
         };
-        let moderates = !store.holarchy().moderated_among(user, &[request.child_id, request.parent_id]).await?.is_empty();
+        let moderates =
+            !store.holarchy().moderated_among(user, &[request.child_id, request.parent_id]).await?.is_empty();
         Ok((request.requester_id == user || moderates).then_some(request))
     }
 

@@ -55,8 +55,12 @@ pub trait HolarchyRepo: Send + Sync {
     async fn detach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<(Appearances, DetachOutcome)>;
 
     /// The spaces directly above `space`.
-    async fn parents(&self, viewer: Option<UserId>, space: SpaceId, page: &PageRequest)
-    -> DomainResult<Page<(Space, bool)>>;
+    async fn parents(
+        &self,
+        viewer: Option<UserId>,
+        space: SpaceId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<(Space, bool)>>;
     /// The spaces below `space` that the viewer can reach by browsing: those with a parent at or below `space`
     /// that the viewer may access (what lies inside a private space stays hidden from its non-members). Counter
     /// sort keys of spaces the viewer may not access count as zero, so neither the order nor the cursors reveal

@@ -105,7 +105,10 @@ pub(crate) async fn announce_added(uow: &mut UnitOfWork, post: &Post, spaces: &[
     let author = author(&**uow, post).await?;
     let topics = spaces.iter().map(|(s, _)| Topic::Space(*s)).collect();
     let direct_spaces = spaces.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
-    uow.announce(topics, Event::PostAdded { post: Box::new(PostWire::from(post)), author: Box::new(author), direct_spaces });
+    uow.announce(
+        topics,
+        Event::PostAdded { post: Box::new(PostWire::from(post)), author: Box::new(author), direct_spaces },
+    );
     Ok(())
 }
 
@@ -166,7 +169,8 @@ impl Command for Repost {
         let user = uow.actor().require_user()?;
         require_visible(uow, self.post).await?;
         check_targets(&**uow, user, &self.targets).await?;
-        let mut all: Vec<SpaceId> = uow.posts().direct_spaces(&[self.post]).await?.into_iter().map(|(_, s, _)| s).collect();
+        let mut all: Vec<SpaceId> =
+            uow.posts().direct_spaces(&[self.post]).await?.into_iter().map(|(_, s, _)| s).collect();
         all.extend(&self.targets);
         all.sort();
         all.dedup();
@@ -392,7 +396,13 @@ impl PostService<'_> {
     }
 
     /// A moderator hides a post in their space (only there); `reinstate` shows it again.
-    pub async fn moderate_post(&self, viewer: Viewer, post: PostId, space: SpaceId, reinstate: bool) -> DomainResult<Post> {
+    pub async fn moderate_post(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        space: SpaceId,
+        reinstate: bool,
+    ) -> DomainResult<Post> {
         self.app.execute(viewer.actor()?, &ModeratePost { post, space, reinstate }).await
     }
 
@@ -412,7 +422,13 @@ impl PostService<'_> {
     }
 
     /// Rates a post 0 to 100, replacing the viewer's earlier rating.
-    pub async fn rate_post(&self, viewer: Viewer, post: PostId, value: i64, space: Option<SpaceId>) -> DomainResult<Post> {
+    pub async fn rate_post(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        value: i64,
+        space: Option<SpaceId>,
+    ) -> DomainResult<Post> {
         let actor = viewer.actor()?;
         if !(0..=100).contains(&value) {
             return Err(DomainError::validation("value", "must be between 0 and 100"));
@@ -434,7 +450,13 @@ impl PostService<'_> {
     }
 
     /// Links two posts the viewer can see.
-    pub async fn link_posts(&self, viewer: Viewer, source: PostId, target: PostId, description: &str) -> DomainResult<Post> {
+    pub async fn link_posts(
+        &self,
+        viewer: Viewer,
+        source: PostId,
+        target: PostId,
+        description: &str,
+    ) -> DomainResult<Post> {
         let actor = viewer.actor()?;
         if source == target {
             return Err(DomainError::validation("input.targetId", "a post cannot link to itself"));
@@ -473,7 +495,8 @@ impl PostService<'_> {
         let store = &self.app.ports.store;
         let rows = store.posts().direct_spaces(posts).await?;
         let spaces: Vec<SpaceId> = rows.iter().map(|(_, s, _)| *s).collect::<HashSet<_>>().into_iter().collect();
-        let accessible: HashSet<SpaceId> = store.holarchy().accessible_among(viewer.id(), &spaces).await?.into_iter().collect();
+        let accessible: HashSet<SpaceId> =
+            store.holarchy().accessible_among(viewer.id(), &spaces).await?.into_iter().collect();
         let mut out: HashMap<PostId, Vec<SpaceId>> = HashMap::new();
         for (post, space, state) in rows {
             if state == SpacePostState::Active && accessible.contains(&space) {

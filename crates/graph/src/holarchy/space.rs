@@ -4,13 +4,15 @@
 use super::request::{SpaceRequestConnection, SpaceRequestObject};
 use crate::access::{ModeratorInviteConnection, SpaceAccessRequestConnection};
 use crate::accounts::{UserConnection, UserObject, load_user};
-use crate::connection::{connection, cost, page_request_in};
-use crate::enums::{AccessRequestKind, Depth, FeedMetric, FeedScope, FeedSort, PostKind, Privacy, SpaceSort, TimeRange};
-use crate::error::{ApiError, ApiResult};
-use crate::posts::PostConnection;
-use crate::ids::to_id;
-use crate::scope::{app, scope};
 use crate::connection::int;
+use crate::connection::{connection, cost, page_request_in};
+use crate::enums::{
+    AccessRequestKind, Depth, FeedMetric, FeedScope, FeedSort, PostKind, Privacy, SpaceSort, TimeRange,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::to_id;
+use crate::posts::PostConnection;
+use crate::scope::{app, scope};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

@@ -252,7 +252,8 @@ impl PostMutation {
     ) -> ApiResult<PostObject> {
         let scope = scope(ctx)?;
         let space = space_id.as_ref().map(|s| parse_id::<SpaceId>(s, "spaceId")).transpose()?;
-        let post = app(ctx).posts().rate_post(scope.viewer, parse_id(&post_id, "postId")?, i64::from(value), space).await?;
+        let post =
+            app(ctx).posts().rate_post(scope.viewer, parse_id(&post_id, "postId")?, i64::from(value), space).await?;
         scope.invalidate();
         Ok(post.into())
     }

@@ -25,6 +25,7 @@ pub fn stats(post: PostId, likes: i64) -> Envelope {
                 total_reposts: 0,
                 version: likes,
             },
+            direct_spaces: Vec::new(),
         },
     )
 }

@@ -8,7 +8,8 @@ pub(crate) use aggregation::Report;
 
 use crate::Db;
 use crate::fragments::{
-    accessible, accessible_to, gated_sort_key, listed, privacy, privacy_from_db, request_state, request_state_from_db, viewer_value,
+    accessible, accessible_to, gated_sort_key, listed, privacy, privacy_from_db, request_state, request_state_from_db,
+    viewer_value,
 };
 use crate::sql::{Key, Listing, get, like_contains, placeholders, uuid_values, v};
 use async_trait::async_trait;

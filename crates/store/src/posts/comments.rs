@@ -63,7 +63,11 @@ impl<C: ConnectionTrait> Db<C> {
         self.sql().one("loading comment", &sql, vec![v(id.0)]).await?.as_ref().map(comment_from_row).transpose()
     }
 
-    pub(super) async fn comments_seen_by(&self, viewer: Option<UserId>, ids: &[CommentId]) -> DomainResult<Vec<Comment>> {
+    pub(super) async fn comments_seen_by(
+        &self,
+        viewer: Option<UserId>,
+        ids: &[CommentId],
+    ) -> DomainResult<Vec<Comment>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -101,7 +101,8 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         rows.iter()
             .map(|r| {
                 const CX: &str = "listing post spaces";
-                let state = space_post_state_from_db(&get::<String>(r, CX, "state")?).unwrap_or(SpacePostState::Removed);
+                let state =
+                    space_post_state_from_db(&get::<String>(r, CX, "state")?).unwrap_or(SpacePostState::Removed);
                 Ok((PostId(get(r, CX, "post_id")?), SpaceId(get(r, CX, "space_id")?), state))
             })
             .collect()
