@@ -4,7 +4,8 @@
 //! - [`config`]: the typed `Settings` (defaults, environment, flags) and the CLI.
 //! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
 //! - [`routes`]: the HTTP surface and its layers; [`http`]: GraphQL over HTTP to the spec (with APQ);
-//!   [`limits`]: rate limiting and the server's counters.
+//!   [`limits`]: rate limiting and the server's counters; [`nesting`]: the bracket-depth guard every document
+//!   passes before it is parsed.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - [`seed`]: `weco seed`, a deterministic generator of realistic data loaded straight into the database.
 //! - [`telemetry`] sets up logging.
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod nesting;
 pub mod routes;
 pub mod seed;
 pub mod startup;

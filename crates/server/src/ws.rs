@@ -231,6 +231,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
                         old.abort();
                     }
                 }
+                // Before anything parses it (`Group::join` is the first): a deep enough document overflows the parser.
+                if let Err(too_deep) = crate::nesting::check(&request.query, state.limits.max_nesting) {
+                    for text in refusal(protocol, &id, &too_deep.response()) {
+                        let _ = tx.send(Out::Text(text)).await;
+                    }
+                    continue;
+                }
                 let handle = match Group::join(&state, viewer, request) {
                     Ok((group, receiver)) => {
                         tokio::spawn(run_member(group, receiver, protocol, id.clone(), tx.clone(), done_tx.clone()))
@@ -310,6 +317,16 @@ async fn run_operation(
         let _ = tx.send(Out::Text(complete_frame(&id_json))).await;
     }
     let _ = done.send(id);
+}
+
+/// The frames answering an operation refused before it ran, as [`run_operation`] answers a request error:
+/// `error` (graphql-transport-ws), or `data` with the errors then `complete` (legacy). The connection stays open.
+fn refusal(protocol: Protocol, id: &str, response: &Response) -> Vec<String> {
+    let id_json = json_string(id);
+    match protocol {
+        Protocol::TransportWs => vec![frame(&id_json, "error", &json_string(&response.errors))],
+        Protocol::Legacy => vec![frame(&id_json, "data", &json_string(response)), complete_frame(&id_json)],
+    }
 }
 
 /// `value` as JSON text (what `serde_json` cannot serialise — nothing we send — becomes `null`).
