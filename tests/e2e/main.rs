@@ -6,6 +6,7 @@ mod clients;
 mod holarchy;
 mod http;
 mod limits;
+mod nesting_limits;
 mod operations;
 mod permissions;
 mod posts;

@@ -78,6 +78,17 @@ pub struct Settings {
     #[arg(long, env = "WECO_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
 
+    /// Deepest nesting of brackets (`{`, `[`, `(`) a GraphQL document may have: deeper documents are refused
+    /// before they are parsed, because the parser recurses once per level on a 2 MiB worker stack, which about
+    /// 1,200 levels overflow in release builds and 300 in debug builds (see `nesting.rs`).
+    #[arg(
+        long,
+        env = "WECO_MAX_NESTING",
+        default_value_t = 128,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_nesting: usize,
+
     /// Highest cost a query may have: a field costs 1, a connection `first` times what one of its items
     /// selects (so nested connections multiply). Refused queries get code `VALIDATION`.
     #[arg(long, env = "WECO_MAX_COMPLEXITY", default_value_t = 50_000)]
@@ -142,6 +153,7 @@ impl Settings {
             ws_max_message_bytes: 65_536,
             max_batch: 10,
             max_depth: 16,
+            max_nesting: 128,
             max_complexity: 50_000,
             rate_limit_per_minute: 0,
             rate_limit_burst: 200,
@@ -187,6 +199,7 @@ impl fmt::Debug for Settings {
             .field("ws_max_message_bytes", &self.ws_max_message_bytes)
             .field("max_batch", &self.max_batch)
             .field("max_depth", &self.max_depth)
+            .field("max_nesting", &self.max_nesting)
             .field("max_complexity", &self.max_complexity)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)

@@ -267,6 +267,12 @@ pub async fn graphql(
         if request.query.trim().is_empty() {
             return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", "the request has no query");
         }
+        // Before anything parses it (`operation_type` is the first): a deep enough document overflows the parser.
+        if let Err(too_deep) = crate::nesting::check(&request.query, state.limits.max_nesting) {
+            // As for a parse error: 400 for the GraphQL response type, 200 for legacy JSON clients.
+            let status = if media == MediaType::GraphQlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            return fail(status, media, "VALIDATION", &too_deep.to_string());
+        }
         match operation_type(request) {
             Ok(OperationType::Query) => {}
             Ok(_) if method == Method::GET => {

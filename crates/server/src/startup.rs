@@ -157,6 +157,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             ws_max_message_bytes: settings.ws_max_message_bytes.max(1024),
             max_batch: settings.max_batch.max(1),
+            max_nesting: settings.max_nesting.max(1),
             request_timeout: settings.request_timeout(),
             cors_origins: settings.cors_origins.clone(),
             ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),

@@ -18,6 +18,8 @@ pub struct HttpLimits {
     /// Largest websocket message, in bytes.
     pub ws_max_message_bytes: usize,
     pub max_batch: usize,
+    /// Deepest bracket nesting a document may have (see [`crate::nesting`]).
+    pub max_nesting: usize,
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
     pub ws_origins: Vec<String>,

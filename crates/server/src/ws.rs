@@ -223,12 +223,9 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     None => RateLimiter::ip_key(ip),
                 };
                 if state.limiter.check(&key).is_err() {
-                    let error = rate_limited();
-                    let text = match protocol {
-                        Protocol::TransportWs => frame(&json_string(&id), "error", &json_string(&error.errors)),
-                        Protocol::Legacy => frame(&json_string(&id), "error", &json_string(&error)),
-                    };
-                    let _ = tx.send(Out::Text(text)).await;
+                    for text in refusal(protocol, &id, &rate_limited()) {
+                        let _ = tx.send(Out::Text(text)).await;
+                    }
                     continue;
                 }
                 if operations.contains_key(&id) {
@@ -240,6 +237,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     if let Some(old) = operations.remove(&id) {
                         old.abort();
                     }
+                }
+                // Before anything parses it (`Group::join` is the first): a deep enough document overflows the parser.
+                if let Err(too_deep) = crate::nesting::check(&request.query, state.limits.max_nesting) {
+                    for text in refusal(protocol, &id, &too_deep.response()) {
+                        let _ = tx.send(Out::Text(text)).await;
+                    }
+                    continue;
                 }
                 let handle = match Group::join(&state, viewer, request) {
                     Ok((group, receiver)) => {
@@ -322,10 +326,19 @@ async fn run_operation(
     let _ = done.send(id);
 }
 
+/// The frames answering an operation refused before it ran, as [`run_operation`] answers a request error:
+/// `error` (graphql-transport-ws), or `data` with the errors then `complete` (legacy). The connection stays open.
+fn refusal(protocol: Protocol, id: &str, response: &Response) -> Vec<String> {
+    let id_json = json_string(id);
+    match protocol {
+        Protocol::TransportWs => vec![frame(&id_json, "error", &json_string(&response.errors))],
+        Protocol::Legacy => vec![frame(&id_json, "data", &json_string(response)), complete_frame(&id_json)],
+    }
+}
+
 /// The answer to an operation over the client's budget.
 fn rate_limited() -> Response {
-    let error = async_graphql::ServerError::new("too many requests: slow down and retry later", None);
-    let mut error = error;
+    let mut error = async_graphql::ServerError::new("too many requests: slow down and retry later", None);
     error.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
     Response::from_errors(vec![error])
 }
