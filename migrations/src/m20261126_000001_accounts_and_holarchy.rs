@@ -50,7 +50,7 @@ CREATE TABLE space_parents (
 CREATE INDEX space_parents_child_idx ON space_parents (child_id, parent_id);
 
 -- Every (ancestor, descendant) pair with its shortest distance; self rows at depth 0. `flows` says whether
--- posts in the descendant appear in the ancestor (DESIGN section 5, rule 2).
+-- posts in the descendant appear in the ancestor (docs/privacy.md, rule 2).
 CREATE TABLE space_closure (
     ancestor_id {uuid} NOT NULL REFERENCES spaces (id),
     descendant_id {uuid} NOT NULL REFERENCES spaces (id),

@@ -1,4 +1,4 @@
-//! Live subscriptions follow access as it changes (DESIGN §5 rule 7): losing access ends them with FORBIDDEN.
+//! Live subscriptions follow access as it changes (docs/privacy.md rule 7): losing access ends them with FORBIDDEN.
 
 use e2e::ws::WsClient;
 use e2e::{TestApp, on_both_backends};

@@ -1,5 +1,5 @@
 //! Private spaces, access and moderation: how each works, and a regression test for each weco.io hole
-//! (WECO.md §7) and for each leak found while building them.
+//! (docs/privacy.md, "Who may do what") and for each leak found while building them.
 
 use e2e::ws::WsClient;
 use e2e::{TestApp, on_both_backends};
@@ -659,7 +659,7 @@ async fn a_post_stays_visible_in_its_public_space_after_another_of_its_spaces_tu
     let both = app.create_post(&alice, &[&left, &right], "both").await;
     let only_left = app.create_post(&alice, &[&left], "only-left").await;
     app.ok(Some(&alice), UPDATE, json!({ "i": { "spaceId": left, "privacy": "PRIVATE" } })).await;
-    // Narrowing left takes away nothing that right shows: the post is visible through right (DESIGN §5 rule 4),
+    // Narrowing left takes away nothing that right shows: the post is visible through right (docs/privacy.md rule 4),
     // and lists only the spaces the viewer may access.
     for token in [None, Some(bob.as_str())] {
         let seen = app.ok(token, POST, json!({ "id": both })).await["post"].clone();

@@ -1,4 +1,4 @@
-//! The privacy rules of DESIGN §5, checked against a reference model on random worlds.
+//! The privacy rules of docs/privacy.md, checked against a reference model on random worlds.
 //!
 //! Each case starts a fresh server and builds a random world through the API alone: spaces (public and private,
 //! some under several parents, some attached through requests their parents' moderators accept), members
@@ -281,7 +281,7 @@ impl World {
         self.privs_in(&self.parents_map(), x)
     }
 
-    /// DESIGN §5 rule 1.
+    /// docs/privacy.md rule 1.
     fn accessible(&self, x: usize, viewer: Option<usize>) -> bool {
         !self.spaces[x].deleted
             && self.privs(x).iter().all(|&p| viewer.is_some_and(|u| self.spaces[p].members.contains(&u)))

@@ -16,7 +16,7 @@
 //! - [`metrics`] — [`MetricsSnapshot`]: plain counters, no metrics crate.
 //!
 //! Delivery is at most once (Redis pub/sub drops what is published while it is down or while a subscriber
-//! lags); subscribers resync from the database on `Lagged` or on reconnect, as DESIGN.md §7 describes.
+//! lags); subscribers resync from the database on `Lagged` or on reconnect, as docs/contract.md describes.
 
 pub mod bus;
 pub mod config;

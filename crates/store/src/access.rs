@@ -2,9 +2,10 @@
 //! and invitations to moderate.
 
 use crate::Db;
-use crate::accounts::{USER_COLS, user_from_row};
 use crate::fragments::{access_kind, access_kind_from_db, request_state, request_state_from_db};
-use crate::sql::{Key, Listing, get, placeholders, uuid_values, v};
+use crate::requests::Requests;
+use crate::roles::Role;
+use crate::sql::{get, placeholders, uuid_values, v};
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, QueryResult};
 use std::collections::HashMap;
@@ -12,8 +13,6 @@ use uuid::Uuid;
 use weco_domain::access::ports::AccessRepo;
 use weco_domain::values::RequestState;
 use weco_domain::*;
-
-const ACCESS_COLS: &str = "r.id, r.space_id, r.user_id, r.kind, r.state, r.created_at";
 
 fn access_request_from_row(row: &QueryResult) -> DomainResult<AccessRequest> {
     const CX: &str = "decoding access request";
@@ -27,8 +26,6 @@ fn access_request_from_row(row: &QueryResult) -> DomainResult<AccessRequest> {
     })
 }
 
-const INVITE_COLS: &str = "r.id, r.space_id, r.user_id, r.inviter_id, r.state, r.created_at";
-
 fn moderator_invite_from_row(row: &QueryResult) -> DomainResult<ModeratorInvite> {
     const CX: &str = "decoding moderator invitation";
     Ok(ModeratorInvite {
@@ -41,104 +38,54 @@ fn moderator_invite_from_row(row: &QueryResult) -> DomainResult<ModeratorInvite>
     })
 }
 
+/// Requests for access to private spaces, and invitations into them.
+const ACCESS_REQUESTS: Requests<AccessRequest> = Requests {
+    table: "space_access_requests",
+    cols: "r.id, r.space_id, r.user_id, r.kind, r.state, r.created_at",
+    decode: access_request_from_row,
+    what: "access request",
+};
+
+/// Invitations to moderate a space.
+const MODERATOR_INVITES: Requests<ModeratorInvite> = Requests {
+    table: "space_moderator_invites",
+    cols: "r.id, r.space_id, r.user_id, r.inviter_id, r.state, r.created_at",
+    decode: moderator_invite_from_row,
+    what: "moderator invitation",
+};
+
 #[async_trait]
 impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
     async fn add_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
-        self.sql()
-            .exec(
-                "adding moderator",
-                "INSERT INTO space_moderators (space_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                vec![v(space.0), v(user.0), v(now())],
-            )
-            .await
-            .map(drop)
-    }
-
-    async fn moderators(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<User>> {
-        let listing = Listing {
-            context: "listing moderators",
-            select: USER_COLS,
-            base: "FROM space_moderators m JOIN users u ON u.id = m.user_id WHERE m.space_id = $1".into(),
-            values: vec![v(space.0)],
-            key: Key::Time("m.created_at"),
-            id: "u.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, user_from_row).await
-    }
-
-    async fn add_member(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
-        self.sql()
-            .exec(
-                "adding member",
-                "INSERT INTO space_members (space_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                vec![v(space.0), v(user.0), v(now())],
-            )
-            .await
-            .map(drop)
-    }
-
-    async fn member_of_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
-        if spaces.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT space_id FROM space_members WHERE user_id = $1 AND space_id IN ({})",
-            placeholders(2, spaces.len())
-        );
-        let mut values = vec![v(user.0)];
-        values.extend(uuid_values(spaces));
-        let rows = self.sql().all("checking membership", &sql, values).await?;
-        rows.iter().map(|r| get::<Uuid>(r, "checking membership", "space_id").map(SpaceId)).collect()
-    }
-
-    async fn remove_member(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
-        let n = self
-            .sql()
-            .exec(
-                "removing member",
-                "DELETE FROM space_members WHERE space_id = $1 AND user_id = $2",
-                vec![v(space.0), v(user.0)],
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
-    async fn members(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<User>> {
-        let listing = Listing {
-            context: "listing members",
-            select: USER_COLS,
-            base: "FROM space_members m JOIN users u ON u.id = m.user_id WHERE m.space_id = $1".into(),
-            values: vec![v(space.0)],
-            key: Key::Time("m.created_at"),
-            id: "u.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, user_from_row).await
+        self.add_role(Role::Moderator, space, user).await.map(drop)
     }
 
     async fn remove_moderator(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
-        let n = self
-            .sql()
-            .exec(
-                "removing moderator",
-                "DELETE FROM space_moderators WHERE space_id = $1 AND user_id = $2",
-                vec![v(space.0), v(user.0)],
-            )
-            .await?;
-        Ok(n > 0)
+        self.remove_role(Role::Moderator, space, user).await
     }
 
     async fn count_moderators(&self, space: SpaceId) -> DomainResult<i64> {
-        self.sql()
-            .scalar(
-                "counting moderators",
-                "SELECT COUNT(*) AS v FROM space_moderators WHERE space_id = $1",
-                vec![v(space.0)],
-            )
-            .await
+        self.count_role(Role::Moderator, space).await
+    }
+
+    async fn moderators(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<User>> {
+        self.role_holders(Role::Moderator, space, page).await
+    }
+
+    async fn add_member(&self, space: SpaceId, user: UserId) -> DomainResult<()> {
+        self.add_role(Role::Member, space, user).await.map(drop)
+    }
+
+    async fn member_of_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
+        self.role_among(Role::Member, user, spaces).await
+    }
+
+    async fn remove_member(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
+        self.remove_role(Role::Member, space, user).await
+    }
+
+    async fn members(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<User>> {
+        self.role_holders(Role::Member, space, page).await
     }
 
     async fn lock_space(&self, space: SpaceId) -> DomainResult<()> {
@@ -146,41 +93,23 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
     }
 
     async fn insert_access_request(&self, r: &AccessRequest) -> DomainResult<()> {
-        self.sql()
-            .exec(
-                "filing access request",
-                "INSERT INTO space_access_requests (id, space_id, user_id, kind, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![
-                    v(r.id.0),
-                    v(r.space_id.0),
-                    v(r.user_id.0),
-                    v(access_kind(r.kind)),
-                    v(request_state(r.state)),
-                    v(r.created_at),
-                ],
-            )
-            .await
-            .map(drop)
+        let values = vec![
+            v(r.id.0),
+            v(r.space_id.0),
+            v(r.user_id.0),
+            v(access_kind(r.kind)),
+            v(request_state(r.state)),
+            v(r.created_at),
+        ];
+        ACCESS_REQUESTS.insert(self, "id, space_id, user_id, kind, state, created_at", values).await
     }
 
     async fn access_requests_by_ids(&self, ids: &[AccessRequestId]) -> DomainResult<Vec<AccessRequest>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql =
-            format!("SELECT {ACCESS_COLS} FROM space_access_requests r WHERE r.id IN ({})", placeholders(1, ids.len()));
-        let rows = self.sql().all("loading access requests", &sql, uuid_values(ids)).await?;
-        rows.iter().map(access_request_from_row).collect()
+        ACCESS_REQUESTS.by_ids(self, ids).await
     }
 
     async fn pending_access_request(&self, space: SpaceId, user: UserId) -> DomainResult<Option<AccessRequest>> {
-        let sql = format!(
-            "SELECT {ACCESS_COLS} FROM space_access_requests r \
-             WHERE r.space_id = $1 AND r.user_id = $2 AND r.state = 'PENDING'"
-        );
-        let row = self.sql().one("finding access request", &sql, vec![v(space.0), v(user.0)]).await?;
-        row.as_ref().map(access_request_from_row).transpose()
+        ACCESS_REQUESTS.pending(self, "r.space_id = $1 AND r.user_id = $2", vec![v(space.0), v(user.0)]).await
     }
 
     async fn resolve_access_request(
@@ -189,16 +118,7 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
         state: RequestState,
         by: Option<UserId>,
     ) -> DomainResult<bool> {
-        let n = self
-            .sql()
-            .exec(
-                "answering access request",
-                "UPDATE space_access_requests SET state = $2, resolved_at = $3, resolver_id = $4 \
-                 WHERE id = $1 AND state = 'PENDING'",
-                vec![v(id.0), v(request_state(state)), v(now()), v(by.map(|u| u.0))],
-            )
-            .await?;
-        Ok(n > 0)
+        ACCESS_REQUESTS.resolve(self, id.0, state, &[("resolver_id", v(by.map(|u| u.0)))]).await
     }
 
     async fn pending_access_requests_for(
@@ -207,17 +127,8 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
         kind: AccessRequestKind,
         page: &PageRequest,
     ) -> DomainResult<Page<AccessRequest>> {
-        let listing = Listing {
-            context: "listing access requests",
-            select: ACCESS_COLS,
-            base: "FROM space_access_requests r WHERE r.space_id = $1 AND r.kind = $2 AND r.state = 'PENDING'".into(),
-            values: vec![v(space.0), v(access_kind(kind))],
-            key: Key::Time("r.created_at"),
-            id: "r.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, access_request_from_row).await
+        let values = vec![v(space.0), v(access_kind(kind))];
+        ACCESS_REQUESTS.pending_page(self, "space_id", "r.space_id = $1 AND r.kind = $2", values, page).await
     }
 
     async fn pending_access_invitations_of(
@@ -225,19 +136,9 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
         user: UserId,
         page: &PageRequest,
     ) -> DomainResult<Page<AccessRequest>> {
-        let listing = Listing {
-            context: "listing access invitations",
-            select: ACCESS_COLS,
-            base: "FROM space_access_requests r JOIN spaces s ON s.id = r.space_id AND s.state = 'ACTIVE' \
-                   WHERE r.user_id = $1 AND r.kind = 'INVITE' AND r.state = 'PENDING'"
-                .into(),
-            values: vec![v(user.0)],
-            key: Key::Time("r.created_at"),
-            id: "r.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, access_request_from_row).await
+        ACCESS_REQUESTS
+            .pending_page(self, "space_id", "r.user_id = $1 AND r.kind = 'INVITE'", vec![v(user.0)], page)
+            .await
     }
 
     async fn invite_link_tokens(&self, spaces: &[SpaceId]) -> DomainResult<HashMap<SpaceId, String>> {
@@ -291,55 +192,27 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
     }
 
     async fn insert_moderator_invite(&self, i: &ModeratorInvite) -> DomainResult<()> {
-        self.sql()
-            .exec(
-                "inviting moderator",
-                "INSERT INTO space_moderator_invites (id, space_id, user_id, inviter_id, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![
-                    v(i.id.0),
-                    v(i.space_id.0),
-                    v(i.user_id.0),
-                    v(i.inviter_id.0),
-                    v(request_state(i.state)),
-                    v(i.created_at),
-                ],
-            )
-            .await
-            .map(drop)
+        let values = vec![
+            v(i.id.0),
+            v(i.space_id.0),
+            v(i.user_id.0),
+            v(i.inviter_id.0),
+            v(request_state(i.state)),
+            v(i.created_at),
+        ];
+        MODERATOR_INVITES.insert(self, "id, space_id, user_id, inviter_id, state, created_at", values).await
     }
 
     async fn moderator_invites_by_ids(&self, ids: &[ModeratorInviteId]) -> DomainResult<Vec<ModeratorInvite>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {INVITE_COLS} FROM space_moderator_invites r WHERE r.id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let rows = self.sql().all("loading moderator invitations", &sql, uuid_values(ids)).await?;
-        rows.iter().map(moderator_invite_from_row).collect()
+        MODERATOR_INVITES.by_ids(self, ids).await
     }
 
     async fn pending_moderator_invite(&self, space: SpaceId, user: UserId) -> DomainResult<Option<ModeratorInvite>> {
-        let sql = format!(
-            "SELECT {INVITE_COLS} FROM space_moderator_invites r \
-             WHERE r.space_id = $1 AND r.user_id = $2 AND r.state = 'PENDING'"
-        );
-        let row = self.sql().one("finding moderator invitation", &sql, vec![v(space.0), v(user.0)]).await?;
-        row.as_ref().map(moderator_invite_from_row).transpose()
+        MODERATOR_INVITES.pending(self, "r.space_id = $1 AND r.user_id = $2", vec![v(space.0), v(user.0)]).await
     }
 
     async fn resolve_moderator_invite(&self, id: ModeratorInviteId, state: RequestState) -> DomainResult<bool> {
-        let n = self
-            .sql()
-            .exec(
-                "answering moderator invitation",
-                "UPDATE space_moderator_invites SET state = $2, resolved_at = $3 WHERE id = $1 AND state = 'PENDING'",
-                vec![v(id.0), v(request_state(state)), v(now())],
-            )
-            .await?;
-        Ok(n > 0)
+        MODERATOR_INVITES.resolve(self, id.0, state, &[]).await
     }
 
     async fn pending_moderator_invites_for(
@@ -347,17 +220,7 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
         space: SpaceId,
         page: &PageRequest,
     ) -> DomainResult<Page<ModeratorInvite>> {
-        let listing = Listing {
-            context: "listing moderator invitations",
-            select: INVITE_COLS,
-            base: "FROM space_moderator_invites r WHERE r.space_id = $1 AND r.state = 'PENDING'".into(),
-            values: vec![v(space.0)],
-            key: Key::Time("r.created_at"),
-            id: "r.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, moderator_invite_from_row).await
+        MODERATOR_INVITES.pending_page(self, "space_id", "r.space_id = $1", vec![v(space.0)], page).await
     }
 
     async fn pending_moderator_invites_of(
@@ -365,18 +228,6 @@ impl<C: ConnectionTrait + Send + Sync> AccessRepo for Db<C> {
         user: UserId,
         page: &PageRequest,
     ) -> DomainResult<Page<ModeratorInvite>> {
-        let listing = Listing {
-            context: "listing moderator invitations",
-            select: INVITE_COLS,
-            base: "FROM space_moderator_invites r JOIN spaces s ON s.id = r.space_id AND s.state = 'ACTIVE' \
-                   WHERE r.user_id = $1 AND r.state = 'PENDING'"
-                .into(),
-            values: vec![v(user.0)],
-            key: Key::Time("r.created_at"),
-            id: "r.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, moderator_invite_from_row).await
+        MODERATOR_INVITES.pending_page(self, "space_id", "r.user_id = $1", vec![v(user.0)], page).await
     }
 }

@@ -7,7 +7,8 @@
 //! - `fragments`: the SQL pieces areas share — access predicates, copied counters, the HOT score, stored words.
 //! - One module per area: `accounts`, `holarchy` (spaces and follows; `closure` and `aggregation` keep the
 //!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
-//!   reactions, comments, links), `feeds` (feeds, replays, search), `outbox`, `jobs`.
+//!   reactions, comments, links), `feeds` (feeds, replays, search), `outbox`, `jobs`; `roles` and `requests` read
+//!   and write the tables of roles in spaces and of requests awaiting an answer, which several areas share.
 
 mod access;
 mod accounts;
@@ -18,6 +19,8 @@ mod holarchy;
 mod jobs;
 mod outbox;
 mod posts;
+mod requests;
+mod roles;
 mod sql;
 
 use async_trait::async_trait;

@@ -27,6 +27,11 @@ impl<C: ConnectionTrait> Sql<'_, C> {
         self.conn.execute_raw(self.stmt(sql, values)).await.map(|r| r.rows_affected()).map_err(|e| db_err(context, e))
     }
 
+    /// Whether the query finds a row.
+    pub async fn exists(&self, context: &str, sql: &str, values: Vec<Value>) -> DomainResult<bool> {
+        Ok(self.one(context, sql, values).await?.is_some())
+    }
+
     /// A single value from a single row.
     pub async fn scalar<T: TryGetable>(&self, context: &str, sql: &str, values: Vec<Value>) -> DomainResult<T> {
         let row = self.one(context, sql, values).await?.ok_or_else(|| DomainError::internal(context, "no row"))?;
@@ -51,6 +56,16 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 
 pub(crate) fn uuid_values<T: Copy + Into<uuid::Uuid>>(ids: &[T]) -> Vec<Value> {
     ids.iter().map(|id| Value::Uuid(Some((*id).into()))).collect()
+}
+
+/// The viewer bound as `$1` and `ids` after it: the values, and the placeholders of the ids (`$2, $3, …`).
+pub(crate) fn viewer_then_ids<T: Copy + Into<uuid::Uuid>>(
+    viewer: Option<weco_domain::UserId>,
+    ids: &[T],
+) -> (Vec<Value>, String) {
+    let mut values = vec![crate::fragments::viewer_value(viewer)];
+    values.extend(uuid_values(ids));
+    (values, placeholders(2, ids.len()))
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.

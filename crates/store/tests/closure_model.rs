@@ -1,4 +1,4 @@
-//! The closure table checked against a brute-force model (DESIGN.md §3, §5 rule 2, appendix A).
+//! The closure table checked against a brute-force model (docs/holarchy.md, docs/privacy.md rule 2).
 //!
 //! A seeded RNG grows a random holarchy (some spaces private, several parents per space) and then edits it
 //! with random attaches and detaches, each one applied through the store's `SpaceRepo` in a transaction of its

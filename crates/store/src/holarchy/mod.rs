@@ -11,7 +11,9 @@ use crate::fragments::{
     accessible, accessible_to, gated_sort_key, listed, privacy, privacy_from_db, request_state, request_state_from_db,
     viewer_value,
 };
-use crate::sql::{Key, Listing, get, like_contains, placeholders, uuid_values, v};
+use crate::requests::Requests;
+use crate::roles::Role;
+use crate::sql::{Key, Listing, get, like_contains, placeholders, uuid_values, v, viewer_then_ids};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
@@ -63,24 +65,15 @@ fn request_from_row(row: &QueryResult) -> DomainResult<SpaceRequest> {
     })
 }
 
-const REQUEST_COLS: &str = "r.id, r.child_id, r.parent_id, r.requester_id, r.state, r.created_at";
+/// Requests to attach a space under another.
+const SPACE_REQUESTS: Requests<SpaceRequest> = Requests {
+    table: "space_requests",
+    cols: "r.id, r.child_id, r.parent_id, r.requester_id, r.state, r.created_at",
+    decode: request_from_row,
+    what: "space request",
+};
 
 impl<C: ConnectionTrait> Db<C> {
-    /// The ids among `spaces` that appear in `table` with `user`.
-    async fn user_rows_among(&self, table: &str, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
-        if spaces.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT space_id FROM {table} WHERE user_id = $1 AND space_id IN ({})",
-            placeholders(2, spaces.len())
-        );
-        let mut values = vec![v(user.0)];
-        values.extend(uuid_values(spaces));
-        let rows = self.sql().all("checking roles", &sql, values).await?;
-        rows.iter().map(|r| get::<Uuid>(r, "checking roles", "space_id").map(SpaceId)).collect()
-    }
-
     /// (private space, space) ancestry pairs held by `spaces`.
     async fn private_pairs(&self, spaces: &[SpaceId]) -> DomainResult<i64> {
         if spaces.is_empty() {
@@ -92,6 +85,11 @@ impl<C: ConnectionTrait> Db<C> {
             placeholders(1, spaces.len())
         );
         self.sql().scalar("counting private ancestry", &sql, uuid_values(spaces)).await
+    }
+
+    async fn count_followers(&self, space: SpaceId, delta: i64) -> DomainResult<()> {
+        let sql = "UPDATE spaces SET total_followers = total_followers + $2 WHERE id = $1";
+        self.sql().exec("counting followers", sql, vec![v(space.0), v(delta)]).await.map(drop)
     }
 
     async fn ids(&self, context: &str, sql: &str, values: Vec<Value>, col: &str) -> DomainResult<Vec<SpaceId>> {
@@ -143,13 +141,11 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let (values, in_ids) = viewer_then_ids(viewer, ids);
         let sql = format!(
-            "SELECT {} FROM spaces s WHERE s.state = 'ACTIVE' AND s.id IN ({})",
-            space_with_access_cols(1),
-            placeholders(2, ids.len())
+            "SELECT {} FROM spaces s WHERE s.state = 'ACTIVE' AND s.id IN ({in_ids})",
+            space_with_access_cols(1)
         );
-        let mut values = vec![viewer_value(viewer)];
-        values.extend(uuid_values(ids));
         self.sql().all("loading spaces", &sql, values).await?.iter().map(space_with_access_from_row).collect()
     }
 
@@ -167,66 +163,40 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
     }
 
     async fn moderated_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
-        self.user_rows_among("space_moderators", user, spaces).await
+        self.role_among(Role::Moderator, user, spaces).await
     }
 
     async fn followed_among(&self, user: UserId, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
-        self.user_rows_among("space_followers", user, spaces).await
+        self.role_among(Role::Follower, user, spaces).await
     }
 
     async fn accessible_among(&self, viewer: Option<UserId>, spaces: &[SpaceId]) -> DomainResult<Vec<SpaceId>> {
         if spaces.is_empty() {
             return Ok(Vec::new());
         }
+        let (values, in_ids) = viewer_then_ids(viewer, spaces);
         let sql = format!(
-            "SELECT s.id FROM spaces s WHERE s.id IN ({}) AND s.state = 'ACTIVE' AND {}",
-            placeholders(2, spaces.len()),
+            "SELECT s.id FROM spaces s WHERE s.id IN ({in_ids}) AND s.state = 'ACTIVE' AND {}",
             accessible("s.id", 1)
         );
-        let mut values = vec![viewer_value(viewer)];
-        values.extend(uuid_values(spaces));
         let rows = self.sql().all("checking access", &sql, values).await?;
         rows.iter().map(|r| get::<Uuid>(r, "checking access", "id").map(SpaceId)).collect()
     }
 
     async fn follow(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
-        let sql = self.sql();
-        let added = sql
-            .exec(
-                "following",
-                "INSERT INTO space_followers (space_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                vec![v(space.0), v(user.0), v(now())],
-            )
-            .await?;
-        if added > 0 {
-            sql.exec(
-                "counting followers",
-                "UPDATE spaces SET total_followers = total_followers + 1 WHERE id = $1",
-                vec![v(space.0)],
-            )
-            .await?;
+        let added = self.add_role(Role::Follower, space, user).await?;
+        if added {
+            self.count_followers(space, 1).await?;
         }
-        Ok(added > 0)
+        Ok(added)
     }
 
     async fn unfollow(&self, space: SpaceId, user: UserId) -> DomainResult<bool> {
-        let sql = self.sql();
-        let removed = sql
-            .exec(
-                "unfollowing",
-                "DELETE FROM space_followers WHERE space_id = $1 AND user_id = $2",
-                vec![v(space.0), v(user.0)],
-            )
-            .await?;
-        if removed > 0 {
-            sql.exec(
-                "counting followers",
-                "UPDATE spaces SET total_followers = total_followers - 1 WHERE id = $1",
-                vec![v(space.0)],
-            )
-            .await?;
+        let removed = self.remove_role(Role::Follower, space, user).await?;
+        if removed {
+            self.count_followers(space, -1).await?;
         }
-        Ok(removed > 0)
+        Ok(removed)
     }
 
     async fn drop_follows_without_access(&self, space: SpaceId) -> DomainResult<u64> {
@@ -272,27 +242,13 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
     }
 
     async fn is_ancestor_or_self(&self, ancestor: SpaceId, descendant: SpaceId) -> DomainResult<bool> {
-        let row = self
-            .sql()
-            .one(
-                "checking ancestry",
-                "SELECT 1 AS v FROM space_closure WHERE ancestor_id = $1 AND descendant_id = $2",
-                vec![v(ancestor.0), v(descendant.0)],
-            )
-            .await?;
-        Ok(row.is_some())
+        let sql = "SELECT 1 AS v FROM space_closure WHERE ancestor_id = $1 AND descendant_id = $2";
+        self.sql().exists("checking ancestry", sql, vec![v(ancestor.0), v(descendant.0)]).await
     }
 
     async fn has_edge(&self, parent: SpaceId, child: SpaceId) -> DomainResult<bool> {
-        let row = self
-            .sql()
-            .one(
-                "checking edge",
-                "SELECT 1 AS v FROM space_parents WHERE parent_id = $1 AND child_id = $2",
-                vec![v(parent.0), v(child.0)],
-            )
-            .await?;
-        Ok(row.is_some())
+        let sql = "SELECT 1 AS v FROM space_parents WHERE parent_id = $1 AND child_id = $2";
+        self.sql().exists("checking edge", sql, vec![v(parent.0), v(child.0)]).await
     }
 
     async fn parent_ids(&self, child: SpaceId) -> DomainResult<Vec<SpaceId>> {
@@ -587,38 +543,23 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
     }
 
     async fn insert_space_request(&self, r: &SpaceRequest) -> DomainResult<()> {
-        self.sql()
-            .exec(
-                "filing space request",
-                "INSERT INTO space_requests (id, child_id, parent_id, requester_id, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![
-                    v(r.id.0),
-                    v(r.child_id.0),
-                    v(r.parent_id.0),
-                    v(r.requester_id.0),
-                    v(request_state(r.state)),
-                    v(r.created_at),
-                ],
-            )
-            .await
-            .map(drop)
+        let values = vec![
+            v(r.id.0),
+            v(r.child_id.0),
+            v(r.parent_id.0),
+            v(r.requester_id.0),
+            v(request_state(r.state)),
+            v(r.created_at),
+        ];
+        SPACE_REQUESTS.insert(self, "id, child_id, parent_id, requester_id, state, created_at", values).await
     }
 
     async fn space_requests_by_ids(&self, ids: &[SpaceRequestId]) -> DomainResult<Vec<SpaceRequest>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!("SELECT {REQUEST_COLS} FROM space_requests r WHERE r.id IN ({})", placeholders(1, ids.len()));
-        self.sql().all("loading space requests", &sql, uuid_values(ids)).await?.iter().map(request_from_row).collect()
+        SPACE_REQUESTS.by_ids(self, ids).await
     }
 
     async fn pending_space_request(&self, child: SpaceId, parent: SpaceId) -> DomainResult<Option<SpaceRequest>> {
-        let sql = format!(
-            "SELECT {REQUEST_COLS} FROM space_requests r WHERE r.child_id = $1 AND r.parent_id = $2 AND r.state = 'PENDING'"
-        );
-        let row = self.sql().one("finding space request", &sql, vec![v(child.0), v(parent.0)]).await?;
-        row.as_ref().map(request_from_row).transpose()
+        SPACE_REQUESTS.pending(self, "r.child_id = $1 AND r.parent_id = $2", vec![v(child.0), v(parent.0)]).await
     }
 
     async fn resolve_space_request(
@@ -627,15 +568,7 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         state: RequestState,
         by: Option<UserId>,
     ) -> DomainResult<bool> {
-        let n = self
-            .sql()
-            .exec(
-                "answering space request",
-                "UPDATE space_requests SET state = $2, resolved_at = $3, resolver_id = $4 WHERE id = $1 AND state = 'PENDING'",
-                vec![v(id.0), v(request_state(state)), v(now()), v(by.map(|u| u.0))],
-            )
-            .await?;
-        Ok(n > 0)
+        SPACE_REQUESTS.resolve(self, id.0, state, &[("resolver_id", v(by.map(|u| u.0)))]).await
     }
 
     async fn pending_space_requests_for(
@@ -643,16 +576,6 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         parent: SpaceId,
         page: &PageRequest,
     ) -> DomainResult<Page<SpaceRequest>> {
-        let listing = Listing {
-            context: "listing space requests",
-            select: REQUEST_COLS,
-            base: "FROM space_requests r WHERE r.parent_id = $1 AND r.state = 'PENDING'".into(),
-            values: vec![Value::Uuid(Some(parent.0))],
-            key: Key::Time("r.created_at"),
-            id: "r.id",
-            descending: false,
-            with_total: true,
-        };
-        self.sql().page(listing, page, request_from_row).await
+        SPACE_REQUESTS.pending_page(self, "parent_id", "r.parent_id = $1", vec![v(parent.0)], page).await
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::fragments::{viewer_value, visible_post};
-use crate::sql::{Key, Listing, get, placeholders, uuid_values, v};
+use crate::sql::{Key, Listing, get, v, viewer_then_ids};
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 use weco_domain::{Comment, CommentId, DomainResult, Page, PageRequest, PostId, UserId};
@@ -71,13 +71,11 @@ impl<C: ConnectionTrait> Db<C> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let (values, in_ids) = viewer_then_ids(viewer, ids);
         let sql = format!(
-            "SELECT {COMMENT_COLS} FROM comments c WHERE c.state = 'ACTIVE' AND c.id IN ({}) AND {}",
-            placeholders(2, ids.len()),
+            "SELECT {COMMENT_COLS} FROM comments c WHERE c.state = 'ACTIVE' AND c.id IN ({in_ids}) AND {}",
             on_visible_post(1)
         );
-        let mut values = vec![viewer_value(viewer)];
-        values.extend(uuid_values(ids));
         self.sql().all("loading comments", &sql, values).await?.iter().map(comment_from_row).collect()
     }
 

@@ -9,8 +9,8 @@ mod placement;
 mod reactions;
 
 use crate::Db;
-use crate::fragments::{post_kinds_from_db, space_post_state_from_db, viewer_value, visible_post};
-use crate::sql::{get, placeholders, uuid_values, v};
+use crate::fragments::{post_kinds_from_db, space_post_state_from_db, visible_post};
+use crate::sql::{get, placeholders, uuid_values, v, viewer_then_ids};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
@@ -66,13 +66,8 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {POST_COLS} FROM posts p WHERE p.id IN ({}) AND {}",
-            placeholders(2, ids.len()),
-            visible_post(1)
-        );
-        let mut values = vec![viewer_value(viewer)];
-        values.extend(uuid_values(ids));
+        let (values, in_ids) = viewer_then_ids(viewer, ids);
+        let sql = format!("SELECT {POST_COLS} FROM posts p WHERE p.id IN ({in_ids}) AND {}", visible_post(1));
         self.sql().all("loading posts", &sql, values).await?.iter().map(post_from_row).collect()
     }
 
@@ -80,10 +75,8 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql =
-            format!("SELECT p.id FROM posts p WHERE p.id IN ({}) AND {}", placeholders(2, ids.len()), visible_post(1));
-        let mut values = vec![viewer_value(viewer)];
-        values.extend(uuid_values(ids));
+        let (values, in_ids) = viewer_then_ids(viewer, ids);
+        let sql = format!("SELECT p.id FROM posts p WHERE p.id IN ({in_ids}) AND {}", visible_post(1));
         let rows = self.sql().all("checking post visibility", &sql, values).await?;
         rows.iter().map(|r| get::<Uuid>(r, "checking post visibility", "id").map(PostId)).collect()
     }
