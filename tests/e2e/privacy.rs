@@ -469,6 +469,11 @@ async fn deleting_a_space_takes_its_posts_out_of_every_feed_and_returns_orphans_
     let into_deleted = json!({ "i": { "spaceIds": [biology], "title": "late" } });
     assert_eq!(app.error_code(Some(&alice), create, into_deleted).await, "NOT_FOUND");
     assert_eq!(app.error_code(Some(&alice), DELETE, json!({ "s": biology })).await, "NOT_FOUND");
+    // Its handle is free again: a new space may take it, and is a different space.
+    let again = app.create_space(&alice, "biology", None).await;
+    assert_ne!(again, biology);
+    let found = app.ok(None, r#"{ space(handle: "biology") { id totalPosts } }"#, json!({})).await;
+    assert_eq!(found["space"], json!({ "id": again, "totalPosts": 0 }));
 }
 
 async fn deleting_a_space_is_refused_when_it_would_expose_what_a_private_space_holds(app: TestApp) {

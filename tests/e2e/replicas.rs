@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const FEED: &str = "subscription($s: ID!) { spaceFeed(spaceId: $s) { __typename ... on PostAdded { post { title } } ... on PostStatsChanged { totalLikes } } }";
+const FEED_AFTER: &str = "subscription($s: ID!, $a: String) { spaceFeed(spaceId: $s, after: $a) { __typename ... on PostAdded { post { title } cursor } } }";
 
 async fn next_feed(client: &mut WsClient) -> Value {
     let message = client.next_json().await;
@@ -83,11 +84,12 @@ async fn a_redis_outage_keeps_writes_working_and_subscriptions_recover_by_themse
     let space = app.create_space(&token, "agora", None).await;
     let channel = format!("{prefix}:space:{space}");
     let mut subscriber = WsClient::ready(app.addr, None).await;
-    subscriber.subscribe("f", FEED, json!({ "s": space })).await;
+    subscriber.subscribe("f", FEED_AFTER, json!({ "s": space, "a": null })).await;
     app.wait_for_subscriptions(1).await;
     wait_for_redis_subscribers(&url, &channel, 1).await;
     app.create_post(&token, &[&space], "before").await;
-    assert_eq!(next_feed(&mut subscriber).await["post"]["title"], "before");
+    let before = next_feed(&mut subscriber).await;
+    assert_eq!(before["post"]["title"], "before");
 
     redis.stop();
     // Writes go on while the bus is down, without waiting for it.
@@ -101,14 +103,21 @@ async fn a_redis_outage_keeps_writes_working_and_subscriptions_recover_by_themse
     let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), 503, "not ready without the event bus");
 
+    // The subscriber is told it may have missed events: its subscription ends with RESYNC.
+    let told = subscriber.next_json().await;
+    assert_eq!(told["type"], "error", "{told}");
+    assert!(told["payload"][0]["message"].as_str().is_some_and(|m| m.starts_with("RESYNC")), "{told}");
+
     assert!(redis.restart(), "redis restarts");
-    // The same subscription delivers again once the bus has reconnected and resubscribed by itself, and is
-    // ready again once both its connections answer.
-    wait_for_redis_subscribers(&url, &channel, 1).await;
+    // Once the bus is back (it reconnects by itself, and is ready again once both its connections answer),
+    // resubscribing from the last cursor replays the post made during the outage, then goes live.
     eventually("/readyz to answer 200", async || {
         app.client.get(app.url("/readyz")).send().await.is_ok_and(|r| r.status() == 200)
     })
     .await;
+    subscriber.subscribe("g", FEED_AFTER, json!({ "s": space, "a": before["cursor"] })).await;
+    assert_eq!(next_feed(&mut subscriber).await["post"]["title"], "during", "replayed from the database");
+    wait_for_redis_subscribers(&url, &channel, 1).await;
     app.create_post(&token, &[&space], "after").await;
-    assert_eq!(next_feed(&mut subscriber).await["post"]["title"], "after", "the post made during the outage is lost");
+    assert_eq!(next_feed(&mut subscriber).await["post"]["title"], "after");
 }

@@ -131,9 +131,6 @@ impl TestApp {
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());
         settings.db_pool = 8;
-        // A post subscriber's right to see the post is re-checked before every event, so a test sees it lose
-        // access at the next event instead of waiting out a re-check window.
-        settings.subscription_access_recheck_ms = 0;
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("building the application");
         let addr = app.local_addr();

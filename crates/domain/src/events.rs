@@ -183,25 +183,41 @@ impl From<CommentWire> for Comment {
 
 /// Something that happened. Each carries what subscribers select, so delivering it needs no database read.
 /// Feed events name no space: the topic they arrive on is the space whose feed changed.
+///
+/// Events about a post carry its `audience`: the private spaces whose members alone may see it (empty for a
+/// public post), as the unit of work that announced it left them. A subscriber delivers such an event only to a
+/// viewer who is a member of every one of them, checked when it arrives — so a subscriber who lost access
+/// never sees the next event about a post, whatever order events from several replicas arrive in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
     /// A post now appears in the topic's space, placed there directly (the space is among `direct_spaces`, the
     /// spaces it is placed in directly) or flowing up from below.
-    PostAdded { post: Box<PostWire>, author: Box<AuthorWire>, direct_spaces: Vec<SpaceId> },
+    PostAdded { post: Box<PostWire>, author: Box<AuthorWire>, direct_spaces: Vec<SpaceId>, audience: Vec<SpaceId> },
     /// A post no longer appears in the topic's space, or (`deleted`) was deleted everywhere. `direct_spaces`
     /// are the spaces it was placed in directly before, so a feed of direct posts only can tell whether it
     /// showed the post.
-    PostRemoved { post_id: PostId, deleted: bool, direct_spaces: Vec<SpaceId> },
+    PostRemoved { post_id: PostId, deleted: bool, direct_spaces: Vec<SpaceId>, audience: Vec<SpaceId> },
     /// A post's counters changed; the values are the exact totals after the change.
-    PostStatsChanged { post_id: PostId, stats: PostStats, direct_spaces: Vec<SpaceId> },
+    PostStatsChanged { post_id: PostId, stats: PostStats, direct_spaces: Vec<SpaceId>, audience: Vec<SpaceId> },
     /// Who may access this space (or the spaces below it) may have narrowed: live subscribers re-check.
     AccessChanged { space_id: SpaceId },
     /// A comment was added to a post.
-    CommentAdded { post_id: PostId, comment: Box<CommentWire> },
+    CommentAdded { post_id: PostId, comment: Box<CommentWire>, audience: Vec<SpaceId> },
 }
 
 impl Event {
+    /// The audience of the post the event is about (`None` for events about no post).
+    pub fn audience(&self) -> Option<&[SpaceId]> {
+        match self {
+            Event::PostAdded { audience, .. }
+            | Event::PostRemoved { audience, .. }
+            | Event::PostStatsChanged { audience, .. }
+            | Event::CommentAdded { audience, .. } => Some(audience),
+            Event::AccessChanged { .. } => None,
+        }
+    }
+
     /// Whether a feed of direct posts only (`depth: DIRECT`) of `space` shows what this event is about.
     pub fn concerns_direct_feed_of(&self, space: SpaceId) -> bool {
         match self {
@@ -281,6 +297,7 @@ mod tests {
                 post_id: PostId::generate(),
                 stats: PostStats { total_likes: 3, total_comments: 1, total_ratings: 0, total_reposts: 2, version: 7 },
                 direct_spaces: vec![SpaceId::generate()],
+                audience: Vec::new(),
             },
         );
         let json = e.to_json();

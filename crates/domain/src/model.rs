@@ -196,6 +196,22 @@ pub enum SpacePostState {
     Removed,
 }
 
+/// Where a post is: every space it is active in (and whether it was placed there directly), and its audience —
+/// the private spaces at or above the spaces it was placed in (whose members alone may see it; none for a
+/// public post).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub spaces: Vec<(SpaceId, bool)>,
+    pub audience: Vec<SpaceId>,
+}
+
+impl Placement {
+    /// The spaces it was placed in directly.
+    pub fn direct(&self) -> Vec<SpaceId> {
+        self.spaces.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect()
+    }
+}
+
 /// What a detach did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetachOutcome {

@@ -47,14 +47,11 @@ pub type WecoSchema = Schema<Query, Mutation, Subscription>;
 pub struct SchemaLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
-    /// How stale a `postUpdates` subscriber's right to see its post may become: before delivering an event,
-    /// the subscription re-checks visibility if it last did longer ago than this.
-    pub access_recheck: std::time::Duration,
 }
 
 impl Default for SchemaLimits {
     fn default() -> Self {
-        Self { max_depth: 16, max_complexity: 50_000, access_recheck: std::time::Duration::from_secs(15) }
+        Self { max_depth: 16, max_complexity: 50_000 }
     }
 }
 

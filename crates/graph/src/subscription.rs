@@ -14,7 +14,11 @@
 //!   then goes live, skipping live events for posts it already replayed: no gap, no duplicate.
 //! - A subscriber that falls behind is ended with code `RESYNC` (catch up with `after`), rather than
 //!   slowing others or buffering without bound.
-//! - `AccessChanged` on the topic makes the subscription re-check access; losing it ends it with `FORBIDDEN`.
+//! - Access is re-checked whenever it could have changed: on `AccessChanged` (a tree edit, a privacy change or
+//!   a removed membership narrowed who may access the space), and before delivering any event about private
+//!   content (an event whose post has a non-empty audience), so a subscriber who lost access never sees the
+//!   next such event, whichever replica published it and in whatever order events arrive. Losing access ends
+//!   the subscription with `FORBIDDEN`. Events about public content need no check: everyone may see them.
 
 use crate::connection::{decode_cursor, encode_cursor, int};
 use crate::enums::Depth;
@@ -151,7 +155,8 @@ fn new_cursor(post: &Post) -> String {
 /// One step of a subscription after throttling.
 enum Step {
     Event(Arc<Envelope>),
-    Stats(PostId, PostStats),
+    /// A post's totals, and whether the post is private (has an audience).
+    Stats(PostId, PostStats, bool),
     Lagged(u64),
 }
 
@@ -160,6 +165,7 @@ struct Throttle {
     sent_at: Instant,
     sent_version: i64,
     held: Option<PostStats>,
+    private: bool,
 }
 
 /// Passes deliveries through, throttling stats per post on the leading edge (see the module docs).
@@ -177,20 +183,22 @@ impl Coalesce {
         Self { deliveries, posts: HashMap::new(), ready: VecDeque::new(), timer: None, ended: false }
     }
 
-    fn stats(&mut self, post: PostId, stats: PostStats, now: Instant) {
+    fn stats(&mut self, post: PostId, stats: PostStats, private: bool, now: Instant) {
         match self.posts.get_mut(&post) {
             None => {
-                self.posts.insert(post, Throttle { sent_at: now, sent_version: stats.version, held: None });
-                self.ready.push_back(Step::Stats(post, stats));
+                self.posts.insert(post, Throttle { sent_at: now, sent_version: stats.version, held: None, private });
+                self.ready.push_back(Step::Stats(post, stats, private));
             }
             Some(t) if stats.version <= t.sent_version || t.held.is_some_and(|h| h.version >= stats.version) => {}
             Some(t) if t.held.is_none() && now >= t.sent_at + STATS_INTERVAL => {
                 t.sent_at = now;
                 t.sent_version = stats.version;
-                self.ready.push_back(Step::Stats(post, stats));
+                t.private = private;
+                self.ready.push_back(Step::Stats(post, stats, private));
             }
             Some(t) => {
                 t.held = Some(stats);
+                t.private = private;
                 let due = t.sent_at + STATS_INTERVAL;
                 if self.timer.as_ref().is_none_or(|timer| timer.deadline() > due) {
                     self.timer = Some(Box::pin(tokio::time::sleep_until(due)));
@@ -211,7 +219,7 @@ impl Coalesce {
                     t.held = None;
                     t.sent_at = now;
                     t.sent_version = stats.version;
-                    ready.push_back(Step::Stats(*post, stats));
+                    ready.push_back(Step::Stats(*post, stats, t.private));
                     true
                 }
                 Some(_) => {
@@ -234,7 +242,9 @@ impl Stream for Coalesce {
         while !this.ended {
             match this.deliveries.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Delivery::Event(envelope))) => match &envelope.event {
-                    Event::PostStatsChanged { post_id, stats, .. } => this.stats(*post_id, *stats, Instant::now()),
+                    Event::PostStatsChanged { post_id, stats, audience, .. } => {
+                        this.stats(*post_id, *stats, !audience.is_empty(), Instant::now())
+                    }
                     _ => this.ready.push_back(Step::Event(envelope)),
                 },
                 Poll::Ready(Some(Delivery::Lagged(n))) => this.ready.push_back(Step::Lagged(n)),
@@ -262,16 +272,36 @@ impl Stream for Coalesce {
     }
 }
 
+/// The error that ends a subscriber who missed events: `n` dropped for falling behind, or (0) an unknown number
+/// lost while the event bus was disconnected.
 fn resync(n: u64) -> ApiError {
+    let why = if n == 0 {
+        "events may have been lost while the event bus was disconnected".to_owned()
+    } else {
+        format!("this subscriber fell behind and {n} events were dropped")
+    };
     ApiError(DomainError::Conflict(format!(
-        "RESYNC: this subscriber fell behind and {n} events were dropped; resubscribe with `after` set to the \
-         last cursor received to catch up"
+        "RESYNC: {why}; resubscribe with `after` set to the last cursor received to catch up"
     )))
 }
 
-/// Whether the viewer still may access the space (after an `AccessChanged`).
+/// Whether the viewer still may access the space.
 async fn still_allowed(app: &App, viewer: Viewer, space: SpaceId) -> bool {
     app.holarchy().access(viewer, &[space]).await.is_ok_and(|s| s.contains_key(&space))
+}
+
+/// Whether the viewer still may see the post.
+async fn still_visible(app: &App, viewer: Viewer, post: PostId) -> bool {
+    app.posts().visible(viewer, &[post]).await.is_ok_and(|v| v.contains(&post))
+}
+
+/// Whether a step is about private content, which is delivered only after a fresh access check.
+fn is_private(step: &Step) -> bool {
+    match step {
+        Step::Stats(_, _, private) => *private,
+        Step::Event(envelope) => envelope.event.audience().is_some_and(|a| !a.is_empty()),
+        Step::Lagged(_) => false,
+    }
 }
 
 /// Ends a stream after the first error it yields (that error is sent).
@@ -326,9 +356,14 @@ impl Subscription {
                 let (app, scope, seen) = (app.clone(), scope.clone(), seen.clone());
                 async move {
                     scope.invalidate();
+                    let lost =
+                        || Some(Err(ApiError(DomainError::forbidden("you no longer have access to this space"))));
+                    if is_private(&step) && !still_allowed(&app, viewer, space).await {
+                        return lost();
+                    }
                     let envelope = match step {
                         Step::Lagged(n) => return Some(Err(resync(n))),
-                        Step::Stats(post_id, stats) => {
+                        Step::Stats(post_id, stats, _) => {
                             return Some(Ok(FeedEvent::PostStatsChanged(PostStatsChanged { post_id, stats })));
                         }
                         Step::Event(envelope) => envelope,
@@ -353,7 +388,7 @@ impl Subscription {
                             if still_allowed(&app, viewer, space).await {
                                 None
                             } else {
-                                Some(Err(ApiError(DomainError::forbidden("you no longer have access to this space"))))
+                                lost()
                             }
                         }
                         Event::PostStatsChanged { .. } | Event::CommentAdded { .. } => None,
@@ -373,41 +408,28 @@ impl Subscription {
         let app = app(ctx).clone();
         let scope: RequestScope = scope(ctx)?.clone();
         let post = parse_id::<PostId>(&post_id, "postId")?;
-        let can_see = move |app: App, viewer: Viewer| async move {
-            app.posts().visible(viewer, &[post]).await.map(|v| v.contains(&post))
-        };
-        if !can_see(app.clone(), scope.viewer).await? {
+        if !still_visible(&app, scope.viewer, post).await {
             return Err(ApiError(DomainError::NotFound("post")));
         }
-        let recheck = ctx.data_opt::<crate::SchemaLimits>().copied().unwrap_or_default().access_recheck;
-        let last_check = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
         let live = Coalesce::new(app.bus().subscribe_confirmed(Topic::Post(post)).await);
         let events = live
             .then(move |step| {
-                let (app, scope, last_check) = (app.clone(), scope.clone(), last_check.clone());
+                let (app, scope) = (app.clone(), scope.clone());
                 async move {
                     scope.invalidate();
-                    // Post topics hear nothing of access changes, so the right to see the post is re-checked
-                    // before delivering, at most once per `recheck`: losing access ends the subscription.
                     // A deletion is told to everyone who could see the post; it needs no check (and would fail it).
                     let deletion =
                         matches!(&step, Step::Event(e) if matches!(e.event, Event::PostRemoved { deleted: true, .. }));
-                    let due = !deletion && last_check.lock().map(|t| t.elapsed() >= recheck).unwrap_or(true);
-                    if due {
-                        if let Ok(mut t) = last_check.lock() {
-                            *t = std::time::Instant::now();
-                        }
-                        if !can_see(app.clone(), scope.viewer).await.unwrap_or(false) {
-                            return Some(Err(ApiError(DomainError::forbidden("you can no longer see this post"))));
-                        }
+                    if !deletion && is_private(&step) && !still_visible(&app, scope.viewer, post).await {
+                        return Some(Err(ApiError(DomainError::forbidden("you can no longer see this post"))));
                     }
                     match step {
                         Step::Lagged(n) => Some(Err(resync(n))),
-                        Step::Stats(post_id, stats) => {
+                        Step::Stats(post_id, stats, _) => {
                             Some(Ok(PostEvent::PostStatsChanged(PostStatsChanged { post_id, stats })))
                         }
                         Step::Event(envelope) => match &envelope.event {
-                            Event::CommentAdded { post_id, comment } => {
+                            Event::CommentAdded { post_id, comment, .. } => {
                                 Some(Ok(PostEvent::CommentAdded(CommentAdded {
                                     post_id: *post_id,
                                     comment: Comment::from(comment.as_ref().clone()).into(),
@@ -440,7 +462,12 @@ mod tests {
             v: weco_domain::events::EVENT_VERSION,
             id: EventId::generate(),
             topic: Topic::Post(post),
-            event: Event::PostStatsChanged { post_id: post, stats: stats(version), direct_spaces: Vec::new() },
+            event: Event::PostStatsChanged {
+                post_id: post,
+                stats: stats(version),
+                direct_spaces: Vec::new(),
+                audience: Vec::new(),
+            },
         }))
     }
 
@@ -453,7 +480,7 @@ mod tests {
         tx.send(envelope(post, 1)).ok();
         let start = Instant::now();
         match steps.next().await {
-            Some(Step::Stats(_, s)) => assert_eq!(s.version, 1),
+            Some(Step::Stats(_, s, _)) => assert_eq!(s.version, 1),
             _ => panic!("expected stats"),
         }
         assert_eq!(Instant::now(), start, "the first change is not delayed");
@@ -461,7 +488,7 @@ mod tests {
             tx.send(envelope(post, v)).ok();
         }
         match steps.next().await {
-            Some(Step::Stats(_, s)) => assert_eq!(s.version, 5, "the newest of the burst"),
+            Some(Step::Stats(_, s, _)) => assert_eq!(s.version, 5, "the newest of the burst"),
             _ => panic!("expected stats"),
         }
         assert_eq!(Instant::now(), start + STATS_INTERVAL, "held until the interval ends");
@@ -470,7 +497,7 @@ mod tests {
         let before = Instant::now();
         tx.send(envelope(post, 6)).ok();
         match steps.next().await {
-            Some(Step::Stats(_, s)) => assert_eq!(s.version, 6),
+            Some(Step::Stats(_, s, _)) => assert_eq!(s.version, 6),
             _ => panic!("expected stats"),
         }
         assert_eq!(Instant::now(), before);

@@ -30,6 +30,14 @@ use weco_domain::events::{Delivery, Envelope};
 /// the first delivery, so this covers thousands of events a second.
 pub const RECENT_EVENTS: usize = 65_536;
 
+/// What goes down a channel's broadcast: an event, or word that events may have been lost.
+#[derive(Debug, Clone)]
+enum Item {
+    Event(Arc<Envelope>),
+    /// The bus lost events it could not know of (its connection to Redis dropped): subscribers must resync.
+    Gap,
+}
+
 /// The ids of the last events dispatched, with their channels (hashed).
 #[derive(Debug, Default)]
 struct Recent {
@@ -70,7 +78,7 @@ pub struct Hub {
 
 #[derive(Debug)]
 struct Entry {
-    sender: broadcast::Sender<Arc<Envelope>>,
+    sender: broadcast::Sender<Item>,
     /// Counted by hand rather than `sender.receiver_count()`: a subscription's receiver is still alive while
     /// its guard runs `leave`, so the broadcast's own count would be off by one at exactly that moment.
     subscribers: usize,
@@ -124,8 +132,16 @@ impl Hub {
         match self.lock().get(channel) {
             // `send` fails only when there is no receiver, which the subscriber count rules out; either way
             // there is nobody to deliver to.
-            Some(entry) => entry.sender.send(envelope).unwrap_or(0),
+            Some(entry) => entry.sender.send(Item::Event(envelope)).unwrap_or(0),
             None => 0,
+        }
+    }
+
+    /// Tells every local subscriber that events may have been lost (the connection to Redis dropped, and what
+    /// was published meanwhile never arrived): each receives `Delivery::Lagged(0)` and resyncs from the database.
+    pub fn signal_gap(&self) {
+        for entry in self.lock().values() {
+            let _ = entry.sender.send(Item::Gap);
         }
     }
 
@@ -195,7 +211,7 @@ impl Hub {
 
 /// One local subscriber's stream of deliveries. Never ends on its own; dropping it unsubscribes.
 pub struct Subscription {
-    inner: BroadcastStream<Arc<Envelope>>,
+    inner: BroadcastStream<Item>,
     guard: Guard,
 }
 
@@ -219,10 +235,11 @@ impl Stream for Subscription {
         let this = self.get_mut();
         let counters = &this.guard.hub.counters;
         match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(envelope))) => {
+            Poll::Ready(Some(Ok(Item::Event(envelope)))) => {
                 Counters::add(&counters.delivered, 1);
                 Poll::Ready(Some(Delivery::Event(envelope)))
             }
+            Poll::Ready(Some(Ok(Item::Gap))) => Poll::Ready(Some(Delivery::Lagged(0))),
             Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
                 Counters::add(&counters.dropped, n);
                 Poll::Ready(Some(Delivery::Lagged(n)))

@@ -176,6 +176,8 @@ fn handle_push(hub: &Hub, push: PushInfo) {
         PushKind::Disconnection => {
             Counters::add(&hub.counters().disconnections, 1);
             tracing::warn!("the Redis pub/sub connection was lost; reconnecting and resubscribing");
+            // What is published until the subscriptions are back never arrives: subscribers resync.
+            hub.signal_gap();
         }
         _ => {}
     }

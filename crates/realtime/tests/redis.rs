@@ -155,6 +155,8 @@ async fn a_subscription_made_before_redis_restarts_receives_events_published_aft
     metrics_eventually(&publisher, "the publish while Redis was down to be counted", |m| m.publish_failures >= 1).await;
     redis.spawn().await.unwrap_or_else(|e| panic!("cannot restart redis-server: {e}"));
 
+    // The subscriber hears that events may have been lost while the connection was down.
+    assert!(matches!(next(&mut stream).await, Delivery::Lagged(0)), "a gap is signalled");
     // Nobody resubscribes by hand: the bus does. Events published before it has are lost (pub/sub is
     // at-most-once), so publish once Redis has the subscription again and the publisher reaches it.
     let channel = subscriber.channel(&topic);
@@ -191,5 +193,13 @@ async fn subscriptions_recover_even_after_an_outage_longer_than_the_connections_
     // answers, what is published arrives.
     eventually("both connections to answer again", async || bus.ping().await.is_ok()).await;
     bus.publish(vec![stats(post, 1)]).await;
-    assert_eq!(likes(&next(&mut stream).await), 1, "publishing did not recover: {:?}", bus.metrics());
+    // Each lost connection was signalled as a gap (as many as the reconnect attempts that failed).
+    let mut delivery = next(&mut stream).await;
+    let mut gaps = 0;
+    while matches!(delivery, Delivery::Lagged(0)) {
+        gaps += 1;
+        delivery = next(&mut stream).await;
+    }
+    assert!(gaps >= 1, "the outage is signalled");
+    assert_eq!(likes(&delivery), 1, "publishing did not recover: {:?}", bus.metrics());
 }

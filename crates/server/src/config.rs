@@ -53,10 +53,6 @@ pub struct Settings {
     #[arg(long, env = "WECO_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
     pub ws_init_timeout_ms: u64,
 
-    /// How long a post subscriber's right to see the post may go unchecked while events flow, in milliseconds.
-    #[arg(long, env = "WECO_SUBSCRIPTION_ACCESS_RECHECK_MS", default_value_t = 15_000)]
-    pub subscription_access_recheck_ms: u64,
-
     /// Prefix of the event channels (`{prefix}:space:{id}`); replicas sharing a Redis must share it.
     #[arg(long, env = "WECO_CHANNEL_PREFIX", default_value = "weco")]
     pub channel_prefix: String,
@@ -148,7 +144,6 @@ impl Settings {
             db_pool: 16,
             db_plan_cache_mode: "force_generic_plan".into(),
             ws_init_timeout_ms: 10_000,
-            subscription_access_recheck_ms: 15_000,
             max_body_bytes: 1_048_576,
             ws_max_message_bytes: 65_536,
             max_batch: 10,
@@ -193,7 +188,6 @@ impl fmt::Debug for Settings {
             .field("db_pool", &self.db_pool)
             .field("db_plan_cache_mode", &self.db_plan_cache_mode)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
-            .field("subscription_access_recheck_ms", &self.subscription_access_recheck_ms)
             .field("channel_prefix", &self.channel_prefix)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("ws_max_message_bytes", &self.ws_max_message_bytes)

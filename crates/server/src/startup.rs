@@ -133,11 +133,7 @@ impl Application {
         });
         let mut schema = schema_builder(
             app.clone(),
-            SchemaLimits {
-                max_depth: settings.max_depth,
-                max_complexity: settings.max_complexity,
-                access_recheck: std::time::Duration::from_millis(settings.subscription_access_recheck_ms),
-            },
+            SchemaLimits { max_depth: settings.max_depth, max_complexity: settings.max_complexity },
         );
         if graphql_spans {
             schema = schema.extension(async_graphql::extensions::Tracing);

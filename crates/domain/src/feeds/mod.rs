@@ -100,6 +100,8 @@ pub(crate) async fn announce_appearances(uow: &mut UnitOfWork, changes: &Appeara
     for a in &changes.removed {
         removed.entry(a.post).or_default().push((a.space, a.direct));
     }
+    let concerned: Vec<PostId> = added.keys().chain(removed.keys()).copied().collect();
+    let mut audiences = if concerned.is_empty() { HashMap::new() } else { uow.posts().audiences(&concerned).await? };
     if !added.is_empty() {
         let ids: Vec<PostId> = added.keys().copied().collect();
         let posts = uow.posts().posts_by_ids(&ids).await?;
@@ -116,6 +118,7 @@ pub(crate) async fn announce_appearances(uow: &mut UnitOfWork, changes: &Appeara
                     post: Box::new(PostWire::from(&post)),
                     author: Box::new(author.clone()),
                     direct_spaces: spaces.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect(),
+                    audience: audiences.get(&post.id).cloned().unwrap_or_default(),
                 },
             );
         }
@@ -127,6 +130,7 @@ pub(crate) async fn announce_appearances(uow: &mut UnitOfWork, changes: &Appeara
                 post_id: post,
                 deleted: false,
                 direct_spaces: spaces.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect(),
+                audience: audiences.remove(&post).unwrap_or_default(),
             },
         );
     }

@@ -97,29 +97,42 @@ async fn author(repos: &dyn Repos, post: &Post) -> DomainResult<AuthorWire> {
     user.as_ref().map(AuthorWire::from).ok_or(DomainError::NotFound("user"))
 }
 
-/// Announces that `post` now appears in `spaces` (`true`: placed there directly).
-pub(crate) async fn announce_added(uow: &mut UnitOfWork, post: &Post, spaces: &[(SpaceId, bool)]) -> DomainResult<()> {
+/// Announces that `post` (whose audience is `audience`) now appears in `spaces` (`true`: placed there directly).
+pub(crate) async fn announce_added(
+    uow: &mut UnitOfWork,
+    post: &Post,
+    spaces: &[(SpaceId, bool)],
+    audience: &[SpaceId],
+) -> DomainResult<()> {
     if spaces.is_empty() {
         return Ok(());
     }
     let author = author(&**uow, post).await?;
     let topics = spaces.iter().map(|(s, _)| Topic::Space(*s)).collect();
     let direct_spaces = spaces.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
-    uow.announce(
-        topics,
-        Event::PostAdded { post: Box::new(PostWire::from(post)), author: Box::new(author), direct_spaces },
-    );
+    let event = Event::PostAdded {
+        post: Box::new(PostWire::from(post)),
+        author: Box::new(author),
+        direct_spaces,
+        audience: audience.to_vec(),
+    };
+    uow.announce(topics, event);
     Ok(())
 }
 
 /// Announces the post's totals (after the change) on its topic and in every feed it appears in.
 async fn announce_stats(uow: &mut UnitOfWork, post: PostId) -> DomainResult<Post> {
     let post = load_post(&**uow, post).await?;
-    let appearances = uow.posts().appearances(post.id).await?;
+    let placement = uow.posts().placement(post.id).await?;
     let mut topics = vec![Topic::Post(post.id)];
-    topics.extend(appearances.iter().map(|(s, _)| Topic::Space(*s)));
-    let direct_spaces = appearances.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
-    uow.announce(topics, Event::PostStatsChanged { post_id: post.id, stats: PostStats::from(&post), direct_spaces });
+    topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
+    let event = Event::PostStatsChanged {
+        post_id: post.id,
+        stats: PostStats::from(&post),
+        direct_spaces: placement.direct(),
+        audience: placement.audience,
+    };
+    uow.announce(topics, event);
     Ok(post)
 }
 
@@ -150,8 +163,8 @@ impl Command for CreatePost {
         };
         uow.posts().insert_post(&post, &self.targets).await?;
         let created = load_post(&**uow, post.id).await?;
-        let appearances = uow.posts().appearances(post.id).await?;
-        announce_added(uow, &created, &appearances).await?;
+        let placement = uow.posts().placement(post.id).await?;
+        announce_added(uow, &created, &placement.spaces, &placement.audience).await?;
         Ok(created)
     }
 }
@@ -175,12 +188,13 @@ impl Command for Repost {
         all.sort();
         all.dedup();
         check_one_audience(&**uow, &all).await?;
-        let before: HashSet<SpaceId> = uow.posts().appearances(self.post).await?.into_iter().map(|(s, _)| s).collect();
+        let before: HashSet<SpaceId> =
+            uow.posts().placement(self.post).await?.spaces.into_iter().map(|(s, _)| s).collect();
         uow.posts().repost(self.post, &self.targets, uow.now()).await?;
-        let after = uow.posts().appearances(self.post).await?;
-        let added: Vec<(SpaceId, bool)> = after.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
+        let after = uow.posts().placement(self.post).await?;
+        let added: Vec<(SpaceId, bool)> = after.spaces.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
         let reposted = load_post(&**uow, self.post).await?;
-        announce_added(uow, &reposted, &added).await?;
+        announce_added(uow, &reposted, &added, &after.audience).await?;
         announce_stats(uow, self.post).await
     }
 }
@@ -218,13 +232,14 @@ impl Command for ModeratePost {
         };
         if changed {
             let direct = uow.posts().direct_spaces(&[self.post]).await?.iter().any(|(_, s, _)| *s == self.space);
+            let audience = uow.posts().audiences(&[self.post]).await?.remove(&self.post).unwrap_or_default();
             if self.reinstate {
-                announce_added(uow, &loaded, &[(self.space, direct)]).await?;
+                announce_added(uow, &loaded, &[(self.space, direct)], &audience).await?;
             } else {
                 let direct_spaces = if direct { vec![self.space] } else { Vec::new() };
                 uow.announce(
                     vec![Topic::Space(self.space)],
-                    Event::PostRemoved { post_id: self.post, deleted: false, direct_spaces },
+                    Event::PostRemoved { post_id: self.post, deleted: false, direct_spaces, audience },
                 );
             }
         }
@@ -248,12 +263,17 @@ impl Command for DeletePost {
             require_visible(uow, self.post).await?;
         }
         policy::require(&actor, Standing { author, ..Standing::NONE }, Action::DeletePost)?;
-        let appearances = uow.posts().appearances(self.post).await?;
+        let placement = uow.posts().placement(self.post).await?;
         uow.posts().delete_post(self.post).await?;
         let mut topics = vec![Topic::Post(self.post)];
-        topics.extend(appearances.iter().map(|(s, _)| Topic::Space(*s)));
-        let direct_spaces = appearances.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
-        uow.announce(topics, Event::PostRemoved { post_id: self.post, deleted: true, direct_spaces });
+        topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
+        let event = Event::PostRemoved {
+            post_id: self.post,
+            deleted: true,
+            direct_spaces: placement.direct(),
+            audience: placement.audience,
+        };
+        uow.announce(topics, event);
         Ok(loaded)
     }
 }
@@ -336,10 +356,10 @@ impl Command for AddComment {
             total_replies: 0,
         };
         uow.posts().insert_comment(&comment).await?;
-        uow.announce(
-            vec![Topic::Post(self.post)],
-            Event::CommentAdded { post_id: self.post, comment: Box::new(CommentWire::from(&comment)) },
-        );
+        let audience = uow.posts().audiences(&[self.post]).await?.remove(&self.post).unwrap_or_default();
+        let event =
+            Event::CommentAdded { post_id: self.post, comment: Box::new(CommentWire::from(&comment)), audience };
+        uow.announce(vec![Topic::Post(self.post)], event);
         announce_stats(uow, self.post).await?;
         Ok(comment)
     }

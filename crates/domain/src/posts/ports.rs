@@ -23,8 +23,11 @@ pub trait PostRepo: Send + Sync {
     async fn visible_posts_among(&self, viewer: Option<UserId>, ids: &[PostId]) -> DomainResult<Vec<PostId>>;
     /// The spaces each post was posted or reposted into directly, with whether it is active there.
     async fn direct_spaces(&self, posts: &[PostId]) -> DomainResult<Vec<(PostId, SpaceId, SpacePostState)>>;
-    /// Every space the post is active in, and whether it was placed there directly.
-    async fn appearances(&self, post: PostId) -> DomainResult<Vec<(SpaceId, bool)>>;
+    /// Every space the post is active in (and whether it was placed there directly), with its audience, in one
+    /// statement.
+    async fn placement(&self, post: PostId) -> DomainResult<Placement>;
+    /// The audience of each post (the private spaces at or above the spaces it was placed in directly).
+    async fn audiences(&self, posts: &[PostId]) -> DomainResult<HashMap<PostId, Vec<SpaceId>>>;
     /// The post's state in one space, if it appears there.
     async fn space_post_state(&self, post: PostId, space: SpaceId) -> DomainResult<Option<SpacePostState>>;
     /// Adds the post directly to more spaces (with aggregation); returns how many were new.

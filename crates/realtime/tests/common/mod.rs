@@ -26,6 +26,7 @@ pub fn stats(post: PostId, likes: i64) -> Envelope {
                 version: likes,
             },
             direct_spaces: Vec::new(),
+            audience: Vec::new(),
         },
     )
 }

@@ -536,7 +536,13 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         .await?;
         sql.exec("revoking invite link", "DELETE FROM space_invite_links WHERE space_id = $1", vec![v(space.0)])
             .await?;
-        sql.exec("deleting space", "UPDATE spaces SET state = 'DELETED' WHERE id = $1", vec![v(space.0)]).await?;
+        // Its handle is freed for a new space: the row keeps one no space can take (`~` is never in a handle).
+        sql.exec(
+            "deleting space",
+            "UPDATE spaces SET state = 'DELETED', handle = $2 WHERE id = $1",
+            vec![v(space.0), v(format!("~{space}"))],
+        )
+        .await?;
 
         let after = self.private_pairs(&below).await?;
         Ok((changes, before.saturating_sub(after) as u64))

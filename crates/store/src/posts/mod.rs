@@ -45,6 +45,15 @@ pub(crate) fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
     })
 }
 
+/// The private spaces at or above the spaces the post bound as `post` is placed in directly (column `space_id`).
+fn audience_sql(post: &str) -> String {
+    format!(
+        "SELECT DISTINCT c.ancestor_id AS space_id FROM space_posts d \
+         JOIN space_closure c ON c.descendant_id = d.space_id JOIN spaces x ON x.id = c.ancestor_id \
+         WHERE d.post_id = {post} AND d.relationship = 'DIRECT' AND d.state <> 'DELETED' AND x.privacy = 'PRIVATE'"
+    )
+}
+
 #[async_trait]
 impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
     async fn insert_post(&self, post: &NewPost, spaces: &[SpaceId]) -> DomainResult<()> {
@@ -101,21 +110,47 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
             .collect()
     }
 
-    async fn appearances(&self, post: PostId) -> DomainResult<Vec<(SpaceId, bool)>> {
-        let rows = self
-            .sql()
-            .all(
-                "listing appearances",
-                "SELECT space_id, relationship FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'",
-                vec![v(post.0)],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                const CX: &str = "listing appearances";
-                Ok((SpaceId(get(r, CX, "space_id")?), get::<String>(r, CX, "relationship")? == "DIRECT"))
-            })
-            .collect()
+    async fn placement(&self, post: PostId) -> DomainResult<Placement> {
+        const CX: &str = "reading a post's placement";
+        // Its appearances and its audience in one statement: `kind` tells the rows apart.
+        let sql = format!(
+            "SELECT space_id, relationship AS kind FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE' \
+             UNION ALL SELECT a.space_id, 'AUDIENCE' AS kind FROM ({}) a",
+            audience_sql("$1")
+        );
+        let rows = self.sql().all(CX, &sql, vec![v(post.0)]).await?;
+        let mut placement = Placement::default();
+        for row in &rows {
+            let space = SpaceId(get(row, CX, "space_id")?);
+            match get::<String>(row, CX, "kind")?.as_str() {
+                "AUDIENCE" => placement.audience.push(space),
+                kind => placement.spaces.push((space, kind == "DIRECT")),
+            }
+        }
+        placement.audience.sort();
+        Ok(placement)
+    }
+
+    async fn audiences(&self, posts: &[PostId]) -> DomainResult<HashMap<PostId, Vec<SpaceId>>> {
+        const CX: &str = "reading audiences";
+        if posts.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT d.post_id, c.ancestor_id AS space_id FROM space_posts d \
+             JOIN space_closure c ON c.descendant_id = d.space_id JOIN spaces x ON x.id = c.ancestor_id \
+             WHERE d.post_id IN ({}) AND d.relationship = 'DIRECT' AND d.state <> 'DELETED' AND x.privacy = 'PRIVATE'",
+            placeholders(1, posts.len())
+        );
+        let rows = self.sql().all(CX, &sql, uuid_values(posts)).await?;
+        let mut out: HashMap<PostId, Vec<SpaceId>> = HashMap::new();
+        for row in &rows {
+            out.entry(PostId(get(row, CX, "post_id")?)).or_default().push(SpaceId(get(row, CX, "space_id")?));
+        }
+        for audience in out.values_mut() {
+            audience.sort();
+        }
+        Ok(out)
     }
 
     async fn space_post_state(&self, post: PostId, space: SpaceId) -> DomainResult<Option<SpacePostState>> {
