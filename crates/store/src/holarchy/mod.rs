@@ -87,6 +87,23 @@ impl<C: ConnectionTrait> Db<C> {
         self.sql().scalar("counting private ancestry", &sql, uuid_values(spaces)).await
     }
 
+    /// Locks (on PostgreSQL), in one ordered statement and before any change, every space whose totals or feed
+    /// rows a tree edit of the subtree of `child` (under `parent`) can touch: the subtree, everything above it,
+    /// and everything above `parent`. Likes, comments and posts lock the spaces they count in before their feed
+    /// rows too, so they and tree edits queue instead of deadlocking, and the totals a tree edit copies are read
+    /// after the writes it waited for.
+    async fn lock_edit_scope(&self, parent: Option<SpaceId>, child: SpaceId) -> DomainResult<()> {
+        let mut scope = "SELECT a.ancestor_id FROM space_closure a WHERE a.descendant_id IN \
+                         (SELECT sub.descendant_id FROM space_closure sub WHERE sub.ancestor_id = $1)"
+            .to_owned();
+        let mut values = vec![v(child.0)];
+        if let Some(parent) = parent {
+            scope.push_str(" UNION SELECT p.ancestor_id FROM space_closure p WHERE p.descendant_id = $2");
+            values.push(v(parent.0));
+        }
+        self.sql().lock_spaces(&scope, values).await
+    }
+
     async fn count_followers(&self, space: SpaceId, delta: i64) -> DomainResult<()> {
         let sql = "UPDATE spaces SET total_followers = total_followers + $2 WHERE id = $1";
         self.sql().exec("counting followers", sql, vec![v(space.0), v(delta)]).await.map(drop)
@@ -260,11 +277,13 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
     }
 
     async fn attach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<Appearances> {
+        self.lock_edit_scope(Some(parent), child).await?;
         self.attach_edge(parent, child).await?;
         self.realign_after_edit(parent, child).await
     }
 
     async fn detach(&self, parent: SpaceId, child: SpaceId) -> DomainResult<(Appearances, DetachOutcome)> {
+        self.lock_edit_scope(Some(parent), child).await?;
         let outcome = self.detach_edge(parent, child).await?;
         let changes = self.realign_after_edit(parent, child).await?;
         Ok((changes, outcome))
@@ -416,6 +435,7 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
     }
 
     async fn set_space_privacy(&self, space: SpaceId, privacy_value: Privacy) -> DomainResult<Appearances> {
+        self.lock_edit_scope(None, space).await?;
         self.sql()
             .exec(
                 "changing privacy",
@@ -456,6 +476,7 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
 
     async fn delete_space(&self, space: SpaceId) -> DomainResult<(Appearances, u64)> {
         let sql = self.sql();
+        self.lock_edit_scope(None, space).await?;
         let below = self
             .ids(
                 "listing the spaces below",

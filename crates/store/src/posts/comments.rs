@@ -1,5 +1,6 @@
 //! Comments: the tree under a post, its counters, and the reads of it for a viewer who may see the post.
 
+use super::counters::SpaceTotals;
 use crate::Db;
 use crate::fragments::{viewer_value, visible_post};
 use crate::sql::{Key, Listing, get, v, viewer_then_ids};
@@ -36,12 +37,6 @@ impl<C: ConnectionTrait> Db<C> {
             vec![v(c.id.0), v(c.post_id.0), v(c.parent_id.map(|p| p.0)), v(c.creator_id.0), v(c.text.clone()), v(c.created_at)],
         )
         .await?;
-        self.update_post_counters(
-            c.post_id,
-            "total_comments = total_comments + 1, last_activity_at = $2",
-            vec![v(c.created_at)],
-        )
-        .await?;
         if let Some(parent) = c.parent_id {
             sql.exec(
                 "counting reply",
@@ -50,10 +45,16 @@ impl<C: ConnectionTrait> Db<C> {
             )
             .await?;
         }
-        self.count_in_spaces(
+        let spaces = SpaceTotals {
+            set: "total_comments = total_comments + 1, last_activity_at = $2",
+            values: vec![v(c.created_at)],
+        };
+        self.change_counters(
             c.post_id,
             "total_comments = total_comments + 1, last_activity_at = $2",
             vec![v(c.created_at)],
+            None,
+            Some(spaces),
         )
         .await
     }

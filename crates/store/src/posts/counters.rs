@@ -1,5 +1,7 @@
-//! A post's counters and the copies its feed rows keep of them, changed under one lock order: the post's row
-//! first, then the rows of the spaces it appears in by id (docs/holarchy.md#counters).
+//! A post's counters and the copies its feed rows keep of them, changed under one lock order shared by every
+//! write path: the post's row first, then the rows of the spaces it appears in (in id order, in one statement),
+//! then its feed rows (`space_posts`). Tree edits lock the spaces they touch first too, so a like and a tree edit
+//! on the same post wait for each other instead of deadlocking (docs/holarchy.md#counters).
 
 use crate::Db;
 use crate::fragments::COPIED_TOTALS;
@@ -9,6 +11,13 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use uuid::Uuid;
 use weco_domain::values::hot_score;
 use weco_domain::{DomainError, DomainResult, PostId, SpaceId};
+
+/// A change to the totals of the spaces a post is active in: `set` (`total_post_likes = total_post_likes + 1`,
+/// say), its `$2`, `$3`, … bound from `values`.
+pub(super) struct SpaceTotals<'a> {
+    pub set: &'a str,
+    pub values: Vec<Value>,
+}
 
 /// A post's row in a space after a like cast at or below it: its new local tally and local HOT score.
 pub(super) struct LocalShift {
@@ -76,17 +85,20 @@ impl<C: ConnectionTrait> Db<C> {
 
     /// Runs `UPDATE posts SET {set} WHERE id = $1 RETURNING …` and copies the result to the post's rows.
     pub(super) async fn update_post_counters(&self, post: PostId, set: &str, values: Vec<Value>) -> DomainResult<()> {
-        self.update_post_counters_and_local(post, set, values, None).await
+        self.change_counters(post, set, values, None, None).await
     }
 
-    /// [`Self::update_post_counters`] that also adds `delta` to the local like tallies of the post's rows in the
-    /// spaces at or above `space` (a like cast there), re-scoring them.
-    pub(super) async fn update_post_counters_and_local(
+    /// Changes the post's counters (`UPDATE posts SET {set} … RETURNING`), then, in the lock order of this module:
+    /// locks the spaces it is active in when `spaces` is given, adds `local`'s delta to the local like tallies of
+    /// its rows in the spaces at or above `local`'s space (a like cast there) and re-scores them, copies the new
+    /// totals to its rows, and applies `spaces` to those spaces' totals.
+    pub(super) async fn change_counters(
         &self,
         post: PostId,
         set: &str,
         mut values: Vec<Value>,
         local: Option<(SpaceId, i64)>,
+        spaces: Option<SpaceTotals<'_>>,
     ) -> DomainResult<()> {
         values.insert(0, v(post.0));
         let row = self
@@ -101,11 +113,18 @@ impl<C: ConnectionTrait> Db<C> {
             )
             .await?
             .ok_or(DomainError::NotFound("post"))?;
+        if spaces.is_some() {
+            self.lock_post_spaces(post).await?;
+        }
         let shifts = match local {
             Some((space, delta)) => self.local_shifts(post, space, delta).await?,
             None => Vec::new(),
         };
-        self.sync_post_rows(post, &row, &shifts).await
+        self.sync_post_rows(post, &row, &shifts).await?;
+        match spaces {
+            Some(totals) => self.count_in_spaces(post, totals).await,
+            None => Ok(()),
+        }
     }
 
     /// Copies the post's counters to its rows as they are (after new rows were placed).
@@ -152,10 +171,9 @@ impl<C: ConnectionTrait> Db<C> {
             .collect()
     }
 
-    /// Applies `set` (`total_post_likes = total_post_likes + 1`, say; its `$2`, `$3`, … bound from `values`) to the
-    /// spaces the post is active in, locked in id order.
-    pub(super) async fn count_in_spaces(&self, post: PostId, set: &str, values: Vec<Value>) -> DomainResult<()> {
-        self.lock_post_spaces(post).await?;
+    /// Applies `totals` to the spaces the post is active in (locked already, by [`Self::change_counters`]).
+    async fn count_in_spaces(&self, post: PostId, totals: SpaceTotals<'_>) -> DomainResult<()> {
+        let SpaceTotals { set, values } = totals;
         let mut all = vec![v(post.0)];
         all.extend(values);
         self.sql()

@@ -47,6 +47,17 @@ impl<C: ConnectionTrait> Db<C> {
         let mut values = vec![v(post.0)];
         values.extend(uuid_values(spaces));
         self.lock_post(post).await?;
+        // Lock the targets and everything above them in one ordered statement, before any update (the lock order
+        // of `counters`): locking the targets first and their ancestors later would let two posts into nested
+        // spaces deadlock.
+        sql.lock_spaces(
+            &format!(
+                "SELECT c.ancestor_id FROM space_closure c WHERE c.descendant_id IN ({})",
+                placeholders(1, spaces.len())
+            ),
+            uuid_values(spaces),
+        )
+        .await?;
         let first_placement: i64 = sql
             .scalar(
                 "checking placements",
@@ -72,16 +83,6 @@ impl<C: ConnectionTrait> Db<C> {
                 placeholders(start, spaces.len())
             )
         };
-        // Lock the targets and everything above them in one ordered statement, before any update: locking the
-        // targets first and their ancestors later would let two posts into nested spaces deadlock.
-        sql.lock_spaces(
-            &format!(
-                "SELECT c.ancestor_id FROM space_closure c WHERE c.descendant_id IN ({})",
-                placeholders(1, spaces.len())
-            ),
-            uuid_values(spaces),
-        )
-        .await?;
         let mut counted = vec![v(post.0), v(at)];
         counted.extend(uuid_values(spaces));
         sql.exec(

@@ -1,5 +1,6 @@
 //! Likes and ratings: the reaction rows, and every counter they move.
 
+use super::counters::SpaceTotals;
 use crate::Db;
 use crate::sql::{get, placeholders, uuid_values, v};
 use chrono::{DateTime, Utc};
@@ -28,9 +29,9 @@ impl<C: ConnectionTrait> Db<C> {
         if added == 0 {
             return Ok(false);
         }
-        self.update_post_counters_and_local(post, "total_likes = total_likes + 1", vec![], space.map(|s| (s, 1)))
+        let spaces = SpaceTotals { set: "total_post_likes = total_post_likes + 1", values: vec![] };
+        self.change_counters(post, "total_likes = total_likes + 1", vec![], space.map(|s| (s, 1)), Some(spaces))
             .await?;
-        self.count_in_spaces(post, "total_post_likes = total_post_likes + 1", vec![]).await?;
         Ok(true)
     }
 
@@ -46,8 +47,8 @@ impl<C: ConnectionTrait> Db<C> {
         let Some(row) = removed.first() else { return Ok(false) };
         let cast_in: Option<Uuid> = get(row, "unliking", "space_id")?;
         let local = cast_in.map(|s| (SpaceId(s), -1));
-        self.update_post_counters_and_local(post, "total_likes = total_likes - 1", vec![], local).await?;
-        self.count_in_spaces(post, "total_post_likes = total_post_likes - 1", vec![]).await?;
+        let spaces = SpaceTotals { set: "total_post_likes = total_post_likes - 1", values: vec![] };
+        self.change_counters(post, "total_likes = total_likes - 1", vec![], local, Some(spaces)).await?;
         Ok(true)
     }
 
