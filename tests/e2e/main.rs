@@ -14,4 +14,7 @@ mod privacy;
 mod privacy_model;
 mod realtime;
 mod replicas;
+mod shape;
+mod shape_contention;
+mod shape_outbox;
 mod standards;

@@ -341,7 +341,17 @@ impl Subscription {
         let after = after.as_deref().map(decode_cursor).transpose()?;
         let proof = app.holarchy().require_access(viewer, space).await?;
         // Subscribe before replaying, so nothing published meanwhile is lost.
-        let live = Coalesce::new(app.bus().subscribe_confirmed(Topic::Space(space)).await);
+        let mut deliveries = app.bus().subscribe_confirmed(Topic::Space(space)).await;
+        if direct_only {
+            // Dropped before the stats throttle, which keeps a post's totals but not where the post appears.
+            deliveries = Box::pin(deliveries.filter(move |delivery| {
+                std::future::ready(match delivery {
+                    Delivery::Event(envelope) => envelope.event.concerns_direct_feed_of(space),
+                    Delivery::Lagged(_) => true,
+                })
+            }));
+        }
+        let live = Coalesce::new(deliveries);
         let replayed = match &after {
             Some(cursor) => app.feeds().since(proof, depth, cursor, REPLAY_LIMIT).await?,
             None => Vec::new(),
@@ -368,9 +378,6 @@ impl Subscription {
                         }
                         Step::Event(envelope) => envelope,
                     };
-                    if direct_only && !envelope.event.concerns_direct_feed_of(space) {
-                        return None;
-                    }
                     match &envelope.event {
                         Event::PostAdded { post, author, .. } => {
                             if seen.contains(&post.id) {
