@@ -10,6 +10,7 @@
 //!   the last event carries the exact totals.
 //! - `spaceFeed(depth: DIRECT)` hears only of posts placed directly in its space: additions, removals and
 //!   stats of the others are dropped.
+//! - A logged-in viewer's `spaceFeed` leaves out new posts of the users they muted, as `Space.posts` does.
 //! - `spaceFeed(after:)` subscribes first, then replays from the database what was added since the cursor,
 //!   then goes live, skipping live events for posts it already replayed: no gap, no duplicate.
 //! - A subscriber that falls behind is ended with code `RESYNC` (catch up with `after`), rather than
@@ -380,7 +381,9 @@ impl Subscription {
                     };
                     match &envelope.event {
                         Event::PostAdded { post, author, .. } => {
-                            if seen.contains(&post.id) {
+                            // Whom the viewer muted is read as each post arrives (posts are few; likes are not).
+                            let muted = !matches!(app.accounts().has_muted(viewer, author.id).await, Ok(false));
+                            if seen.contains(&post.id) || muted {
                                 return None;
                             }
                             scope.feed_user(User::from(author.as_ref().clone())).await;

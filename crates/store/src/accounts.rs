@@ -134,4 +134,12 @@ impl<C: ConnectionTrait + Send + Sync> AccountRepo for Db<C> {
         };
         Ok(n > 0)
     }
+
+    async fn muted_by(&self, user: UserId) -> DomainResult<Vec<UserId>> {
+        let rows = self
+            .sql()
+            .all("reading mutes", "SELECT muted_id FROM user_mutes WHERE user_id = $1", vec![v(user.0)])
+            .await?;
+        rows.iter().map(|r| get::<Uuid>(r, "reading mutes", "muted_id").map(UserId)).collect()
+    }
 }

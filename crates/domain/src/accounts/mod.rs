@@ -135,6 +135,14 @@ impl AccountService<'_> {
         self.app.execute(viewer.actor()?, &SetMuted { handle: handle.to_owned(), on }).await
     }
 
+    /// Whether the viewer has muted `author` (never, for an anonymous viewer).
+    pub async fn has_muted(&self, viewer: Viewer, author: UserId) -> DomainResult<bool> {
+        match viewer.id() {
+            Some(user) => Ok(self.app.ports.store.accounts().muted_by(user).await?.contains(&author)),
+            None => Ok(false),
+        }
+    }
+
     /// Users are public: anyone may see any user's handle, name and bio.
     pub async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>> {
         self.app.ports.store.accounts().users_by_ids(ids).await

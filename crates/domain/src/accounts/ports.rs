@@ -18,4 +18,6 @@ pub trait AccountRepo: Send + Sync {
     async fn handle_or_email_taken(&self, handle: &str, email: &str) -> DomainResult<(bool, bool)>;
     /// Mutes (`true`) or unmutes `muted` for `user`; `false` when nothing changed.
     async fn set_muted(&self, user: UserId, muted: UserId, on: bool) -> DomainResult<bool>;
+    /// Whom `user` has muted.
+    async fn muted_by(&self, user: UserId) -> DomainResult<Vec<UserId>>;
 }
