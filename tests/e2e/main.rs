@@ -12,6 +12,7 @@ mod permissions;
 mod posts;
 mod privacy;
 mod privacy_model;
+mod read_replicas;
 mod realtime;
 mod replicas;
 mod shape;

@@ -44,7 +44,12 @@ pub struct TestDatabase {
 
 enum Cleanup {
     File(PathBuf),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// A database the test owns some other way (a cluster of its own, removed with it).
+    Nothing,
 }
 
 impl TestDatabase {
@@ -88,6 +93,7 @@ impl Drop for TestDatabase {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }
+            Cleanup::Nothing => {}
             Cleanup::Postgres { admin_url, name } => {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime; a thread of its own may block on a second one.
@@ -126,8 +132,19 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with a chance to adjust the settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
-        let _ = weco_server::telemetry::init("text");
         let database = TestDatabase::create(backend).await.expect("creating the test database")?;
+        Some(Self::spawn_on(database, backend, adjust).await)
+    }
+
+    /// Starts a server over a database the test made itself (a PostgreSQL cluster of its own, say).
+    pub async fn spawn_on_url(url: &str, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase { url: url.to_owned(), cleanup: Cleanup::Nothing };
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        Self::spawn_on(database, backend, adjust).await
+    }
+
+    async fn spawn_on(database: TestDatabase, backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let _ = weco_server::telemetry::init("text");
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());
         settings.db_pool = 8;
@@ -142,7 +159,7 @@ impl TestApp {
                 })
                 .await;
         });
-        Some(Self { addr, backend, client: reqwest::Client::new(), shutdown: Some(tx), server: Some(server), database })
+        Self { addr, backend, client: reqwest::Client::new(), shutdown: Some(tx), server: Some(server), database }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -134,3 +134,88 @@ impl Drop for RedisProcess {
         self.stop();
     }
 }
+
+/// A PostgreSQL primary and a streaming replica of it, clusters of the test's own on free ports (started as the
+/// `postgres` system user with the server binaries of the machine's PostgreSQL); stopped and removed when
+/// dropped.
+pub struct PostgresPair {
+    pub primary: u16,
+    pub replica: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl PostgresPair {
+    /// `None` when PostgreSQL's server binaries (or `runuser`) are not on this machine.
+    pub fn start() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()?;
+        let dir = std::env::temp_dir().join(format!("weco-pg-pair-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let _ = Command::new("chown").arg("postgres").arg(&dir).status();
+        let (primary, replica) = (free_port()?, free_port()?);
+        let pair = Self { primary, replica, dir, bin };
+        let primary_dir = pair.dir.join("primary");
+        pair.as_postgres("initdb", &["-D", path(&primary_dir), "-A", "trust", "-U", "postgres"])?;
+        let hba = primary_dir.join("pg_hba.conf");
+        let mut rules = std::fs::read_to_string(&hba).ok()?;
+        rules.push_str("\nhost replication all 127.0.0.1/32 trust\n");
+        std::fs::write(&hba, rules).ok()?;
+        pair.start_cluster(&primary_dir, primary)?;
+        let replica_dir = pair.dir.join("replica");
+        let port = primary.to_string();
+        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-D", path(&replica_dir), "-R", "-X", "stream"];
+        pair.as_postgres("pg_basebackup", &args)?;
+        pair.start_cluster(&replica_dir, replica)?;
+        Some(pair)
+    }
+
+    pub fn primary_url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.primary)
+    }
+
+    pub fn replica_url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.replica)
+    }
+
+    fn start_cluster(&self, data: &std::path::Path, port: u16) -> Option<()> {
+        let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", path(&self.dir));
+        let log = self.dir.join(format!("{port}.log"));
+        self.as_postgres("pg_ctl", &["-D", path(data), "-o", &options, "-l", path(&log), "-w", "start"])
+    }
+
+    /// Runs one of PostgreSQL's programs as the `postgres` user (they refuse to run as root).
+    fn as_postgres(&self, program: &str, args: &[&str]) -> Option<()> {
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(program))
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(())
+    }
+}
+
+impl Drop for PostgresPair {
+    fn drop(&mut self) {
+        for data in ["replica", "primary"] {
+            let data = self.dir.join(data);
+            let _ = self.as_postgres("pg_ctl", &["-D", path(&data), "-m", "immediate", "stop"]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+fn free_port() -> Option<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok().map(|a| a.port())
+}

@@ -65,6 +65,11 @@ impl App {
         self
     }
 
+    /// Where `viewer`'s reads go: a read replica that has caught up with what they wrote, or the primary.
+    pub(crate) fn reads(&self, viewer: crate::actor::Viewer) -> &dyn crate::uow::Repos {
+        self.ports.store.reader(viewer)
+    }
+
     pub fn bus(&self) -> &Arc<dyn EventBus> {
         &self.ports.bus
     }

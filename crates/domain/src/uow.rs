@@ -14,12 +14,13 @@
 
 use crate::access::ports::AccessRepo;
 use crate::accounts::ports::AccountRepo;
-use crate::actor::Actor;
+use crate::actor::{Actor, Viewer};
 use crate::app::App;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Announcement, Event, Topic};
 use crate::feeds::ports::FeedRepo;
 use crate::holarchy::ports::HolarchyRepo;
+use crate::ids::UserId;
 use crate::jobs::{JobRepo, NewJob};
 use crate::outbox::OutboxRepo;
 use crate::posts::ports::PostRepo;
@@ -42,6 +43,14 @@ pub trait Repos: Send + Sync {
 #[async_trait]
 pub trait Store: Repos {
     async fn begin(&self) -> DomainResult<Box<dyn Transaction>>;
+
+    /// Where a read for `viewer` goes outside a transaction: a read replica that has caught up with everything
+    /// the viewer wrote, or the primary (a store without replicas is its own reader).
+    fn reader(&self, viewer: Viewer) -> &dyn Repos;
+
+    /// Told after a unit of work by `user` commits, so that the user's next reads see it (a store with read
+    /// replicas notes where the primary's log is, and reads for the user wait for a replica to reach it).
+    async fn committed_by(&self, _user: UserId) {}
 }
 
 /// An open transaction; dropped without [`Transaction::commit`] it rolls back.
@@ -152,6 +161,9 @@ impl App {
             // A test hook: the crash the outbox exists for, between commit and publish.
             tracing::error!("failpoint abort_after_commit: aborting after a commit, before publishing");
             std::process::abort();
+        }
+        if let Some(user) = actor.user() {
+            self.ports.store.committed_by(user).await;
         }
         self.publish_committed(announcements).await;
         if jobs_enqueued && let Some(wake) = &self.ports.wake_jobs {

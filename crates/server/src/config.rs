@@ -22,6 +22,11 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://weco.db?mode=rwc")]
     pub database_url: String,
 
+    /// PostgreSQL streaming replicas that answer reads (comma-separated URLs). A user's reads go to a replica
+    /// that has replayed their last write, or to the primary (`DATABASE_URL`) when none has.
+    #[arg(long, env = "WECO_DATABASE_REPLICA_URLS", value_delimiter = ',')]
+    pub database_replica_urls: Vec<String>,
+
     /// Redis for events between replicas; without it events stay in this process.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
@@ -137,6 +142,7 @@ impl Settings {
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
+            database_replica_urls: Vec::new(),
             redis_url: None,
             listen: "127.0.0.1:0".into(),
             jwt_secret: None,
@@ -181,6 +187,10 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "database_replica_urls",
+                &self.database_replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+            )
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("listen", &self.listen)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))

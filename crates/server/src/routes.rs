@@ -214,6 +214,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
     counter("weco_db_statements_total", "SQL statements executed.", db.statements().to_string());
     counter("weco_db_statement_errors_total", "SQL statements that failed.", db.failed().to_string());
     counter("weco_db_statement_seconds_total", "Time spent executing SQL statements.", db.seconds().to_string());
+    if let Some(replicas) = state.store.replicas() {
+        counter(
+            "weco_db_replica_statements_total",
+            "SQL statements read replicas answered (not counted above).",
+            replicas.statements().to_string(),
+        );
+    }
     let background = state.background_store.metrics();
     counter(
         "weco_db_background_statements_total",

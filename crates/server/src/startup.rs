@@ -67,6 +67,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SeaStore> {
     if !settings.no_migrate {
         migrate_exclusively(store.connection(), &settings.database_url).await?;
     }
+    let replicas: Vec<String> =
+        settings.database_replica_urls.iter().filter(|u| !u.trim().is_empty()).cloned().collect();
+    let store = store.with_replicas(&options, &replicas).await.context("opening the read replicas")?;
     Ok(store)
 }
 
@@ -188,7 +191,8 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish and stops the background work
     /// (the outbox relay and the job runner, [`crate::tasks`]).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let background = Background::start(self.state.background.clone(), self.wake_jobs);
+        let replicas = self.state.store.replicas().cloned();
+        let background = Background::start(self.state.background.clone(), self.wake_jobs, replicas);
         let router = routes::router(self.state.clone());
         let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)

@@ -7,6 +7,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use weco_domain::App;
 use weco_domain::outbox::RECOVERY_GRACE;
+use weco_store::Replicas;
 
 /// How often published events' outbox rows are deleted.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -16,6 +17,8 @@ const RECOVER_EVERY: Duration = Duration::from_secs(2);
 const JOBS_EVERY: Duration = Duration::from_secs(1);
 /// Jobs claimed at a time.
 const JOB_BATCH: u32 = 32;
+/// How often read replicas are asked how far they have replayed the primary's log.
+const REPLICAS_EVERY: Duration = Duration::from_millis(25);
 
 /// The running loops.
 pub struct Background {
@@ -25,10 +28,11 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts the loops. `wake_jobs` is notified when a unit of work queues a job.
-    pub fn start(app: App, wake_jobs: Arc<Notify>) -> Self {
+    /// Starts the loops. `wake_jobs` is notified when a unit of work queues a job; `replicas` are the read
+    /// replicas whose positions are followed.
+    pub fn start(app: App, wake_jobs: Arc<Notify>, replicas: Option<Arc<Replicas>>) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let handles = vec![
+        let mut handles = vec![
             tokio::spawn(every(FLUSH_EVERY, stopped.clone(), app.clone(), |app| async move {
                 if let Err(e) = app.flush_outbox().await {
                     tracing::warn!(error = ?e, "could not clear published events from the outbox");
@@ -47,8 +51,11 @@ impl Background {
                     }
                 }
             })),
-            tokio::spawn(run_jobs(app.clone(), wake_jobs, stopped)),
+            tokio::spawn(run_jobs(app.clone(), wake_jobs, stopped.clone())),
         ];
+        if let Some(replicas) = replicas {
+            handles.push(tokio::spawn(follow_replicas(replicas, stopped)));
+        }
         Self { stop, handles, app }
     }
 
@@ -73,6 +80,17 @@ where
     loop {
         tokio::select! {
             _ = ticks.tick() => work(app.clone()).await,
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+async fn follow_replicas(replicas: Arc<Replicas>, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(REPLICAS_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => replicas.refresh().await,
             _ = stopped.changed() => return,
         }
     }

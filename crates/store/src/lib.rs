@@ -19,6 +19,7 @@ mod holarchy;
 mod jobs;
 mod outbox;
 mod posts;
+mod replicas;
 mod requests;
 mod roles;
 mod sql;
@@ -39,15 +40,18 @@ use weco_domain::jobs::JobRepo;
 use weco_domain::outbox::OutboxRepo;
 use weco_domain::posts::ports::PostRepo;
 use weco_domain::uow::{Repos, Store, Transaction};
-use weco_domain::{DomainError, DomainResult};
+use weco_domain::{DomainError, DomainResult, UserId, Viewer};
 
 pub use error::db_err;
+pub use replicas::Replicas;
 
 /// The repository ports over a sea-orm connection `C`: a pool or an open transaction.
 pub struct Db<C> {
     conn: C,
     backend: DbBackend,
     metrics: Arc<StoreMetrics>,
+    /// Read replicas of the primary this pool talks to (none in a transaction).
+    replicas: Option<Arc<Replicas>>,
 }
 
 /// Counters of the SQL the store runs, for `/metrics` and for tests that count statements per request.
@@ -143,13 +147,13 @@ fn counted(mut conn: DatabaseConnection) -> SeaStore {
             counter.failed.fetch_add(1, Ordering::Relaxed);
         }
     });
-    Db { backend: conn.get_database_backend(), conn, metrics }
+    Db { backend: conn.get_database_backend(), conn, metrics, replicas: None }
 }
 
 impl Db<DatabaseConnection> {
     pub fn from_connection(conn: DatabaseConnection) -> Self {
         let backend = conn.get_database_backend();
-        Self { conn, backend, metrics: Arc::default() }
+        Self { conn, backend, metrics: Arc::default(), replicas: None }
     }
 
     pub fn metrics(&self) -> &Arc<StoreMetrics> {
@@ -157,9 +161,32 @@ impl Db<DatabaseConnection> {
     }
 
     /// The same pool, with its statements counted apart: background work uses it, so that the statements of
-    /// requests (what `/metrics` reports, and what tests count per request) stay exact.
+    /// requests (what `/metrics` reports, and what tests count per request) stay exact. It reads the primary only.
     pub fn counted_apart(&self) -> Self {
         counted(self.conn.clone())
+    }
+
+    /// Adds read replicas (PostgreSQL streaming replicas of this store's database), opened like the primary.
+    pub async fn with_replicas(mut self, options: &StoreOptions, urls: &[String]) -> DomainResult<Self> {
+        if urls.is_empty() {
+            return Ok(self);
+        }
+        if self.backend != DbBackend::Postgres {
+            return Err(DomainError::internal("opening read replicas", "read replicas need PostgreSQL"));
+        }
+        let mut dbs = Vec::with_capacity(urls.len());
+        for url in urls {
+            dbs.push(connect(&StoreOptions { url: url.clone(), ..options.clone() }).await?);
+        }
+        let replicas = Arc::new(Replicas::new(dbs));
+        replicas.refresh().await;
+        self.replicas = Some(replicas);
+        Ok(self)
+    }
+
+    /// The read replicas, if any.
+    pub fn replicas(&self) -> Option<&Arc<Replicas>> {
+        self.replicas.as_ref()
     }
 
     /// Checks the database answers.
@@ -205,6 +232,27 @@ impl<C: ConnectionTrait> Db<C> {
 
 #[async_trait]
 impl Store for Db<DatabaseConnection> {
+    fn reader(&self, viewer: Viewer) -> &dyn Repos {
+        let Some(replicas) = &self.replicas else { return self };
+        let needed = viewer.id().map_or(0, |user| replicas.written_by(user));
+        match replicas.pick(needed) {
+            Some(replica) => replica,
+            None => self,
+        }
+    }
+
+    async fn committed_by(&self, user: UserId) {
+        let Some(replicas) = &self.replicas else { return };
+        match replicas::current_lsn(self).await {
+            Ok(lsn) => replicas.note_write(user, lsn),
+            // Without the position, the user's reads would risk a stale replica: send them to the primary.
+            Err(e) => {
+                tracing::warn!(error = ?e, "could not read the log position after a write");
+                replicas.note_write(user, u64::MAX);
+            }
+        }
+    }
+
     async fn begin(&self) -> DomainResult<Box<dyn Transaction>> {
         // SQLite: take the write lock up front, so two writers queue instead of failing on lock upgrade.
         let options = TransactionOptions {
@@ -212,7 +260,7 @@ impl Store for Db<DatabaseConnection> {
             ..Default::default()
         };
         let tx = self.conn.begin_with_options(options).await.map_err(|e| db_err("beginning a transaction", e))?;
-        Ok(Box::new(Db { conn: tx, backend: self.backend, metrics: self.metrics.clone() }))
+        Ok(Box::new(Db { conn: tx, backend: self.backend, metrics: self.metrics.clone(), replicas: None }))
     }
 }
 

@@ -466,7 +466,7 @@ impl AccessService<'_> {
     /// An access request or invitation, for its user and the space's moderators only.
     pub async fn access_request(&self, viewer: Viewer, id: AccessRequestId) -> DomainResult<Option<AccessRequest>> {
         let Some(user) = viewer.id() else { return Ok(None) };
-        let store = &*self.app.ports.store;
+        let store = self.app.reads(viewer);
         let Some(request) = store.access().access_requests_by_ids(&[id]).await?.into_iter().next() else {
             return Ok(None);
         };
@@ -482,7 +482,7 @@ impl AccessService<'_> {
         kind: AccessRequestKind,
         page: PageRequest,
     ) -> DomainResult<Page<AccessRequest>> {
-        let store = &*self.app.ports.store;
+        let store = self.app.reads(viewer);
         policy::require_moderator(store, &viewer.actor()?, space, Action::SeeAccessRequests).await?;
         store.access().pending_access_requests_for(space, kind, &page).await
     }
@@ -490,7 +490,7 @@ impl AccessService<'_> {
     /// The viewer's pending invitations into private spaces.
     pub async fn my_access_invitations(&self, viewer: Viewer, page: PageRequest) -> DomainResult<Page<AccessRequest>> {
         let user = viewer.require()?;
-        self.app.ports.store.access().pending_access_invitations_of(user, &page).await
+        self.app.reads(viewer).access().pending_access_invitations_of(user, &page).await
     }
 
     /// Invite-link tokens of the spaces among `spaces` that the viewer moderates (and that have one).
@@ -500,7 +500,7 @@ impl AccessService<'_> {
         spaces: &[SpaceId],
     ) -> DomainResult<HashMap<SpaceId, String>> {
         let Some(user) = viewer.id() else { return Ok(HashMap::new()) };
-        let store = &self.app.ports.store;
+        let store = self.app.reads(viewer);
         let moderated = store.holarchy().moderated_among(user, spaces).await?;
         store.access().invite_link_tokens(&moderated).await
     }
@@ -508,19 +508,21 @@ impl AccessService<'_> {
     /// Which of `spaces` the viewer is a member of.
     pub async fn member_spaces(&self, viewer: Viewer, spaces: &[SpaceId]) -> DomainResult<HashSet<SpaceId>> {
         match viewer.id() {
-            Some(user) => Ok(self.app.ports.store.access().member_of_among(user, spaces).await?.into_iter().collect()),
+            Some(user) => {
+                Ok(self.app.reads(viewer).access().member_of_among(user, spaces).await?.into_iter().collect())
+            }
             None => Ok(HashSet::new()),
         }
     }
 
     /// A space's members, longest-standing first.
     pub async fn members(&self, space: Accessible, page: PageRequest) -> DomainResult<Page<User>> {
-        self.app.ports.store.access().members(space.space(), &page).await
+        self.app.reads(space.viewer()).access().members(space.space(), &page).await
     }
 
     /// A space's moderators, longest-serving first.
     pub async fn moderators(&self, space: Accessible, page: PageRequest) -> DomainResult<Page<User>> {
-        self.app.ports.store.access().moderators(space.space(), &page).await
+        self.app.reads(space.viewer()).access().moderators(space.space(), &page).await
     }
 
     /// An invitation to moderate, for its invitee and the space's moderators only.
@@ -530,7 +532,7 @@ impl AccessService<'_> {
         id: ModeratorInviteId,
     ) -> DomainResult<Option<ModeratorInvite>> {
         let Some(user) = viewer.id() else { return Ok(None) };
-        let store = &*self.app.ports.store;
+        let store = self.app.reads(viewer);
         let Some(invite) = store.access().moderator_invites_by_ids(&[id]).await?.into_iter().next() else {
             return Ok(None);
         };
@@ -545,7 +547,7 @@ impl AccessService<'_> {
         space: SpaceId,
         page: PageRequest,
     ) -> DomainResult<Page<ModeratorInvite>> {
-        let store = &*self.app.ports.store;
+        let store = self.app.reads(viewer);
         policy::require_moderator(store, &viewer.actor()?, space, Action::SeeAccessRequests).await?;
         store.access().pending_moderator_invites_for(space, &page).await
     }
@@ -553,6 +555,6 @@ impl AccessService<'_> {
     /// The viewer's pending invitations to moderate.
     pub async fn my_moderator_invites(&self, viewer: Viewer, page: PageRequest) -> DomainResult<Page<ModeratorInvite>> {
         let user = viewer.require()?;
-        self.app.ports.store.access().pending_moderator_invites_of(user, &page).await
+        self.app.reads(viewer).access().pending_moderator_invites_of(user, &page).await
     }
 }

@@ -66,7 +66,7 @@ impl FeedService<'_> {
                 viewer: viewer.id(),
             });
         }
-        let FeedPages { pages, creators } = self.app.ports.store.feeds().feeds(&queries, &page).await?;
+        let FeedPages { pages, creators } = self.app.reads(viewer).feeds().feeds(&queries, &page).await?;
         Ok((pages, creators))
     }
 
@@ -74,18 +74,18 @@ impl FeedService<'_> {
     /// `limit` posts.
     pub async fn since(&self, space: Accessible, depth: Depth, after: &Cursor, limit: i64) -> DomainResult<Vec<Post>> {
         let viewer = space.viewer();
-        self.app.ports.store.feeds().feed_since(viewer.id(), space.space(), depth, after, limit).await
+        self.app.reads(viewer).feeds().feed_since(viewer.id(), space.space(), depth, after, limit).await
     }
 
     /// The author's posts that the viewer may see, newest first.
     pub async fn user_posts(&self, viewer: Viewer, author: UserId, page: PageRequest) -> DomainResult<Page<Post>> {
-        self.app.ports.store.feeds().user_posts(viewer.id(), author, &page).await
+        self.app.reads(viewer).feeds().user_posts(viewer.id(), author, &page).await
     }
 
     /// Posts whose title or text match `query` (full-text), newest first, among those the viewer may see.
     pub async fn search(&self, viewer: Viewer, query: &str, page: PageRequest) -> DomainResult<Page<Post>> {
         let query = crate::values::parse_search_query(query, "query")?;
-        self.app.ports.store.feeds().search_posts(viewer.id(), &query, &page).await
+        self.app.reads(viewer).feeds().search_posts(viewer.id(), &query, &page).await
     }
 }
 

@@ -478,19 +478,19 @@ impl HolarchyService<'_> {
 
     /// Spaces by id as the viewer may see them (private ones show only their name, docs/privacy.md rule 6).
     pub async fn spaces(&self, viewer: Viewer, ids: &[SpaceId]) -> DomainResult<Vec<SpaceView>> {
-        let rows = self.app.ports.store.holarchy().spaces_for(viewer.id(), ids).await?;
+        let rows = self.app.reads(viewer).holarchy().spaces_for(viewer.id(), ids).await?;
         Ok(SpaceView::all(rows, viewer))
     }
 
     /// The space with this handle as the viewer may see it.
     pub async fn space_by_handle(&self, viewer: Viewer, handle: &str) -> DomainResult<Option<SpaceView>> {
-        let row = self.app.ports.store.holarchy().space_by_handle_for(handle, viewer.id()).await?;
+        let row = self.app.reads(viewer).holarchy().space_by_handle_for(handle, viewer.id()).await?;
         Ok(row.map(|(space, ok)| SpaceView::new(space, viewer, ok)))
     }
 
     /// Proofs of access to those of `ids` the viewer may access.
     pub async fn access(&self, viewer: Viewer, ids: &[SpaceId]) -> DomainResult<HashMap<SpaceId, Accessible>> {
-        let accessible = self.app.ports.store.holarchy().accessible_among(viewer.id(), ids).await?;
+        let accessible = self.app.reads(viewer).holarchy().accessible_among(viewer.id(), ids).await?;
         Ok(accessible.into_iter().map(|id| (id, Accessible::grant(viewer, id))).collect())
     }
 
@@ -499,7 +499,7 @@ impl HolarchyService<'_> {
         match self.access(viewer, &[space]).await?.remove(&space) {
             Some(proof) => Ok(proof),
             None => {
-                load_space(&*self.app.ports.store, space).await?;
+                load_space(self.app.reads(viewer), space).await?;
                 Err(DomainError::forbidden("this space is private"))
             }
         }
@@ -507,21 +507,21 @@ impl HolarchyService<'_> {
 
     pub async fn moderated_spaces(&self, viewer: Viewer, ids: &[SpaceId]) -> DomainResult<HashSet<SpaceId>> {
         match viewer.id() {
-            Some(user) => Ok(self.app.ports.store.holarchy().moderated_among(user, ids).await?.into_iter().collect()),
+            Some(user) => Ok(self.app.reads(viewer).holarchy().moderated_among(user, ids).await?.into_iter().collect()),
             None => Ok(HashSet::new()),
         }
     }
 
     pub async fn followed_spaces(&self, viewer: Viewer, ids: &[SpaceId]) -> DomainResult<HashSet<SpaceId>> {
         match viewer.id() {
-            Some(user) => Ok(self.app.ports.store.holarchy().followed_among(user, ids).await?.into_iter().collect()),
+            Some(user) => Ok(self.app.reads(viewer).holarchy().followed_among(user, ids).await?.into_iter().collect()),
             None => Ok(HashSet::new()),
         }
     }
 
     pub async fn parents(&self, space: Accessible, page: PageRequest) -> DomainResult<Page<SpaceView>> {
         let viewer = space.viewer();
-        let page = self.app.ports.store.holarchy().parents(viewer.id(), space.space(), &page).await?;
+        let page = self.app.reads(viewer).holarchy().parents(viewer.id(), space.space(), &page).await?;
         Ok(page.map(|(s, ok)| SpaceView::new(s, viewer, ok)))
     }
 
@@ -534,20 +534,20 @@ impl HolarchyService<'_> {
         page: PageRequest,
     ) -> DomainResult<Page<SpaceView>> {
         let viewer = space.viewer();
-        let page = self.app.ports.store.holarchy().children(viewer.id(), space.space(), sort, depth, &page).await?;
+        let page = self.app.reads(viewer).holarchy().children(viewer.id(), space.space(), sort, depth, &page).await?;
         Ok(page.map(|(s, ok)| SpaceView::new(s, viewer, ok)))
     }
 
     /// Every space above, nearest first, the root last.
     pub async fn ancestors(&self, space: Accessible) -> DomainResult<Vec<SpaceView>> {
         let viewer = space.viewer();
-        let rows = self.app.ports.store.holarchy().ancestors(viewer.id(), space.space()).await?;
+        let rows = self.app.reads(viewer).holarchy().ancestors(viewer.id(), space.space()).await?;
         Ok(SpaceView::all(rows, viewer))
     }
 
     pub async fn descendants(&self, space: Accessible, page: PageRequest) -> DomainResult<Page<SpaceView>> {
         let viewer = space.viewer();
-        let page = self.app.ports.store.holarchy().descendants(viewer.id(), space.space(), &page).await?;
+        let page = self.app.reads(viewer).holarchy().descendants(viewer.id(), space.space(), &page).await?;
         Ok(page.map(|(s, ok)| SpaceView::new(s, viewer, ok)))
     }
 
@@ -555,14 +555,14 @@ impl HolarchyService<'_> {
     /// show their names, but what lies inside a private space stays hidden from its non-members.
     pub async fn search(&self, viewer: Viewer, query: &str, page: PageRequest) -> DomainResult<Page<SpaceView>> {
         let query = crate::values::parse_search_query(query, "query")?;
-        let page = self.app.ports.store.holarchy().search_spaces(viewer.id(), &query, &page).await?;
+        let page = self.app.reads(viewer).holarchy().search_spaces(viewer.id(), &query, &page).await?;
         Ok(page.map(|(s, ok)| SpaceView::new(s, viewer, ok)))
     }
 
     /// A request to attach, for the viewer to see: its requester, or a moderator of either side.
     pub async fn space_request(&self, viewer: Viewer, id: SpaceRequestId) -> DomainResult<Option<SpaceRequest>> {
         let Some(user) = viewer.id() else { return Ok(None) };
-        let store = &self.app.ports.store;
+        let store = self.app.reads(viewer);
         let Some(request) = store.holarchy().space_requests_by_ids(&[id]).await?.into_iter().next() else {
             return Ok(None);
         };
@@ -579,7 +579,7 @@ impl HolarchyService<'_> {
         page: PageRequest,
     ) -> DomainResult<Page<SpaceRequest>> {
         let actor = viewer.actor()?;
-        policy::require_moderator(&*self.app.ports.store, &actor, parent, Action::SeeSpaceRequests).await?;
-        self.app.ports.store.holarchy().pending_space_requests_for(parent, &page).await
+        policy::require_moderator(self.app.reads(viewer), &actor, parent, Action::SeeSpaceRequests).await?;
+        self.app.reads(viewer).holarchy().pending_space_requests_for(parent, &page).await
     }
 }

@@ -494,25 +494,25 @@ impl PostService<'_> {
 
     /// Those of the posts the viewer may see (docs/privacy.md rule 4).
     pub async fn posts(&self, viewer: Viewer, ids: &[PostId]) -> DomainResult<Vec<Post>> {
-        self.app.ports.store.posts().visible_posts(viewer.id(), ids).await
+        self.app.reads(viewer).posts().visible_posts(viewer.id(), ids).await
     }
 
     /// Which of `ids` the viewer may see.
     pub async fn visible(&self, viewer: Viewer, ids: &[PostId]) -> DomainResult<HashSet<PostId>> {
-        Ok(self.app.ports.store.posts().visible_posts_among(viewer.id(), ids).await?.into_iter().collect())
+        Ok(self.app.reads(viewer).posts().visible_posts_among(viewer.id(), ids).await?.into_iter().collect())
     }
 
     /// What the viewer has done to each post (nothing for an anonymous viewer).
     pub async fn actions(&self, viewer: Viewer, posts: &[PostId]) -> DomainResult<HashMap<PostId, PostActions>> {
         match viewer.id() {
-            Some(user) => self.app.ports.store.posts().post_actions(user, posts).await,
+            Some(user) => self.app.reads(viewer).posts().post_actions(user, posts).await,
             None => Ok(HashMap::new()),
         }
     }
 
     /// For each post, the spaces it was posted into directly that the viewer may access (active there).
     pub async fn spaces(&self, viewer: Viewer, posts: &[PostId]) -> DomainResult<HashMap<PostId, Vec<SpaceId>>> {
-        let store = &self.app.ports.store;
+        let store = self.app.reads(viewer);
         let rows = store.posts().direct_spaces(posts).await?;
         let spaces: Vec<SpaceId> = rows.iter().map(|(_, s, _)| *s).collect::<HashSet<_>>().into_iter().collect();
         let accessible: HashSet<SpaceId> =
@@ -535,11 +535,11 @@ impl PostService<'_> {
         parent: Option<CommentId>,
         page: PageRequest,
     ) -> DomainResult<Page<Comment>> {
-        self.app.ports.store.posts().comments(viewer.id(), post, parent, &page).await
+        self.app.reads(viewer).posts().comments(viewer.id(), post, parent, &page).await
     }
 
     /// Those of the comments that hang off posts the viewer may see.
     pub async fn comments_by_ids(&self, viewer: Viewer, ids: &[CommentId]) -> DomainResult<Vec<Comment>> {
-        self.app.ports.store.posts().visible_comments(viewer.id(), ids).await
+        self.app.reads(viewer).posts().visible_comments(viewer.id(), ids).await
     }
 }
