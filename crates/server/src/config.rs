@@ -285,8 +285,10 @@ impl Cli {
             }
         };
         // An empty list arrives as one empty value (`--cors-origins=`, which is how the file's `[]` is passed).
-        for list in [&mut cli.settings.cors_origins, &mut cli.settings.ws_origins] {
-            list.retain(|origin| !origin.trim().is_empty());
+        for list in
+            [&mut cli.settings.cors_origins, &mut cli.settings.ws_origins, &mut cli.settings.database_replica_urls]
+        {
+            list.retain(|value| !value.trim().is_empty());
         }
         Ok(cli)
     }

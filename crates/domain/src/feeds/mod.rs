@@ -74,7 +74,10 @@ impl FeedService<'_> {
     /// `limit` posts.
     pub async fn since(&self, space: Accessible, depth: Depth, after: &Cursor, limit: i64) -> DomainResult<Vec<Post>> {
         let viewer = space.viewer();
-        self.app.reads(viewer).feeds().feed_since(viewer.id(), space.space(), depth, after, limit).await
+        // From the primary, never a replica: the caller subscribed to live events first, and an event can
+        // arrive before a lagging replica has its row, which would leave a gap between replay and live.
+        let primary: &dyn crate::uow::Repos = self.app.store().as_ref();
+        primary.feeds().feed_since(viewer.id(), space.space(), depth, after, limit).await
     }
 
     /// The author's posts that the viewer may see, newest first.
