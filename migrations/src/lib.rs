@@ -10,6 +10,7 @@ mod m20261126_000001_accounts_and_holarchy;
 mod m20261126_000002_posts;
 mod m20261126_000003_access;
 mod m20261204_000004_outbox_and_jobs;
+mod m20261204_000010_private_above;
 
 pub use dialect::Dialect;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_posts::Migration),
             Box::new(m20261126_000003_access::Migration),
             Box::new(m20261204_000004_outbox_and_jobs::Migration),
+            Box::new(m20261204_000010_private_above::Migration),
         ]
     }
 }

@@ -12,8 +12,15 @@ use weco_domain::{AccessRequestKind, DomainError, DomainResult, SpacePostState, 
 
 /// True when the viewer bound as `$viewer` may access the space `col` (rule 1): no private space at or above it
 /// lacks the viewer's membership. An anonymous viewer is bound as the nil UUID, a member of nothing.
-pub(crate) fn accessible(col: &str, viewer: usize) -> String {
+fn accessible(col: &str, viewer: usize) -> String {
     accessible_to(col, &format!("${viewer}"))
+}
+
+/// [`accessible`] for a space whose `spaces` row is joined as `alias`: its `private_above` count answers at once
+/// for a space with no private space at or above it (most spaces), and only the others are checked member by
+/// member.
+pub(crate) fn accessible_space(alias: &str, viewer: usize) -> String {
+    format!("({alias}.private_above = 0 OR {})", accessible(&format!("{alias}.id"), viewer))
 }
 
 /// [`accessible`] for the user named by the SQL expression `user` (a column, say).
@@ -38,16 +45,17 @@ pub(crate) fn listed(viewer: usize, under: Option<usize>) -> String {
     format!(
         "EXISTS (SELECT 1 FROM space_parents le JOIN spaces lp ON lp.id = le.parent_id AND lp.state = 'ACTIVE' \
            WHERE le.child_id = s.id{within} AND {})",
-        accessible("le.parent_id", viewer)
+        accessible_space("lp", viewer)
     )
 }
 
 /// `CASE WHEN <the viewer bound as $2 may access s> THEN col ELSE 0 END`, as a `'static` string for [`Key`]
-/// (the same predicate as [`accessible`]`("s.id", 2)`).
+/// (the same predicate as [`accessible_space`]`("s", 2)`).
 macro_rules! gated_by_viewer_2 {
     ($col:literal) => {
         concat!(
-            "CASE WHEN NOT EXISTS (SELECT 1 FROM space_closure ac JOIN spaces ap ON ap.id = ac.ancestor_id \
+            "CASE WHEN s.private_above = 0 OR NOT EXISTS (SELECT 1 FROM space_closure ac \
+               JOIN spaces ap ON ap.id = ac.ancestor_id \
                WHERE ac.descendant_id = s.id AND ap.privacy = 'PRIVATE' \
                  AND NOT EXISTS (SELECT 1 FROM space_members am WHERE am.space_id = ap.id AND am.user_id = $2)) \
              THEN ",
@@ -77,7 +85,7 @@ pub(crate) fn visible_post(n: usize) -> String {
         "p.state = 'ACTIVE' \
          AND EXISTS (SELECT 1 FROM space_posts a JOIN spaces vs ON vs.id = a.space_id AND vs.state = 'ACTIVE' \
                      WHERE a.post_id = p.id AND a.state = 'ACTIVE' AND {})",
-        accessible("a.space_id", n)
+        accessible_space("vs", n)
     )
 }
 

@@ -287,6 +287,8 @@ struct Coverage {
     max_parents: usize,
     max_depth: i64,
     private_rows_not_flowing: usize,
+    privacy_changes: usize,
+    max_private_above: usize,
 }
 
 impl Coverage {
@@ -303,6 +305,8 @@ impl Coverage {
         self.max_parents = self.max_parents.max(o.max_parents);
         self.max_depth = self.max_depth.max(o.max_depth);
         self.private_rows_not_flowing += o.private_rows_not_flowing;
+        self.privacy_changes += o.privacy_changes;
+        self.max_private_above = self.max_private_above.max(o.max_private_above);
     }
 }
 
@@ -467,6 +471,19 @@ impl Run {
         self.model = after;
     }
 
+    /// Makes a random space private, or public again (as `updateSpace` does once its checks pass).
+    async fn toggle_privacy(&mut self) {
+        let space = self.rng.random_range(1..self.ids.len());
+        let private = !self.model.private[space];
+        self.log.push(format!("make {} {}", self.name(space), if private { "private" } else { "public" }));
+        let tx = self.begin().await;
+        let privacy = if private { Privacy::Private } else { Privacy::Public };
+        tx.holarchy().set_space_privacy(self.ids[space], privacy).await.expect("changing privacy");
+        tx.commit().await.expect("committing");
+        self.model.private[space] = private;
+        self.coverage.privacy_changes += 1;
+    }
+
     /// Reads both tables back and compares them with the model.
     async fn check(&mut self, step: &str) {
         let conn = self.store.connection();
@@ -526,6 +543,25 @@ impl Run {
             panic!("{}\nclosure differs from the model:\n{diff}", self.context(&format!("space_closure after {step}")));
         }
 
+        // Each space's count of private spaces at or above it.
+        let rows = conn
+            .query_all_raw(Statement::from_string(backend, "SELECT id, private_above FROM spaces"))
+            .await
+            .expect("reading spaces");
+        for row in &rows {
+            let id = row.try_get::<Uuid>("", "id").expect("id");
+            let Some(&i) = self.index.get(&id) else { continue };
+            let got = row.try_get::<i64>("", "private_above").expect("private_above");
+            let want = self.model.privs(i).len();
+            assert_eq!(
+                got,
+                want as i64,
+                "{}",
+                self.context(&format!("private_above of {} after {step}", self.name(i)))
+            );
+            self.coverage.max_private_above = self.coverage.max_private_above.max(want);
+        }
+
         let c = &mut self.coverage;
         c.max_depth = c.max_depth.max(expected.values().map(|(d, _)| *d).max().unwrap_or(0));
         c.max_parents =
@@ -563,7 +599,10 @@ impl Run {
                 continue;
             }
             edits += 1;
-            if self.rng.random_bool(0.6) {
+            if self.rng.random_bool(0.1) {
+                self.toggle_privacy().await;
+                self.check("privacy change").await;
+            } else if self.rng.random_bool(0.6) {
                 self.attach().await;
                 self.check("attach").await;
             } else {
@@ -619,6 +658,7 @@ async fn closure_matches_the_model_on(backend: Backend) -> bool {
     assert!(total.widening_detaches > 5, "too few detaches lost private ancestry: {total:?}");
     assert!(total.rolled_back > 0 && total.rolled_back < total.widening_detaches, "{total:?}");
     assert!(total.left_root > 0 && total.private_rows_not_flowing > 0, "{total:?}");
+    assert!(total.privacy_changes > 0 && total.max_private_above >= 2, "{total:?}");
     true
 }
 

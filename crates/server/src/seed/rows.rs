@@ -34,7 +34,18 @@ table!(USERS, "users", ["id", "handle", "name", "email", "password_hash", "bio",
 table!(
     SPACES,
     "spaces",
-    ["id", "handle", "name", "description", "privacy", "creator_id", "created_at", "state", "last_activity_at"]
+    [
+        "id",
+        "handle",
+        "name",
+        "description",
+        "privacy",
+        "creator_id",
+        "created_at",
+        "state",
+        "last_activity_at",
+        "private_above"
+    ]
 );
 table!(SPACE_PARENTS, "space_parents", ["parent_id", "child_id", "created_at"]);
 table!(SPACE_CLOSURE, "space_closure", ["ancestor_id", "descendant_id", "depth", "flows"]);
@@ -315,8 +326,9 @@ impl<'a> Rows<'a> {
     pub(crate) fn holarchy(&self) -> Batch {
         let mut b = Batch::new(self.encoding);
         let spaces = &self.community.spaces;
-        for s in spaces.iter().skip(1) {
+        for (i, s) in spaces.iter().enumerate().skip(1) {
             let creator = s.creator.map(|c| self.user(c));
+            let private_above = self.hol.ancestors[i].iter().filter(|&&(a, _)| spaces[a as usize].private).count();
             b.push(
                 &SPACES,
                 &[
@@ -329,6 +341,7 @@ impl<'a> Rows<'a> {
                     Cell::Time(s.created),
                     Cell::Str("ACTIVE"),
                     Cell::Time(s.created),
+                    Cell::Int(private_above as i64),
                 ],
             );
         }

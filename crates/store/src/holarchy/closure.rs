@@ -89,6 +89,25 @@ impl<C: ConnectionTrait> Db<C> {
         Ok(DetachOutcome { returned_to_root, private_ancestry_lost: before.saturating_sub(after) as u64 })
     }
 
+    /// Recounts `private_above` for the subtree of `child`, writing only the spaces whose count changes.
+    async fn recount_private_above(&self, child: SpaceId) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "counting private ancestors",
+                &format!(
+                    "UPDATE spaces SET private_above = n.cnt \
+                     FROM (SELECT c.descendant_id AS id, COUNT(p.id) AS cnt FROM space_closure c \
+                           LEFT JOIN spaces p ON p.id = c.ancestor_id AND p.privacy = 'PRIVATE' \
+                           WHERE c.descendant_id IN {s} GROUP BY c.descendant_id) n \
+                     WHERE spaces.id = n.id AND spaces.private_above <> n.cnt",
+                    s = subtree(1)
+                ),
+                vec![v(child.0)],
+            )
+            .await
+            .map(drop)
+    }
+
     /// How many (private ancestor outside the subtree, space inside it) pairs hold now. A detach can only
     /// remove pairs, so a drop in this number is exactly the audience it widened.
     async fn private_ancestry_entering(&self, child: SpaceId) -> DomainResult<i64> {
@@ -105,9 +124,12 @@ impl<C: ConnectionTrait> Db<C> {
             .await
     }
 
-    /// Recomputes `flows` for every closure row ending in the subtree of `child`: a row (A, D) flows unless a
-    /// private space lies at or above D but not at or above A (docs/privacy.md rule 2).
+    /// Recomputes what privacy derives from the tree for every space in the subtree of `child`: `flows` of the
+    /// closure rows ending there — a row (A, D) flows unless a private space lies at or above D but not at or
+    /// above A (docs/privacy.md rule 2) — and each space's `private_above`, the number of private spaces at or
+    /// above it, which lets the access predicate answer at once for spaces without any (docs/privacy.md rule 1).
     pub(crate) async fn recompute_flows(&self, child: SpaceId) -> DomainResult<()> {
+        self.recount_private_above(child).await?;
         self.sql()
             .exec(
                 "recomputing flows",

@@ -8,8 +8,8 @@ pub(crate) use aggregation::Report;
 
 use crate::Db;
 use crate::fragments::{
-    accessible, accessible_to, gated_sort_key, listed, privacy, privacy_from_db, request_state, request_state_from_db,
-    viewer_value,
+    accessible_space, accessible_to, gated_sort_key, listed, privacy, privacy_from_db, request_state,
+    request_state_from_db, viewer_value,
 };
 use crate::requests::Requests;
 use crate::roles::Role;
@@ -28,7 +28,7 @@ pub(crate) const SPACE_COLS: &str = "s.id, s.handle, s.name, s.description, s.pr
 
 /// `SPACE_COLS` and `viewer_access`: whether the viewer bound as `$viewer` may access the space.
 fn space_with_access_cols(viewer: usize) -> String {
-    format!("{SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access", accessible("s.id", viewer))
+    format!("{SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access", accessible_space("s", viewer))
 }
 
 fn space_with_access_from_row(row: &QueryResult) -> DomainResult<(Space, bool)> {
@@ -121,8 +121,9 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         let sql = self.sql();
         sql.exec(
             "inserting space",
-            "INSERT INTO spaces (id, handle, name, description, privacy, creator_id, created_at, last_activity_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            "INSERT INTO spaces (id, handle, name, description, privacy, creator_id, created_at, last_activity_at, \
+               private_above) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
             vec![
                 v(space.id.0),
                 v(space.handle.clone()),
@@ -131,6 +132,8 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
                 v(privacy(space.privacy)),
                 v(space.creator_id.0),
                 v(space.created_at),
+                // Itself, until it is attached under its parents (which recounts it).
+                v(i64::from(space.privacy == Privacy::Private)),
             ],
         )
         .await?;
@@ -194,7 +197,7 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         let (values, in_ids) = viewer_then_ids(viewer, spaces);
         let sql = format!(
             "SELECT s.id FROM spaces s WHERE s.id IN ({in_ids}) AND s.state = 'ACTIVE' AND {}",
-            accessible("s.id", 1)
+            accessible_space("s", 1)
         );
         let rows = self.sql().all("checking access", &sql, values).await?;
         rows.iter().map(|r| get::<Uuid>(r, "checking access", "id").map(SpaceId)).collect()
@@ -319,16 +322,19 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         depth: Depth,
         page: &PageRequest,
     ) -> DomainResult<Page<(Space, bool)>> {
-        // The viewer is `$2`, for the browsing rule and the gated sort keys. Every statement of the listing (its
-        // count too) names it, so PostgreSQL's cached statements always take both parameters. Direct children of
-        // a space the viewer may access always pass the rule; the condition only keeps the statements uniform.
-        let from = match depth {
-            Depth::Direct => "FROM space_parents e JOIN spaces s ON s.id = e.child_id WHERE e.parent_id = $1",
-            Depth::All => {
-                "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id WHERE c.ancestor_id = $1 AND c.depth > 0"
-            }
+        // The viewer is `$2`, for the browsing rule and the gated sort keys. Direct children of a space the viewer
+        // may access always pass the browsing rule (that space is their listed parent), so only deeper listings
+        // check it.
+        let base = match depth {
+            Depth::Direct => "FROM space_parents e JOIN spaces s ON s.id = e.child_id \
+                 WHERE e.parent_id = $1 AND s.state = 'ACTIVE'"
+                .to_owned(),
+            Depth::All => format!(
+                "FROM space_closure c JOIN spaces s ON s.id = c.descendant_id \
+                 WHERE c.ancestor_id = $1 AND c.depth > 0 AND s.state = 'ACTIVE' AND {}",
+                listed(2, Some(1))
+            ),
         };
-        let base = format!("{from} AND s.state = 'ACTIVE' AND {}", listed(2, Some(1)));
         let values = vec![v(space.0), viewer_value(viewer)];
         let select = space_with_access_cols(2);
         let listing = Listing {
