@@ -8,6 +8,8 @@
 //! - One module per area: `accounts`, `holarchy` (spaces and follows; `closure` and `aggregation` keep the
 //!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
 //!   reactions, comments, links), `feeds` (feeds, replays, search), `outbox`, `jobs`.
+//! - [`schema`]: the stored words, copied counters and scores, for code that writes the same rows in bulk.
+//! - [`invariants`]: recounts of every derived value from the rows it derives from, with each disagreement.
 
 mod access;
 mod accounts;
@@ -15,9 +17,11 @@ mod error;
 mod feeds;
 mod fragments;
 mod holarchy;
+pub mod invariants;
 mod jobs;
 mod outbox;
 mod posts;
+pub mod schema;
 mod sql;
 
 use async_trait::async_trait;

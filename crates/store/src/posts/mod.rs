@@ -9,7 +9,7 @@ mod placement;
 mod reactions;
 
 use crate::Db;
-use crate::fragments::{post_kinds_from_db, space_post_state_from_db, viewer_value, visible_post};
+use crate::fragments::{DIRECT, post_kinds_from_db, space_post_state_from_db, viewer_value, visible_post};
 use crate::sql::{get, placeholders, uuid_values, v};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -120,7 +120,7 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         rows.iter()
             .map(|r| {
                 const CX: &str = "listing appearances";
-                Ok((SpaceId(get(r, CX, "space_id")?), get::<String>(r, CX, "relationship")? == "DIRECT"))
+                Ok((SpaceId(get(r, CX, "space_id")?), get::<String>(r, CX, "relationship")? == DIRECT))
             })
             .collect()
     }
