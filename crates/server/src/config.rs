@@ -471,13 +471,41 @@ impl SeedArgs {
         if self.demo { SeedPreset::Demo } else { self.preset }
     }
 
-    /// Whether any count or share was given.
-    pub fn has_counts(&self) -> bool {
-        [self.spaces, self.users, self.posts, self.links].iter().any(Option::is_some)
-            || [self.likes, self.comments, self.ratings, self.follows].iter().any(Option::is_some)
-            || [self.private_share, self.multi_parent_share, self.multi_space_share, self.repost_share]
-                .iter()
-                .any(Option::is_some)
+    /// The settings to seed with: `global`, on the database `--database-url` names if given.
+    pub fn settings(&self, global: &Settings) -> Settings {
+        let mut settings = global.clone();
+        if let Some(url) = &self.database_url {
+            settings.database_url.clone_from(url);
+        }
+        settings
+    }
+
+    /// What the generator is asked for.
+    pub fn options(&self) -> weco_seed::Options {
+        weco_seed::Options {
+            preset: match self.preset() {
+                SeedPreset::Default => weco_seed::Preset::Default,
+                SeedPreset::Small => weco_seed::Preset::Small,
+                SeedPreset::Demo => weco_seed::Preset::Demo,
+            },
+            seed: self.seed,
+            now: self.now.clone(),
+            overrides: weco_seed::Overrides {
+                spaces: self.spaces,
+                users: self.users,
+                posts: self.posts,
+                likes: self.likes,
+                comments: self.comments,
+                ratings: self.ratings,
+                links: self.links,
+                follows: self.follows,
+                private_share: self.private_share,
+                multi_parent_share: self.multi_parent_share,
+                multi_space_share: self.multi_space_share,
+                repost_share: self.repost_share,
+            },
+            quiet: self.quiet,
+        }
     }
 }
 
@@ -689,5 +717,49 @@ mod tests {
         let from_example = load(&["weco", "--config", file.path()]).expect("the example loads");
         let defaults = load(&["weco"]).expect("defaults");
         assert_eq!(format!("{:?}", from_example.settings), format!("{:?}", defaults.settings));
+    }
+
+    fn seed_args(args: &[&str]) -> SeedArgs {
+        match load(args).expect("loads").command {
+            Some(Command::Seed(args)) => *args,
+            other => panic!("expected the seed command, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_flags_reach_the_generator_and_name_the_database() {
+        let global = Settings::for_database("sqlite://weco.db?mode=rwc");
+        let args = seed_args(&["weco", "seed", "--database-url", "postgres://p@db/fresh", "--demo", "--quiet"]);
+        assert_eq!(args.settings(&global).database_url, "postgres://p@db/fresh");
+        let options = args.options();
+        assert_eq!(options.preset, weco_seed::Preset::Demo);
+        assert!(options.quiet && options.overrides.is_empty() && options.now.is_none());
+        assert_eq!(options.seed, 42);
+
+        let args = seed_args(&[
+            "weco",
+            "seed",
+            "--preset",
+            "small",
+            "--seed",
+            "7",
+            "--now",
+            "2026-01-01T00:00:00Z",
+            "--posts",
+            "10",
+            "--repost-share",
+            "0.5",
+        ]);
+        assert_eq!(args.settings(&global).database_url, global.database_url);
+        let options = args.options();
+        assert_eq!(
+            (options.preset, options.seed, options.now.as_deref()),
+            (weco_seed::Preset::Small, 7, Some("2026-01-01T00:00:00Z"))
+        );
+        assert_eq!((options.overrides.posts, options.overrides.repost_share), (Some(10), Some(0.5)));
+        assert!(options.overrides.likes.is_none() && !options.quiet);
+
+        let err = seed_args(&["weco", "seed", "--demo", "--posts", "10"]).options().prepare().expect_err("refused");
+        assert!(err.to_string().contains("demo"), "{err}");
     }
 }

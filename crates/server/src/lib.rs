@@ -9,7 +9,7 @@
 //!   document passes before it is parsed.
 //! - [`tasks`]: the background work — the outbox relay and the job runner.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
-//! - [`seed`]: `weco seed`, a deterministic generator of realistic data loaded straight into the database.
+//! - `weco seed` is the `weco-seed` crate's; [`config::SeedArgs`] maps its flags.
 //! - [`telemetry`] sets up logging.
 
 pub mod auth;
@@ -18,7 +18,6 @@ pub mod http;
 pub mod limits;
 pub mod nesting;
 pub mod routes;
-pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod tasks;

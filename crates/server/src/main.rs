@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 use std::io::Write as _;
-use weco_server::config::{Cli, Command, MigrateAction};
+use weco_server::config::{Cli, Command, MigrateAction, redact_url};
 use weco_server::{Application, Settings, startup};
 
 #[global_allocator]
@@ -45,7 +45,11 @@ async fn run(command: Command, settings: Settings, exports_traces: bool) -> anyh
             Ok(())
         }
         Command::Seed(args) => {
-            let report = weco_server::seed::run(&settings, &args).await?;
+            // The flags are checked before the database is opened.
+            let seeding = args.options().prepare()?;
+            let settings = args.settings(&settings);
+            let store = startup::open_store(&settings).await?;
+            let report = seeding.run(&store, &redact_url(&settings.database_url)).await?;
             println!("{report}");
             Ok(())
         }

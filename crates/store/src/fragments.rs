@@ -1,11 +1,12 @@
 //! The SQL pieces several areas share, each written once: the access predicates of docs/privacy.md, the
 //! counter columns a post's feed rows copy, the HOT score, and how domain values are stored (state words,
-//! privacy, kinds).
+//! privacy, kinds). What code outside the store needs to write the same rows is public through
+//! [`crate::schema`].
 
 use crate::sql::{Key, v};
 use sea_orm::{DbBackend, Value};
 use uuid::Uuid;
-use weco_domain::values::{HOT_EPOCH, HOT_SECONDS_PER_UNIT, PostKind, Privacy, RequestState, SpaceSort};
+use weco_domain::values::{HOT_EPOCH, HOT_SECONDS_PER_UNIT, PostKind, Privacy, RequestState, SpaceSort, hot_score};
 use weco_domain::{AccessRequestKind, DomainError, DomainResult, SpacePostState, UserId};
 
 // ---- access (docs/privacy.md rules 1 and 6) ----------------------------------------------------------------
@@ -101,12 +102,19 @@ pub(crate) fn viewer_value(viewer: Option<UserId>) -> Value {
 
 // ---- a post's feed rows -------------------------------------------------------------------------------------
 
-/// The counters a post's `space_posts` rows copy from the post, in this order wherever they are listed.
-pub(crate) const COPIED_TOTALS: &str = "total_likes, total_comments, total_reposts, total_ratings, total_links";
+/// The counters a post's `space_posts` rows copy from the post (so each feed ordering has an index of its own),
+/// in this order wherever they are listed. A counter added here is copied, re-synced and checked by
+/// [`crate::invariants`] everywhere at once; bulk writers take their column list from it too.
+pub const COPIED_TOTALS: &str = "total_likes, total_comments, total_reposts, total_ratings, total_links";
+
+/// The column names of [`COPIED_TOTALS`], one by one.
+pub fn copied_totals() -> impl Iterator<Item = &'static str> {
+    COPIED_TOTALS.split(", ")
+}
 
 /// `p.total_likes, p.total_comments, …`: [`COPIED_TOTALS`] of the post `p`.
 pub(crate) fn copied_totals_of_post() -> String {
-    COPIED_TOTALS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+    copied_totals().map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 /// `INSERT INTO space_posts … SELECT …` of rows for post `p` in space `{space}` from `{from}` (which binds `p`):
@@ -130,11 +138,24 @@ pub(crate) fn insert_space_posts(
     )
 }
 
+/// The HOT score a post's `space_posts` rows store in `hot`: its engagement is its likes and comments, wherever
+/// they were made. Every row of the post holds the same score.
+pub fn post_hot(total_likes: i64, total_comments: i64, created_at: chrono::DateTime<chrono::Utc>) -> f64 {
+    hot_score(total_likes + total_comments, created_at)
+}
+
+/// The HOT score a `space_posts` row stores in `local_hot`: its engagement is the row's `local_likes`, the likes
+/// cast in that space or below it, so a post climbs the holarchy one level at a time.
+pub fn local_hot(local_likes: i64, created_at: chrono::DateTime<chrono::Utc>) -> f64 {
+    hot_score(local_likes, created_at)
+}
+
 /// The HOT score (`weco_domain::values::hot_score`) of engagement 0 or 1 at creation time `created_at`, in SQL:
 /// the freshness part alone.
 pub(crate) fn hot_base(backend: DbBackend, created_at: &str) -> String {
     let epoch = match backend {
-        DbBackend::Postgres => format!("EXTRACT(EPOCH FROM {created_at})"),
+        // Whole seconds, as `hot_score` counts them, so a row scored here and one rescored later agree.
+        DbBackend::Postgres => format!("FLOOR(EXTRACT(EPOCH FROM {created_at}))"),
         _ => format!("unixepoch({created_at})"),
     };
     format!("(({epoch} - {HOT_EPOCH}) / {HOT_SECONDS_PER_UNIT:.1})")
@@ -142,7 +163,17 @@ pub(crate) fn hot_base(backend: DbBackend, created_at: &str) -> String {
 
 // ---- how values are stored -----------------------------------------------------------------------------------
 
-pub(crate) fn privacy(p: Privacy) -> &'static str {
+/// `space_posts.relationship` of a row made by placing the post in that space (a post or a repost).
+pub const DIRECT: &str = "DIRECT";
+/// `space_posts.relationship` of a row that aggregation made: the post was placed below and flows up here.
+pub const INDIRECT: &str = "INDIRECT";
+/// `space_posts.kind` of a row made by the post's first placement, or by aggregation.
+pub const POST: &str = "POST";
+/// `space_posts.kind` of a direct row made by a later placement; a post's `total_reposts` counts these rows.
+pub const REPOST: &str = "REPOST";
+
+/// `spaces.privacy`.
+pub fn privacy(p: Privacy) -> &'static str {
     match p {
         Privacy::Public => "PUBLIC",
         Privacy::Private => "PRIVATE",
@@ -189,7 +220,8 @@ pub(crate) fn access_kind_from_db(raw: &str) -> DomainResult<AccessRequestKind> 
     }
 }
 
-pub(crate) fn space_post_state(s: SpacePostState) -> &'static str {
+/// `space_posts.state` (besides `DELETED`, which a deleted post or space leaves behind).
+pub fn space_post_state(s: SpacePostState) -> &'static str {
     match s {
         SpacePostState::Active => "ACTIVE",
         SpacePostState::Removed => "REMOVED",
@@ -216,8 +248,8 @@ pub(crate) fn post_kind(k: PostKind) -> &'static str {
     }
 }
 
-/// A post's kinds as stored: joined by commas, e.g. `TEXT,URL`.
-pub(crate) fn post_kinds(kinds: &[PostKind]) -> String {
+/// A post's kinds as stored in `posts.kinds`: joined by commas, e.g. `TEXT,URL`.
+pub fn post_kinds(kinds: &[PostKind]) -> String {
     kinds.iter().map(|k| post_kind(*k)).collect::<Vec<_>>().join(",")
 }
 

@@ -9,6 +9,8 @@
 //!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
 //!   reactions, comments, links), `feeds` (feeds, replays, search), `outbox`, `jobs`; `roles` and `requests` read
 //!   and write the tables of roles in spaces and of requests awaiting an answer, which several areas share.
+//! - [`schema`]: the stored words, copied counters and scores, for code that writes the same rows in bulk.
+//! - [`invariants`]: recounts of every derived value from the rows it derives from, with each disagreement.
 
 mod access;
 mod accounts;
@@ -16,12 +18,14 @@ mod error;
 mod feeds;
 mod fragments;
 mod holarchy;
+pub mod invariants;
 mod jobs;
 mod outbox;
 mod posts;
 mod replicas;
 mod requests;
 mod roles;
+pub mod schema;
 mod sql;
 
 use async_trait::async_trait;

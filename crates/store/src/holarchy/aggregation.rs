@@ -7,12 +7,11 @@
 //! newest [`Appearances::LIMIT`] each way), to announce them to live feeds.
 
 use crate::Db;
-use crate::fragments::insert_space_posts;
+use crate::fragments::{INDIRECT, POST, insert_space_posts, local_hot};
 use crate::sql::{get, v};
 use sea_orm::{ConnectionTrait, QueryResult, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
-use weco_domain::values::hot_score;
 use weco_domain::{Appearance, Appearances, DomainResult, PostId, SpaceId};
 
 /// Whether an edit reports the appearances it changes (tree edits do; placing a post knows its own).
@@ -30,8 +29,9 @@ fn appearance(row: &QueryResult, context: &str) -> DomainResult<Appearance> {
     })
 }
 
-/// Appearances justified by a direct placement but not yet recorded: (space, post) pairs.
-fn missing_sql(filter: &str) -> String {
+/// Appearances justified by a direct placement but not yet recorded: (space, post) pairs. (Also what
+/// [`crate::invariants`] reports as missing.)
+pub(crate) fn missing_sql(filter: &str) -> String {
     format!(
         "SELECT DISTINCT c.ancestor_id AS space_id, d.post_id AS post_id \
          FROM space_posts d JOIN space_closure c ON c.descendant_id = d.space_id AND c.flows = TRUE AND c.depth > 0 \
@@ -42,8 +42,9 @@ fn missing_sql(filter: &str) -> String {
 }
 
 /// The condition on `{t}` (a `space_posts` row) for an indirect appearance that no direct placement
-/// justifies any more, among posts placed directly where `filter` holds.
-fn stale_sql(t: &str, filter: &str) -> String {
+/// justifies any more, among posts placed directly where `filter` holds. (Also what [`crate::invariants`]
+/// reports as stale.)
+pub(crate) fn stale_sql(t: &str, filter: &str) -> String {
     format!(
         "{t}.relationship = 'INDIRECT' \
          AND {t}.post_id IN (SELECT d.post_id FROM space_posts d WHERE d.relationship = 'DIRECT' AND ({filter})) \
@@ -102,8 +103,8 @@ impl<C: ConnectionTrait> Db<C> {
                 insert_space_posts(
                     self.backend,
                     "m.space_id",
-                    "INDIRECT",
-                    "POST",
+                    INDIRECT,
+                    POST,
                     "(SELECT MAX(h.hot) FROM space_posts h WHERE h.post_id = p.id)",
                     &format!("FROM ({missing}) m JOIN posts p ON p.id = m.post_id WHERE TRUE"),
                 )
@@ -194,7 +195,7 @@ impl<C: ConnectionTrait> Db<C> {
             let cx = "reading local tallies";
             let key = (crate::sql::get::<Uuid>(row, cx, "space_id")?, crate::sql::get::<Uuid>(row, cx, "post_id")?);
             let likes: i64 = crate::sql::get(row, cx, "local_likes")?;
-            scores.insert(key, hot_score(likes, crate::sql::get(row, cx, "created_at")?));
+            scores.insert(key, local_hot(likes, crate::sql::get(row, cx, "created_at")?));
         }
         self.set_local_hot(&scores).await
     }

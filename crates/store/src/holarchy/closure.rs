@@ -10,6 +10,17 @@ use sea_orm::ConnectionTrait;
 use weco_domain::DetachOutcome;
 use weco_domain::{DomainResult, ROOT_SPACE_ID, SpaceId, now};
 
+/// True when the closure row `{row}` (A, D) must not flow: a private space lies at or above D but not at or above
+/// A (docs/privacy.md rule 2). `flows` is its negation. (Also what [`crate::invariants`] checks `flows` by.)
+pub(crate) fn flow_blocked(row: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM space_closure x JOIN spaces p ON p.id = x.ancestor_id \
+           WHERE p.privacy = 'PRIVATE' AND x.descendant_id = {row}.descendant_id \
+             AND NOT EXISTS (SELECT 1 FROM space_closure y \
+                             WHERE y.ancestor_id = x.ancestor_id AND y.descendant_id = {row}.ancestor_id))"
+    )
+}
+
 /// The subtree of the child bound as `$n`: every space at or below it.
 fn subtree(n: usize) -> String {
     format!("(SELECT sub.descendant_id FROM space_closure sub WHERE sub.ancestor_id = ${n})")
@@ -136,12 +147,8 @@ impl<C: ConnectionTrait> Db<C> {
                 &format!(
                     // Only rows whose value changes are written: rewriting unchanged rows costs time and
                     // leaves dead tuples behind on PostgreSQL.
-                    "UPDATE space_closure SET flows = NOT flows \
-                     WHERE descendant_id IN {s} AND flows = EXISTS ( \
-                       SELECT 1 FROM space_closure x JOIN spaces p ON p.id = x.ancestor_id \
-                       WHERE p.privacy = 'PRIVATE' AND x.descendant_id = space_closure.descendant_id \
-                         AND NOT EXISTS (SELECT 1 FROM space_closure y \
-                                         WHERE y.ancestor_id = x.ancestor_id AND y.descendant_id = space_closure.ancestor_id))",
+                    "UPDATE space_closure SET flows = NOT flows WHERE descendant_id IN {s} AND flows = {}",
+                    flow_blocked("space_closure"),
                     s = subtree(1)
                 ),
                 vec![v(child.0)],

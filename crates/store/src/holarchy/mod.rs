@@ -4,7 +4,8 @@
 mod aggregation;
 mod closure;
 
-pub(crate) use aggregation::Report;
+pub(crate) use aggregation::{Report, missing_sql, stale_sql};
+pub(crate) use closure::flow_blocked;
 
 use crate::Db;
 use crate::fragments::{

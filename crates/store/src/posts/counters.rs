@@ -4,12 +4,11 @@
 //! on the same post wait for each other instead of deadlocking (docs/holarchy.md#counters).
 
 use crate::Db;
-use crate::fragments::COPIED_TOTALS;
+use crate::fragments::{COPIED_TOTALS, copied_totals, local_hot, post_hot};
 use crate::sql::{get, v};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use uuid::Uuid;
-use weco_domain::values::hot_score;
 use weco_domain::{DomainError, DomainResult, PostId, SpaceId};
 
 /// A change to the totals of the spaces a post is active in: `set` (`total_post_likes = total_post_likes + 1`,
@@ -58,13 +57,13 @@ impl<C: ConnectionTrait> Db<C> {
         let created: DateTime<Utc> = get(returning, CX, "created_at")?;
         let mut values = vec![v(post.0)];
         let mut set = Vec::new();
-        for column in COPIED_TOTALS.split(", ") {
+        for column in copied_totals() {
             values.push(v(get::<i64>(returning, CX, column)?));
             set.push(format!("{column} = ${}", values.len()));
         }
         values.push(v(get::<DateTime<Utc>>(returning, CX, "last_activity_at")?));
         set.push(format!("last_activity_at = ${}", values.len()));
-        values.push(v(hot_score(likes + comments, created)));
+        values.push(v(post_hot(likes, comments, created)));
         set.push(format!("hot = ${}", values.len()));
         let mut sql = format!("UPDATE space_posts SET {}", set.join(", "));
         if !local.is_empty() {
@@ -165,7 +164,7 @@ impl<C: ConnectionTrait> Db<C> {
                 Ok(LocalShift {
                     space: get(row, CX, "space_id")?,
                     likes,
-                    score: hot_score(likes, get(row, CX, "created_at")?),
+                    score: local_hot(likes, get(row, CX, "created_at")?),
                 })
             })
             .collect()

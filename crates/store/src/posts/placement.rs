@@ -2,7 +2,7 @@
 //! one space, deleting it everywhere — each with the spaces' counters in step.
 
 use crate::Db;
-use crate::fragments::{insert_space_posts, post_kinds, space_post_state};
+use crate::fragments::{DIRECT, POST, REPOST, insert_space_posts, post_kinds, space_post_state};
 use crate::holarchy::Report;
 use crate::sql::{placeholders, uuid_values, v};
 use chrono::{DateTime, Utc};
@@ -97,10 +97,10 @@ impl<C: ConnectionTrait> Db<C> {
             counted,
         )
         .await?;
-        let kind = if first_placement == 0 { "POST" } else { "REPOST" };
+        let kind = if first_placement == 0 { POST } else { REPOST };
         let hot = crate::fragments::hot_base(self.backend, "p.created_at");
         let inserted = sql
-            .exec("placing post", &insert_space_posts(self.backend, "s.id", "DIRECT", kind, &hot, &fresh(2)), values)
+            .exec("placing post", &insert_space_posts(self.backend, "s.id", DIRECT, kind, &hot, &fresh(2)), values)
             .await?;
         let new = upgraded + inserted;
         if first_placement > 0 && new > 0 {

@@ -4,18 +4,23 @@
 //! give the same rows, ids included, on either backend. Every seeded user's password is
 //! [`SEED_PASSWORD`] (`password`); the one argon2 hash of it is computed once and shared by all of them.
 //!
+//! The server's CLI (`weco seed`) maps its flags to [`Options`], opens and migrates the database, and calls
+//! [`Seeding::run`]; tests call [`run`].
+//!
 //! How (module by module):
-//! - [`synth`] and [`demo`] build the model ([`world`]): users, spaces with their parents and privacy,
-//!   roles, and posts with their placements, reposts, likes, ratings, comments and links.
-//! - [`world::Holarchy`] derives the closure table (shortest depths), the flow rule (DESIGN.md §5 rule 2)
-//!   and each area's audience from the edges, the way the store's set-based SQL would.
-//! - [`rows`] computes every counter and denormalised column the running server keeps (`space_posts` rows,
-//!   local likes, hot scores, space and post counters) and encodes the rows.
-//! - [`sink`] loads them in one transaction (`COPY` on PostgreSQL, multi-row INSERTs on SQLite) with
+//! - `synth` and `demo` build the model (`world`): users, spaces with their parents and privacy, roles, and
+//!   posts with their placements, reposts, likes, ratings, comments and links.
+//! - `world::Holarchy` derives the closure table (shortest depths), the flow rule (docs/privacy.md rule 2) and
+//!   each area's audience from the edges, the way the store's set-based SQL would.
+//! - `rows` computes every counter and denormalised column the running server keeps (`space_posts` rows,
+//!   local likes, hot scores, space and post counters) and encodes the rows, with the store's stored words,
+//!   copied counters and scores (`weco_store::schema`).
+//! - `sink` loads them in one transaction (`COPY` on PostgreSQL, multi-row INSERTs on SQLite) with
 //!   secondary indexes and foreign keys dropped during the load and rebuilt after, then analyses.
 //!
 //! Generation runs on a blocking thread and hands chunks to the loader through a small bounded channel, so
-//! the two overlap and memory stays flat (posts are generated 10,000 at a time).
+//! the two overlap and memory stays flat (posts are generated 10,000 at a time). The tests recount every
+//! derived value of a seeded database with the store's definitions (`weco_store::invariants::verify`).
 
 mod demo;
 mod progress;
@@ -25,8 +30,6 @@ mod synth;
 mod words;
 mod world;
 
-use crate::config::{SeedArgs, SeedPreset, Settings, redact_url};
-use crate::startup;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use progress::{Progress, Step};
@@ -36,6 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use weco_store::SeaStore;
 use world::{Community, Holarchy, Link, Post, Secs};
 
 /// The password of every seeded user.
@@ -97,12 +101,13 @@ impl Plan {
         }
     }
 
-    fn from_args(args: &SeedArgs) -> anyhow::Result<Self> {
-        let mut plan = match args.preset() {
-            SeedPreset::Default => Self::default_preset(),
-            SeedPreset::Small => Self::small_preset(),
-            SeedPreset::Demo => {
-                if args.has_counts() {
+    /// The preset's plan with `overrides` applied, checked.
+    fn new(preset: Preset, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut plan = match preset {
+            Preset::Default => Self::default_preset(),
+            Preset::Small => Self::small_preset(),
+            Preset::Demo => {
+                if !overrides.is_empty() {
                     bail!("the demo preset is hand-written: counts and shares do not apply to it");
                 }
                 // Unused: the demo generator has its own fixed content.
@@ -110,7 +115,7 @@ impl Plan {
             }
         };
         macro_rules! set {
-            ($($field:ident),*) => { $(if let Some(v) = args.$field { plan.$field = v; })* };
+            ($($field:ident),*) => { $(if let Some(v) = overrides.$field { plan.$field = v; })* };
         }
         set!(spaces, users, posts, likes, comments, ratings, links, follows);
         set!(private_share, multi_parent_share, multi_space_share, repost_share);
@@ -131,10 +136,97 @@ impl Plan {
     }
 }
 
+/// Which data set to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// For benchmarks: 10,000 spaces, 100,000 users, 1,000,000 posts, 5,000,000 likes.
+    Default,
+    /// For tests: 200 spaces, 500 users, 5,000 posts, 20,000 likes.
+    Small,
+    /// A small, readable community to explore in GraphiQL.
+    Demo,
+}
+
+/// Counts and shares that replace the preset's (the `weco seed` flags of the same names).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Spaces besides the root.
+    pub spaces: Option<u32>,
+    pub users: Option<u32>,
+    pub posts: Option<u32>,
+    pub likes: Option<u64>,
+    pub comments: Option<u64>,
+    pub ratings: Option<u64>,
+    pub links: Option<u32>,
+    /// Follows besides each creator's own.
+    pub follows: Option<u64>,
+    pub private_share: Option<f64>,
+    pub multi_parent_share: Option<f64>,
+    pub multi_space_share: Option<f64>,
+    pub repost_share: Option<f64>,
+}
+
+impl Overrides {
+    /// Whether no count or share was given.
+    pub fn is_empty(&self) -> bool {
+        [self.spaces, self.users, self.posts, self.links].iter().all(Option::is_none)
+            && [self.likes, self.comments, self.ratings, self.follows].iter().all(Option::is_none)
+            && [self.private_share, self.multi_parent_share, self.multi_space_share, self.repost_share]
+                .iter()
+                .all(Option::is_none)
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub preset: Preset,
+    /// Random seed: the same seed, counts and `now` give the same rows, ids included.
+    pub seed: u64,
+    /// The reference time everything is dated back from (RFC 3339); `None`: today at 00:00 UTC.
+    pub now: Option<String>,
+    pub overrides: Overrides,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+impl Options {
+    /// The preset with the default seed (42), today as the reference time, and progress output.
+    pub fn new(preset: Preset) -> Self {
+        Self { preset, seed: 42, now: None, overrides: Overrides::default(), quiet: false }
+    }
+
+    /// Checks the options (counts, shares, the reference time) before anything touches a database.
+    pub fn prepare(&self) -> anyhow::Result<Seeding> {
+        let started = Instant::now();
+        let plan = Plan::new(self.preset, &self.overrides)?;
+        let now = reference_time(self.now.as_deref())?;
+        Ok(Seeding { started, preset: self.preset, plan, now, seed: self.seed, quiet: self.quiet })
+    }
+}
+
+/// A checked seed run, ready to fill a database.
+#[derive(Debug, Clone)]
+pub struct Seeding {
+    /// When the run started (the report's total counts from here, opening the database included).
+    started: Instant,
+    preset: Preset,
+    plan: Plan,
+    now: Secs,
+    seed: u64,
+    quiet: bool,
+}
+
+/// Fills the fresh database behind `store` as `options` say; `database` names it in messages (a URL with its
+/// password masked, say).
+pub async fn run(store: &SeaStore, database: &str, options: &Options) -> anyhow::Result<Report> {
+    options.prepare()?.run(store, database).await
+}
+
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct Report {
-    pub preset: SeedPreset,
+    pub preset: Preset,
     pub seed: u64,
     pub now: DateTime<Utc>,
     /// Rows written per table, in load order.
@@ -189,7 +281,7 @@ fn reference_time(now: Option<&str>) -> anyhow::Result<Secs> {
 }
 
 /// Seeding adds to nothing: it would break unique handles and make the counters lie.
-async fn refuse_unless_fresh(conn: &DatabaseConnection, url: &str) -> anyhow::Result<()> {
+async fn refuse_unless_fresh(conn: &DatabaseConnection, database: &str) -> anyhow::Result<()> {
     let row = conn
         .query_one_raw(Statement::from_string(
             conn.get_database_backend(),
@@ -205,7 +297,7 @@ async fn refuse_unless_fresh(conn: &DatabaseConnection, url: &str) -> anyhow::Re
         bail!(
             "the database at {} is not empty ({users} users, {spaces} spaces, {posts} posts): `weco seed` only \
              fills a fresh database; point --database-url (or DATABASE_URL) at a new one, or drop this one first",
-            redact_url(url)
+            database
         );
     }
     Ok(())
@@ -242,7 +334,7 @@ fn generate(
     tx: &mpsc::Sender<Msg>,
 ) -> anyhow::Result<Vec<String>> {
     let send = |msg: Msg| tx.blocking_send(msg).map_err(|_| anyhow::anyhow!("the loader stopped"));
-    let mut rows = Rows::new(&shared.community, &shared.hol, encoding, &shared.password_hash);
+    let mut rows = Rows::new(&shared.community, &shared.hol, encoding, &shared.password_hash)?;
     send(Msg::Step("users", shared.community.users.len() as u64))?;
     for batch in rows.users(20_000) {
         let n = batch.rows();
@@ -335,131 +427,127 @@ fn shape_notes(shared: &Shared, tally: Tally) -> Vec<String> {
     ]
 }
 
-/// Runs `weco seed`: opens (and migrates) the database in `settings`, refuses unless it is fresh, generates
-/// and loads the data set `args` describes.
-pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Report> {
-    let started = Instant::now();
-    let preset = args.preset();
-    let plan = Plan::from_args(args)?;
-    let now = reference_time(args.now.as_deref())?;
-    let seed = args.seed;
-    let progress = Progress::new(args.quiet);
-    let mut steps: Vec<(&'static str, Duration)> = Vec::new();
+impl Seeding {
+    /// Generates the data set and loads it into the database behind `store`, which must be migrated and hold
+    /// nothing yet (refused otherwise); `database` names it in messages.
+    pub async fn run(self, store: &SeaStore, database: &str) -> anyhow::Result<Report> {
+        let Seeding { started, preset, plan, now, seed, quiet } = self;
+        let progress = Progress::new(quiet);
+        let mut steps: Vec<(&'static str, Duration)> = Vec::new();
+        let conn = store.connection();
+        refuse_unless_fresh(conn, database).await?;
 
-    let mut settings = settings.clone();
-    if let Some(url) = &args.database_url {
-        settings.database_url.clone_from(url);
-    }
-    let store = startup::open_store(&settings).await?;
-    let conn = store.connection();
-    refuse_unless_fresh(conn, &settings.database_url).await?;
+        let step = progress.step("generate", 0);
+        let (shared, content, links) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let password_hash = weco_domain::auth::hash_password(SEED_PASSWORD)?;
+            let (community, content, links) = match preset {
+                Preset::Demo => {
+                    let (community, posts, links) = demo::build(seed, now);
+                    (community, Content::Demo(posts), links)
+                }
+                _ => {
+                    let users = synth::users(&plan, seed, now);
+                    let community = synth::community(&plan, seed, now, users);
+                    let hol = Holarchy::derive(&community);
+                    let mut skeleton = synth::skeleton(&plan, seed, now, &community, &hol);
+                    let links = synth::links(&plan, seed, now, &community, &hol, &mut skeleton);
+                    (community, Content::Synthetic(Box::new(skeleton)), links)
+                }
+            };
+            let hol = Holarchy::derive(&community);
+            Ok((Arc::new(Shared { seed, now, community, hol, password_hash }), content, links))
+        })
+        .await??;
+        steps.push((
+            "generate holarchy",
+            step.finish(&format!(
+                "{} users, {} spaces",
+                shared.community.users.len(),
+                shared.community.spaces.len() - 1
+            )),
+        ));
 
-    let step = progress.step("generate", 0);
-    let (shared, content, links) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let password_hash = weco_domain::auth::hash_password(SEED_PASSWORD)?;
-        let (community, content, links) = match preset {
-            SeedPreset::Demo => {
-                let (community, posts, links) = demo::build(seed, now);
-                (community, Content::Demo(posts), links)
-            }
-            _ => {
-                let users = synth::users(&plan, seed, now);
-                let community = synth::community(&plan, seed, now, users);
-                let hol = Holarchy::derive(&community);
-                let mut skeleton = synth::skeleton(&plan, seed, now, &community, &hol);
-                let links = synth::links(&plan, seed, now, &community, &hol, &mut skeleton);
-                (community, Content::Synthetic(Box::new(skeleton)), links)
-            }
+        let mut writer = sink::Writer::begin(conn).await?;
+        let encoding = writer.encoding();
+        let dropped = writer.drop_indexes().await?;
+        writer.create_totals_table().await?;
+
+        let (tx, mut rx) = mpsc::channel::<Msg>(2);
+        let generator = {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || generate(&shared, content, &links, encoding, &tx))
         };
-        let hol = Holarchy::derive(&community);
-        Ok((Arc::new(Shared { seed, now, community, hol, password_hash }), content, links))
-    })
-    .await??;
-    steps.push((
-        "generate holarchy",
-        step.finish(&format!("{} users, {} spaces", shared.community.users.len(), shared.community.spaces.len() - 1)),
-    ));
-
-    let mut writer = sink::Writer::begin(conn).await?;
-    let encoding = writer.encoding();
-    let dropped = writer.drop_indexes().await?;
-    writer.create_totals_table().await?;
-
-    let (tx, mut rx) = mpsc::channel::<Msg>(2);
-    let generator = {
-        let shared = shared.clone();
-        tokio::task::spawn_blocking(move || generate(&shared, content, &links, encoding, &tx))
-    };
-    let mut rows: Vec<(&'static str, u64)> = Vec::new();
-    let mut current: Option<(&'static str, Step)> = None;
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Step(name, total) => {
-                if let Some((name, step)) = current.take() {
-                    steps.push((name, step.finish("loaded")));
-                }
-                current = Some((name, progress.step(name, total)));
-            }
-            Msg::Batch(batch, units) => {
-                for t in &batch.tables {
-                    match rows.iter_mut().find(|(name, _)| *name == t.table.name) {
-                        Some((_, n)) => *n += t.rows,
-                        None => rows.push((t.table.name, t.rows)),
+        let mut rows: Vec<(&'static str, u64)> = Vec::new();
+        let mut current: Option<(&'static str, Step)> = None;
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Step(name, total) => {
+                    if let Some((name, step)) = current.take() {
+                        steps.push((name, step.finish("loaded")));
                     }
+                    current = Some((name, progress.step(name, total)));
                 }
-                if let Some((_, step)) = &current {
-                    step.message(&format!("{} MB", batch.bytes() >> 20));
-                }
-                writer.write(batch).await?;
-                if let Some((_, step)) = &mut current {
-                    step.inc(units);
+                Msg::Batch(batch, units) => {
+                    for t in &batch.tables {
+                        match rows.iter_mut().find(|(name, _)| *name == t.table.name) {
+                            Some((_, n)) => *n += t.rows,
+                            None => rows.push((t.table.name, t.rows)),
+                        }
+                    }
+                    if let Some((_, step)) = &current {
+                        step.message(&format!("{} MB", batch.bytes() >> 20));
+                    }
+                    writer.write(batch).await?;
+                    if let Some((_, step)) = &mut current {
+                        step.inc(units);
+                    }
                 }
             }
         }
-    }
-    let notes = generator.await.context("the generator panicked")??;
-    if let Some((name, step)) = current.take() {
-        steps.push((name, step.finish("loaded")));
-    }
-    rows.retain(|(table, _)| *table != rows::SPACE_TOTALS.name);
+        let notes = generator.await.context("the generator panicked")??;
+        if let Some((name, step)) = current.take() {
+            steps.push((name, step.finish("loaded")));
+        }
+        rows.retain(|(table, _)| *table != rows::SPACE_TOTALS.name);
 
-    let mut step = progress.step("indexes", dropped as u64);
-    writer.apply_totals().await?;
-    let mut rebuilds: Vec<(String, Duration)> = Vec::new();
-    writer
-        .restore_indexes(|name, took| {
-            step.message(name);
-            step.inc(1);
-            rebuilds.push((name.to_owned(), took));
-        })
-        .await?;
-    rebuilds.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
-    let slowest: Vec<String> = rebuilds
-        .iter()
-        .take(5)
-        .filter(|(_, took)| took.as_secs_f64() >= 0.1)
-        .map(|(name, took)| format!("{name} {:.1} s", took.as_secs_f64()))
-        .collect();
-    let mut notes = notes;
-    if !slowest.is_empty() {
-        notes.push(format!("slowest index and constraint rebuilds: {}", slowest.join(", ")));
+        let mut step = progress.step("indexes", dropped as u64);
+        writer.apply_totals().await?;
+        let mut rebuilds: Vec<(String, Duration)> = Vec::new();
+        writer
+            .restore_indexes(|name, took| {
+                step.message(name);
+                step.inc(1);
+                rebuilds.push((name.to_owned(), took));
+            })
+            .await?;
+        rebuilds.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
+        let slowest: Vec<String> = rebuilds
+            .iter()
+            .take(5)
+            .filter(|(_, took)| took.as_secs_f64() >= 0.1)
+            .map(|(name, took)| format!("{name} {:.1} s", took.as_secs_f64()))
+            .collect();
+        let mut notes = notes;
+        if !slowest.is_empty() {
+            notes.push(format!("slowest index and constraint rebuilds: {}", slowest.join(", ")));
+        }
+        writer.commit().await?;
+        steps.push(("indexes", step.finish(&format!("{dropped} indexes and constraints rebuilt"))));
+
+        let step = progress.step("analyze", 0);
+        sink::analyze(conn).await.context("analysing")?;
+        steps.push(("analyze", step.finish("statistics updated")));
+
+        let report = Report {
+            preset,
+            seed,
+            now: DateTime::from_timestamp(now, 0).unwrap_or_default(),
+            rows,
+            steps,
+            total: started.elapsed(),
+            notes,
+        };
+        progress.say(&format!("done in {:.1} s", report.total.as_secs_f64()));
+        Ok(report)
     }
-    writer.commit().await?;
-    steps.push(("indexes", step.finish(&format!("{dropped} indexes and constraints rebuilt"))));
-
-    let step = progress.step("analyze", 0);
-    sink::analyze(conn).await.context("analysing")?;
-    steps.push(("analyze", step.finish("statistics updated")));
-
-    let report = Report {
-        preset,
-        seed,
-        now: DateTime::from_timestamp(now, 0).unwrap_or_default(),
-        rows,
-        steps,
-        total: started.elapsed(),
-        notes,
-    };
-    progress.say(&format!("done in {:.1} s", report.total.as_secs_f64()));
-    Ok(report)
 }

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use uuid::Uuid;
 use weco_domain::ROOT_SPACE_ID;
+use weco_domain::values::PostKind;
 
 /// Unix seconds.
 pub(crate) type Secs = i64;
@@ -95,8 +96,8 @@ impl Community {
 pub(crate) struct Holarchy {
     /// Per space: every ancestor including itself, with the shortest distance, sorted by ancestor.
     pub ancestors: Vec<Vec<(u32, u32)>>,
-    /// Per space: its area, the index in `areas` of its set of private ancestors-or-self (`Priv` in DESIGN.md
-    /// §5). A closure row (A, D) flows exactly when A and D are in the same area.
+    /// Per space: its area, the index in `areas` of its set of private ancestors-or-self (`Priv` in
+    /// docs/privacy.md). A closure row (A, D) flows exactly when A and D are in the same area.
     pub area: Vec<u32>,
     pub areas: Vec<Area>,
 }
@@ -178,7 +179,7 @@ pub(crate) struct Post {
     pub text: Option<String>,
     pub url: Option<String>,
     pub created: Secs,
-    /// The spaces it was created in (one audience: DESIGN.md §5 rule 3).
+    /// The spaces it was created in (one audience: docs/privacy.md rule 3).
     pub spaces: Vec<u32>,
     /// Later reposts into more spaces of the same audience, with their times.
     pub reposts: Vec<(u32, Secs)>,
@@ -191,13 +192,16 @@ pub(crate) struct Post {
 }
 
 impl Post {
-    /// `TEXT`, `URL` or `TEXT,URL`, as the API derives them.
-    pub(crate) fn kinds(&self) -> &'static str {
-        match (self.title.is_some() || self.text.is_some(), self.url.is_some()) {
-            (true, true) => "TEXT,URL",
-            (false, true) => "URL",
-            _ => "TEXT",
+    /// Text (a title or a text) and/or a link (a URL), as `createPost` derives them.
+    pub(crate) fn kinds(&self) -> Vec<PostKind> {
+        let mut kinds = Vec::with_capacity(2);
+        if self.title.is_some() || self.text.is_some() || self.url.is_none() {
+            kinds.push(PostKind::Text);
         }
+        if self.url.is_some() {
+            kinds.push(PostKind::Url);
+        }
+        kinds
     }
 
     pub(crate) fn total_reposts(&self, appearances: &[Appearance]) -> i64 {
@@ -253,7 +257,7 @@ pub(crate) struct Appearance {
 }
 
 /// The rows the API would have made for a post created in `spaces` at `created` and reposted as `reposts`
-/// (DESIGN.md §4 and appendix A): a DIRECT row per placement, an INDIRECT one per flowing ancestor, one per
+/// (docs/holarchy.md#aggregation): a DIRECT row per placement, an INDIRECT one per flowing ancestor, one per
 /// space; a repost into a space where the post already appears indirectly turns that row into a DIRECT
 /// REPOST. Sorted by space.
 pub(crate) fn appearances(hol: &Holarchy, spaces: &[u32], created: Secs, reposts: &[(u32, Secs)]) -> Vec<Appearance> {

@@ -1,32 +1,51 @@
 //! From the model to rows: every column the running server maintains, computed the way its statements would
 //! have computed them, and encoded for the backend (PostgreSQL `COPY` text, or bound values for SQLite).
 //!
-//! The counters follow crates/store exactly:
+//! The counters are derived here, in Rust, as the posts pass (a set-based recount after the load would read
+//! every table again); what the store defines is taken from it ([`weco_store::schema`]): the stored words, the
+//! counters a post's rows copy ([`COPIED_TOTALS`], which also gives the column lists) and both HOT scores.
+//! The seed's tests recount every derived value with the store's own definitions
+//! (`weco_store::invariants::verify`). What is derived:
 //! - `posts`: likes, comments (all of them), ratings and their sum, links (either end), reposts (placements
 //!   after the first); `last_activity_at` is the latest comment, or the creation.
 //! - `space_posts`: one row per (space, post) where the post appears, with the post's counters copied,
-//!   `local_likes` = likes cast in that space or below it (closure, self included), `hot` =
-//!   `hot_score(likes + comments, created_at)`, `local_hot` = `hot_score(local_likes, created_at)`.
+//!   `local_likes` = likes cast in that space or below it (closure, self included), `hot` = [`post_hot`],
+//!   `local_hot` = [`local_hot`].
 //! - `spaces`: posts, likes and comments summed over the active rows in the space, followers counted, and the
 //!   last activity: the latest direct placement or comment that reached the space while the post was there.
 //! - `comments.total_replies`: direct replies.
+//!
+//! Columns the store leaves to the schema's defaults when it inserts (the `state` of spaces, posts and
+//! comments) are left out here too.
 
 use super::world::*;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use sea_orm::Value;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use uuid::Uuid;
-use weco_domain::values::hot_score;
+use weco_domain::SpacePostState;
+use weco_domain::values::Privacy;
+use weco_store::schema::{
+    COPIED_TOTALS, DIRECT, INDIRECT, POST, REPOST, copied_totals, local_hot, post_hot, post_kinds, privacy,
+    space_post_state,
+};
 
 /// A table and the columns a seed run fills.
 pub(crate) struct Table {
     pub name: &'static str,
-    pub columns: &'static [&'static str],
+    pub columns: Vec<&'static str>,
+}
+
+impl Table {
+    fn new(name: &'static str, columns: impl IntoIterator<Item = &'static str>) -> Self {
+        Self { name, columns: columns.into_iter().collect() }
+    }
 }
 
 macro_rules! table {
     ($id:ident, $name:literal, [$($col:literal),+ $(,)?]) => {
-        pub(crate) const $id: Table = Table { name: $name, columns: &[$($col),+] };
+        pub(crate) static $id: LazyLock<Table> = LazyLock::new(|| Table::new($name, [$($col),+]));
     };
 }
 
@@ -34,18 +53,7 @@ table!(USERS, "users", ["id", "handle", "name", "email", "password_hash", "bio",
 table!(
     SPACES,
     "spaces",
-    [
-        "id",
-        "handle",
-        "name",
-        "description",
-        "privacy",
-        "creator_id",
-        "created_at",
-        "state",
-        "last_activity_at",
-        "private_above"
-    ]
+    ["id", "handle", "name", "description", "privacy", "creator_id", "created_at", "last_activity_at", "private_above"]
 );
 table!(SPACE_PARENTS, "space_parents", ["parent_id", "child_id", "created_at"]);
 table!(SPACE_CLOSURE, "space_closure", ["ancestor_id", "descendant_id", "depth", "flows"]);
@@ -53,57 +61,20 @@ table!(SPACE_MODERATORS, "space_moderators", ["space_id", "user_id", "created_at
 table!(SPACE_MEMBERS, "space_members", ["space_id", "user_id", "created_at"]);
 table!(SPACE_FOLLOWERS, "space_followers", ["space_id", "user_id", "created_at"]);
 table!(USER_MUTES, "user_mutes", ["user_id", "muted_id", "created_at"]);
-table!(
-    POSTS,
-    "posts",
-    [
-        "id",
-        "creator_id",
-        "title",
-        "text",
-        "url",
-        "kinds",
-        "state",
-        "created_at",
-        "last_activity_at",
-        "total_likes",
-        "total_comments",
-        "total_reposts",
-        "total_ratings",
-        "rating_sum",
-        "total_links",
-    ]
-);
+/// The post's counters: those its rows copy, in the store's order, then the rating sum.
+pub(crate) static POSTS: LazyLock<Table> = LazyLock::new(|| {
+    let head = ["id", "creator_id", "title", "text", "url", "kinds", "created_at", "last_activity_at"];
+    Table::new("posts", head.into_iter().chain(copied_totals()).chain(["rating_sum"]))
+});
 table!(POSTS_FTS, "posts_fts", ["post_id", "title", "text"]);
-table!(
-    SPACE_POSTS,
-    "space_posts",
-    [
-        "space_id",
-        "post_id",
-        "relationship",
-        "kind",
-        "state",
-        "creator_id",
-        "created_at",
-        "last_activity_at",
-        "total_likes",
-        "total_comments",
-        "total_reposts",
-        "total_ratings",
-        "total_links",
-        "local_likes",
-        "hot",
-        "local_hot",
-    ]
-);
+/// A post's row in a space: its sort keys and counters copied from the post, in the store's order.
+pub(crate) static SPACE_POSTS: LazyLock<Table> = LazyLock::new(|| {
+    let head = ["space_id", "post_id", "relationship", "kind", "state", "creator_id", "created_at", "last_activity_at"];
+    Table::new("space_posts", head.into_iter().chain(copied_totals()).chain(["local_likes", "hot", "local_hot"]))
+});
 table!(POST_LIKES, "post_likes", ["post_id", "user_id", "space_id", "created_at"]);
 table!(POST_RATINGS, "post_ratings", ["post_id", "user_id", "value", "space_id", "created_at", "updated_at"]);
-table!(
-    COMMENTS,
-    "comments",
-    ["id", "post_id", "parent_id", "creator_id", "text", "state", "created_at", "total_replies"]
-);
+table!(COMMENTS, "comments", ["id", "post_id", "parent_id", "creator_id", "text", "created_at", "total_replies"]);
 table!(POST_LINKS, "post_links", ["id", "source_id", "target_id", "creator_id", "description", "created_at"]);
 // A scratch table the final space counters are loaded into, then applied with one UPDATE.
 table!(
@@ -111,6 +82,64 @@ table!(
     "seed_space_totals",
     ["id", "total_posts", "total_post_likes", "total_comments", "total_followers", "last_activity_at",]
 );
+
+/// A counter the seed derives for each post, by the store's column name.
+#[derive(Debug, Clone, Copy)]
+enum PostCounter {
+    Likes,
+    Comments,
+    Reposts,
+    Ratings,
+    Links,
+}
+
+impl PostCounter {
+    fn of_column(column: &str) -> Option<Self> {
+        Some(match column {
+            "total_likes" => Self::Likes,
+            "total_comments" => Self::Comments,
+            "total_reposts" => Self::Reposts,
+            "total_ratings" => Self::Ratings,
+            "total_links" => Self::Links,
+            _ => return None,
+        })
+    }
+}
+
+/// One post's counters.
+struct PostTotals {
+    likes: i64,
+    comments: i64,
+    reposts: i64,
+    ratings: i64,
+    links: i64,
+}
+
+impl PostTotals {
+    fn get(&self, counter: PostCounter) -> i64 {
+        match counter {
+            PostCounter::Likes => self.likes,
+            PostCounter::Comments => self.comments,
+            PostCounter::Reposts => self.reposts,
+            PostCounter::Ratings => self.ratings,
+            PostCounter::Links => self.links,
+        }
+    }
+}
+
+/// The counters a post's rows copy, in the store's order ([`COPIED_TOTALS`]); an error names one the seed does
+/// not derive, so a counter added to the store cannot be left at zero by a seeded database.
+fn copied_counters() -> anyhow::Result<Vec<PostCounter>> {
+    copied_totals()
+        .map(|column| {
+            PostCounter::of_column(column).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the store copies the post counter {column} ({COPIED_TOTALS}), which the seed does not derive"
+                )
+            })
+        })
+        .collect()
+}
 
 /// One value of a row.
 pub(crate) enum Cell<'a> {
@@ -279,13 +308,20 @@ pub(crate) struct Rows<'a> {
     encoding: Encoding,
     password_hash: &'a str,
     totals: Vec<Totals>,
+    /// The counters a post's rows copy, in the store's order.
+    copied: Vec<PostCounter>,
 }
 
 impl<'a> Rows<'a> {
-    pub(crate) fn new(community: &'a Community, hol: &'a Holarchy, encoding: Encoding, password_hash: &'a str) -> Self {
+    pub(crate) fn new(
+        community: &'a Community,
+        hol: &'a Holarchy,
+        encoding: Encoding,
+        password_hash: &'a str,
+    ) -> anyhow::Result<Self> {
         let totals =
             community.spaces.iter().map(|s| Totals { last_activity: s.created, ..Totals::default() }).collect();
-        Self { community, hol, encoding, password_hash, totals }
+        Ok(Self { community, hol, encoding, password_hash, totals, copied: copied_counters()? })
     }
 
     fn user(&self, i: u32) -> Uuid {
@@ -336,10 +372,9 @@ impl<'a> Rows<'a> {
                     Cell::Str(&s.handle),
                     Cell::Str(&s.name),
                     Cell::Str(&s.description),
-                    Cell::Str(if s.private { "PRIVATE" } else { "PUBLIC" }),
+                    Cell::Str(privacy(if s.private { Privacy::Private } else { Privacy::Public })),
                     Cell::OptUuid(creator),
                     Cell::Time(s.created),
-                    Cell::Str("ACTIVE"),
                     Cell::Time(s.created),
                     Cell::Int(private_above as i64),
                 ],
@@ -389,30 +424,26 @@ impl<'a> Rows<'a> {
         let links = i64::from(p.links);
         let last_comment = p.comments.iter().map(|c| c.at).max();
         let last_activity = last_comment.unwrap_or(p.created).max(p.created);
-        let hot = hot_score(likes + comments, time(p.created));
+        let hot = post_hot(likes, comments, time(p.created));
         let post_id = p.id;
         let creator = self.user(p.creator);
+        let totals = PostTotals { likes, comments, reposts, ratings, links };
+        let kinds = post_kinds(&p.kinds());
 
-        b.push(
-            &POSTS,
-            &[
-                Cell::Uuid(post_id),
-                Cell::Uuid(creator),
-                Cell::OptStr(p.title.as_deref()),
-                Cell::OptStr(p.text.as_deref()),
-                Cell::OptStr(p.url.as_deref()),
-                Cell::Str(p.kinds()),
-                Cell::Str("ACTIVE"),
-                Cell::Time(p.created),
-                Cell::Time(last_activity),
-                Cell::Int(likes),
-                Cell::Int(comments),
-                Cell::Int(reposts),
-                Cell::Int(ratings),
-                Cell::Int(rating_sum),
-                Cell::Int(links),
-            ],
-        );
+        let mut cells = Vec::with_capacity(SPACE_POSTS.columns.len());
+        cells.extend([
+            Cell::Uuid(post_id),
+            Cell::Uuid(creator),
+            Cell::OptStr(p.title.as_deref()),
+            Cell::OptStr(p.text.as_deref()),
+            Cell::OptStr(p.url.as_deref()),
+            Cell::Str(&kinds),
+            Cell::Time(p.created),
+            Cell::Time(last_activity),
+        ]);
+        cells.extend(self.copied.iter().map(|&c| Cell::Int(totals.get(c))));
+        cells.push(Cell::Int(rating_sum));
+        b.push(&POSTS, &cells);
         if self.encoding == Encoding::Values {
             // SQLite's FTS5 table; PostgreSQL derives its tsvector column by itself.
             b.push(
@@ -435,28 +466,26 @@ impl<'a> Rows<'a> {
                 }
             }
         }
+        let active = space_post_state(SpacePostState::Active);
         for (row, local_likes) in rows.iter().zip(local) {
-            b.push(
-                &SPACE_POSTS,
-                &[
-                    Cell::Uuid(self.space(row.space)),
-                    Cell::Uuid(post_id),
-                    Cell::Str(if row.direct { "DIRECT" } else { "INDIRECT" }),
-                    Cell::Str(if row.repost { "REPOST" } else { "POST" }),
-                    Cell::Str("ACTIVE"),
-                    Cell::Uuid(creator),
-                    Cell::Time(p.created),
-                    Cell::Time(last_activity),
-                    Cell::Int(likes),
-                    Cell::Int(comments),
-                    Cell::Int(reposts),
-                    Cell::Int(ratings),
-                    Cell::Int(links),
-                    Cell::Int(local_likes),
-                    Cell::Real(hot),
-                    Cell::Real(hot_score(local_likes, time(p.created))),
-                ],
-            );
+            cells.clear();
+            cells.extend([
+                Cell::Uuid(self.space(row.space)),
+                Cell::Uuid(post_id),
+                Cell::Str(if row.direct { DIRECT } else { INDIRECT }),
+                Cell::Str(if row.repost { REPOST } else { POST }),
+                Cell::Str(active),
+                Cell::Uuid(creator),
+                Cell::Time(p.created),
+                Cell::Time(last_activity),
+            ]);
+            cells.extend(self.copied.iter().map(|&c| Cell::Int(totals.get(c))));
+            cells.extend([
+                Cell::Int(local_likes),
+                Cell::Real(hot),
+                Cell::Real(local_hot(local_likes, time(p.created))),
+            ]);
+            b.push(&SPACE_POSTS, &cells);
             let t = &mut self.totals[row.space as usize];
             t.posts += 1;
             t.likes += likes;
@@ -509,7 +538,6 @@ impl<'a> Rows<'a> {
                     Cell::OptUuid(c.parent.map(|i| p.comments[i as usize].id)),
                     Cell::Uuid(self.user(c.creator)),
                     Cell::Str(&c.text),
-                    Cell::Str("ACTIVE"),
                     Cell::Time(c.at),
                     Cell::Int(replies),
                 ],
@@ -562,6 +590,13 @@ impl<'a> Rows<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_counter_the_store_copies_is_derived() {
+        assert_eq!(copied_counters().expect("known counters").len(), copied_totals().count());
+        let columns = &SPACE_POSTS.columns;
+        assert!(copied_totals().all(|c| columns.contains(&c)) && POSTS.columns.contains(&"rating_sum"));
+    }
 
     #[test]
     fn copy_text_escapes_and_formats() {

@@ -1,26 +1,22 @@
-//! `weco seed`: the seeded data is what the API would have produced, checked against recounts in SQL.
+//! `weco seed`: the seeded data is what the API would have produced.
 //!
-//! Each check recomputes something the server maintains (closure, flows, `space_posts`, every counter, local
-//! likes, hot scores) from the base rows and counts the disagreements, which must be zero. The PostgreSQL
-//! tests use a fresh database on `WECO_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`)
-//! and say SKIPPED when none answers, unless `WECO_REQUIRE_SERVICES=1`.
+//! Every value the store derives (closure, flows, which posts appear where, every counter, local likes, hot
+//! scores) is recounted from the base rows by the store's own definitions (`weco_store::invariants::verify`),
+//! which must find nothing. The checks here add what is particular to seeded data: its shape, its audiences,
+//! its timeline, that it is the same for the same seed on both backends. The PostgreSQL tests use a fresh
+//! database on `WECO_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`) and say SKIPPED when
+//! none answers, unless `WECO_REQUIRE_SERVICES=1`.
 
-use clap::Parser as _;
+use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult, Statement};
-use weco_domain::values::hot_score;
-use weco_server::Settings;
-use weco_server::config::{Cli, Command, SeedArgs};
-use weco_server::seed::{self, Report};
+use weco_seed::{Options, Preset, Report};
+use weco_store::{SeaStore, StoreOptions};
 
 const NOW: &str = "2026-01-01T00:00:00Z";
 
-fn seed_args(extra: &[&str]) -> SeedArgs {
-    let mut argv = vec!["weco", "seed", "--quiet", "--now", NOW];
-    argv.extend_from_slice(extra);
-    match Cli::try_parse_from(argv).expect("seed arguments parse").command {
-        Some(Command::Seed(args)) => *args,
-        other => panic!("expected the seed command, got {other:?}"),
-    }
+/// The preset at the tests' reference time, quietly.
+fn options(preset: Preset) -> Options {
+    Options { now: Some(NOW.into()), quiet: true, ..Options::new(preset) }
 }
 
 fn postgres_base_url() -> String {
@@ -62,15 +58,15 @@ impl Fresh {
         Some(Self { url: format!("{base}/{name}"), postgres: Some((admin_url, name)), file: None })
     }
 
-    async fn seed(&self, extra: &[&str]) -> anyhow::Result<Report> {
-        seed::run(&Settings::for_database(&self.url), &seed_args(extra)).await
+    /// The database, migrated, as `weco seed` opens it.
+    async fn store(&self) -> SeaStore {
+        let store = weco_store::connect(&StoreOptions::new(&self.url)).await.expect("opening the store");
+        migration::Migrator::up(store.connection(), None).await.expect("migrating");
+        store
     }
 
-    /// Seeds through `weco seed --database-url …`, the database named after the subcommand.
-    async fn seed_by_flag(&self, extra: &[&str]) -> anyhow::Result<Report> {
-        let mut argv = vec!["--database-url", self.url.as_str()];
-        argv.extend_from_slice(extra);
-        seed::run(&Settings::for_database("sqlite::memory:"), &seed_args(&argv)).await
+    async fn seed(&self, options: &Options) -> anyhow::Result<Report> {
+        weco_seed::run(&self.store().await, &self.url, options).await
     }
 
     async fn connect(&self) -> DatabaseConnection {
@@ -118,11 +114,6 @@ async fn none(db: &DatabaseConnection, what: &str, sql: &str) {
     assert_eq!(n, 0, "{what}: {n} disagreements\n{sql}");
 }
 
-/// `n` rows of `sql` differ from `other` in either direction.
-fn symmetric_difference(a: &str, b: &str) -> String {
-    format!("SELECT (SELECT COUNT(*) FROM ({a} EXCEPT {b}) x) + (SELECT COUNT(*) FROM ({b} EXCEPT {a}) y) AS v")
-}
-
 /// The private spaces at or above the direct spaces of the post in `post_col` of `alias` whose members do
 /// not include `user_col`: an actor who could not have seen the post.
 fn outsiders(table: &str, post_col: &str, user_col: &str) -> String {
@@ -142,44 +133,15 @@ async fn verify(db: &DatabaseConnection, report: &Report) {
         assert_eq!(scalar(db, &format!("SELECT COUNT(*) AS v FROM {table}")).await, *n as i64 + extra, "{table}");
     }
 
-    // The closure is the transitive closure of the edges with shortest depths, and flows follow the rule.
-    none(
-        db,
-        "closure",
-        &format!(
-            "WITH RECURSIVE paths(a, d, depth) AS ( \
-               SELECT id, id, 0 FROM spaces \
-               UNION ALL SELECT p.a, e.child_id, p.depth + 1 FROM paths p JOIN space_parents e ON e.parent_id = p.d), \
-             r AS (SELECT a, d, MIN(depth) AS depth FROM paths GROUP BY a, d) {}",
-            symmetric_difference(
-                "SELECT a, d, depth FROM r",
-                "SELECT ancestor_id, descendant_id, depth FROM space_closure"
-            )
-        ),
-    )
-    .await;
-    none(
-        db,
-        "flows",
-        "SELECT COUNT(*) AS v FROM space_closure r WHERE r.flows <> NOT EXISTS ( \
-           SELECT 1 FROM space_closure x JOIN spaces p ON p.id = x.ancestor_id \
-           WHERE p.privacy = 'PRIVATE' AND x.descendant_id = r.descendant_id \
-             AND NOT EXISTS (SELECT 1 FROM space_closure y WHERE y.ancestor_id = x.ancestor_id AND y.descendant_id = r.ancestor_id))",
-    )
-    .await;
-    none(db, "spaces without a parent", "SELECT COUNT(*) AS v FROM spaces s WHERE s.handle <> 'all' AND NOT EXISTS (SELECT 1 FROM space_parents e WHERE e.child_id = s.id)").await;
+    // Every derived value, recounted by the store's definitions: the closure and its flows, which posts
+    // appear where, every counter and copy, local likes, hot scores.
+    let store = SeaStore::from_connection(db.clone());
+    let found = weco_store::invariants::verify(&store).await.expect("recounting");
+    let listed: Vec<String> = found.iter().take(20).map(ToString::to_string).collect();
+    assert!(found.is_empty(), "{} derived values disagree with their recount:\n{}", found.len(), listed.join("\n"));
 
-    // space_posts holds exactly the appearances the direct placements and flows imply.
-    none(
-        db,
-        "space_posts versus closure and flows",
-        &symmetric_difference(
-            "SELECT c.ancestor_id, d.post_id FROM space_posts d \
-             JOIN space_closure c ON c.descendant_id = d.space_id AND c.flows = TRUE WHERE d.relationship = 'DIRECT'",
-            "SELECT space_id, post_id FROM space_posts",
-        ),
-    )
-    .await;
+    // What the recount does not cover: how the seed placed posts, and the times it copied.
+    none(db, "spaces without a parent", "SELECT COUNT(*) AS v FROM spaces s WHERE s.handle <> 'all' AND NOT EXISTS (SELECT 1 FROM space_parents e WHERE e.child_id = s.id)").await;
     none(db, "posts without a direct POST row", "SELECT COUNT(*) AS v FROM posts p WHERE NOT EXISTS (SELECT 1 FROM space_posts s WHERE s.post_id = p.id AND s.relationship = 'DIRECT' AND s.kind = 'POST')").await;
     none(
         db,
@@ -197,69 +159,23 @@ async fn verify(db: &DatabaseConnection, report: &Report) {
              AND NOT EXISTS (SELECT 1 FROM space_closure c2 WHERE c2.descendant_id = d2.space_id AND c2.ancestor_id = x.id))",
     )
     .await;
-
-    // Post counters, recounted.
     none(
         db,
-        "post counters",
-        "SELECT COUNT(*) AS v FROM posts p WHERE \
-           p.total_likes <> (SELECT COUNT(*) FROM post_likes l WHERE l.post_id = p.id) \
-           OR p.total_comments <> (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id) \
-           OR p.total_ratings <> (SELECT COUNT(*) FROM post_ratings r WHERE r.post_id = p.id) \
-           OR p.rating_sum <> (SELECT COALESCE(SUM(r.value), 0) FROM post_ratings r WHERE r.post_id = p.id) \
-           OR p.total_links <> (SELECT COUNT(*) FROM post_links k WHERE k.source_id = p.id OR k.target_id = p.id) \
-           OR p.total_reposts <> (SELECT COUNT(*) FROM space_posts s WHERE s.post_id = p.id AND s.kind = 'REPOST') \
+        "post last activity",
+        "SELECT COUNT(*) AS v FROM posts p WHERE p.state <> 'ACTIVE' \
            OR p.last_activity_at <> COALESCE((SELECT MAX(c.created_at) FROM comments c WHERE c.post_id = p.id), p.created_at)",
     )
     .await;
-    none(db, "comment replies", "SELECT COUNT(*) AS v FROM comments c WHERE c.total_replies <> (SELECT COUNT(*) FROM comments r WHERE r.parent_id = c.id)").await;
-
-    // space_posts rows carry their post's counters, and local likes are the likes cast at or below the space.
     none(
         db,
-        "space_posts copies of post counters",
+        "space_posts copies of the post's author and times",
         "SELECT COUNT(*) AS v FROM space_posts s JOIN posts p ON p.id = s.post_id WHERE \
-           s.total_likes <> p.total_likes OR s.total_comments <> p.total_comments OR s.total_reposts <> p.total_reposts \
-           OR s.total_ratings <> p.total_ratings OR s.total_links <> p.total_links OR s.creator_id <> p.creator_id \
-           OR s.created_at <> p.created_at OR s.last_activity_at <> p.last_activity_at OR s.state <> 'ACTIVE'",
+           s.creator_id <> p.creator_id OR s.created_at <> p.created_at OR s.last_activity_at <> p.last_activity_at \
+           OR s.state <> 'ACTIVE'",
     )
     .await;
-    none(
-        db,
-        "local likes",
-        "SELECT COUNT(*) AS v FROM space_posts s WHERE s.local_likes <> (SELECT COUNT(*) FROM post_likes l \
-           JOIN space_closure c ON c.descendant_id = l.space_id AND c.ancestor_id = s.space_id WHERE l.post_id = s.post_id)",
-    )
-    .await;
-    for row in rows(
-        db,
-        "SELECT s.hot, s.local_hot, s.local_likes, p.total_likes, p.total_comments, p.created_at \
-         FROM space_posts s JOIN posts p ON p.id = s.post_id",
-    )
-    .await
-    {
-        let get_f = |c: &str| row.try_get::<f64>("", c).expect(c);
-        let get_i = |c: &str| row.try_get::<i64>("", c).expect(c);
-        let created = row.try_get::<chrono::DateTime<chrono::Utc>>("", "created_at").expect("created_at");
-        let hot = hot_score(get_i("total_likes") + get_i("total_comments"), created);
-        let local_hot = hot_score(get_i("local_likes"), created);
-        assert!((get_f("hot") - hot).abs() < 1e-9, "hot {} ≠ {hot}", get_f("hot"));
-        assert!((get_f("local_hot") - local_hot).abs() < 1e-9, "local_hot {} ≠ {local_hot}", get_f("local_hot"));
-    }
+    none(db, "spaces and comments not active", "SELECT (SELECT COUNT(*) FROM spaces WHERE state <> 'ACTIVE') + (SELECT COUNT(*) FROM comments WHERE state <> 'ACTIVE') AS v").await;
 
-    // Space counters, recounted from the base tables.
-    none(
-        db,
-        "space counters",
-        "SELECT COUNT(*) AS v FROM spaces x WHERE \
-           x.total_posts <> (SELECT COUNT(*) FROM space_posts s WHERE s.space_id = x.id AND s.state = 'ACTIVE') \
-           OR x.total_post_likes <> (SELECT COUNT(*) FROM space_posts s JOIN post_likes l ON l.post_id = s.post_id \
-                                     WHERE s.space_id = x.id AND s.state = 'ACTIVE') \
-           OR x.total_comments <> (SELECT COUNT(*) FROM space_posts s JOIN comments c ON c.post_id = s.post_id \
-                                   WHERE s.space_id = x.id AND s.state = 'ACTIVE') \
-           OR x.total_followers <> (SELECT COUNT(*) FROM space_followers f WHERE f.space_id = x.id)",
-    )
-    .await;
     none(
         db,
         "space last activity",
@@ -282,7 +198,8 @@ async fn verify(db: &DatabaseConnection, report: &Report) {
         .await;
     }
 
-    // Nobody acts on a post they could not see (DESIGN §5): authors, likers, raters, commenters, linkers.
+    // Nobody acts on a post they could not see (docs/privacy.md rule 4): authors, likers, raters, commenters,
+    // linkers.
     for (table, post, user) in [
         ("posts", "id", "creator_id"),
         ("post_likes", "post_id", "user_id"),
@@ -327,7 +244,7 @@ async fn verify(db: &DatabaseConnection, report: &Report) {
     let hash: String = rows(db, "SELECT password_hash FROM users ORDER BY handle LIMIT 1").await[0]
         .try_get("", "password_hash")
         .expect("password hash");
-    assert!(weco_domain::auth::verify_password(seed::SEED_PASSWORD, &hash));
+    assert!(weco_domain::auth::verify_password(weco_seed::SEED_PASSWORD, &hash));
 }
 
 /// Everything that identifies the data set, in a form that compares across runs and backends. Column types
@@ -419,7 +336,7 @@ async fn demo_checks(db: &DatabaseConnection) {
 #[tokio::test]
 async fn seed_small_sqlite() {
     let db = Fresh::sqlite();
-    let report = db.seed(&["--preset", "small"]).await.expect("seed");
+    let report = db.seed(&options(Preset::Small)).await.expect("seed");
     assert_eq!(report.rows_in("posts"), 5_000);
     let conn = db.connect().await;
     assert_eq!(conn.get_database_backend(), DbBackend::Sqlite);
@@ -429,19 +346,19 @@ async fn seed_small_sqlite() {
     assert!(scalar(&conn, "SELECT COUNT(*) AS v FROM posts_fts WHERE posts_fts MATCH 'welcome'").await > 0);
 
     // Seeding refuses a database that already has data.
-    let again = db.seed(&["--preset", "small"]).await.expect_err("a second seed must be refused");
+    let again = db.seed(&options(Preset::Small)).await.expect_err("a second seed must be refused");
     assert!(format!("{again:#}").contains("not empty"), "{again:#}");
 
     // The same seed gives the same data, ids included.
     let twin = Fresh::sqlite();
-    twin.seed(&["--preset", "small"]).await.expect("seed twin");
+    twin.seed(&options(Preset::Small)).await.expect("seed twin");
     assert!(fingerprint(&conn).await == fingerprint(&twin.connect().await).await, "same seed, different data");
 }
 
 #[tokio::test]
 async fn seed_small_postgres() {
     let Some(db) = Fresh::postgres().await else { return };
-    let report = db.seed(&["--preset", "small"]).await.expect("seed");
+    let report = db.seed(&options(Preset::Small)).await.expect("seed");
     let conn = db.connect().await;
     verify(&conn, &report).await;
     check_shape(&conn).await;
@@ -460,18 +377,21 @@ async fn seed_small_postgres() {
 
     // The same seed gives the same data on SQLite, ids included.
     let twin = Fresh::sqlite();
-    twin.seed(&["--preset", "small"]).await.expect("seed twin");
+    twin.seed(&options(Preset::Small)).await.expect("seed twin");
     assert!(fingerprint(&conn).await == fingerprint(&twin.connect().await).await, "PostgreSQL and SQLite differ");
     // A different seed gives different data.
     let other = Fresh::sqlite();
-    other.seed(&["--preset", "small", "--seed", "7", "--posts", "500", "--likes", "1000"]).await.expect("seed other");
+    let mut seven = options(Preset::Small);
+    seven.seed = 7;
+    (seven.overrides.posts, seven.overrides.likes) = (Some(500), Some(1000));
+    other.seed(&seven).await.expect("seed other");
     assert!(fingerprint(&conn).await != fingerprint(&other.connect().await).await);
 }
 
 #[tokio::test]
 async fn seed_demo_sqlite() {
     let db = Fresh::sqlite();
-    let report = db.seed_by_flag(&["--demo"]).await.expect("seed demo");
+    let report = db.seed(&options(Preset::Demo)).await.expect("seed demo");
     let conn = db.connect().await;
     verify(&conn, &report).await;
     demo_checks(&conn).await;
@@ -480,7 +400,7 @@ async fn seed_demo_sqlite() {
 #[tokio::test]
 async fn seed_demo_postgres() {
     let Some(db) = Fresh::postgres().await else { return };
-    let report = db.seed(&["--preset", "demo"]).await.expect("seed demo");
+    let report = db.seed(&options(Preset::Demo)).await.expect("seed demo");
     let conn = db.connect().await;
     verify(&conn, &report).await;
     demo_checks(&conn).await;
@@ -488,8 +408,21 @@ async fn seed_demo_postgres() {
 
 #[test]
 fn counts_do_not_apply_to_the_demo() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let db = Fresh::sqlite();
-    let err = rt.block_on(db.seed(&["--demo", "--posts", "10"])).expect_err("refused");
+    let mut demo = options(Preset::Demo);
+    demo.overrides.posts = Some(10);
+    let err = demo.prepare().expect_err("refused");
     assert!(err.to_string().contains("demo"), "{err}");
+}
+
+#[test]
+fn bad_counts_shares_and_times_are_refused_before_any_database_is_opened() {
+    let mut none = options(Preset::Small);
+    none.overrides.users = Some(0);
+    assert!(none.prepare().expect_err("no users").to_string().contains("--users"));
+    let mut share = options(Preset::Small);
+    share.overrides.private_share = Some(1.5);
+    assert!(share.prepare().expect_err("share").to_string().contains("--private-share"));
+    let mut time = options(Preset::Small);
+    time.now = Some("yesterday".into());
+    assert!(format!("{:#}", time.prepare().expect_err("time")).contains("RFC 3339"));
 }
