@@ -33,7 +33,7 @@ struct Tally {
 /// appearances and counters the reactions update), for a few seconds. Refusals the API documents (`CONFLICT`
 /// for an edge that exists, `NOT_FOUND` for one that does not) are fine; an `INTERNAL` error — a deadlock or a
 /// serialization failure that escaped the unit of work's retries — is not. Afterwards each post's like count
-/// is exactly the number of writers whose like stands.
+/// is exactly the number of writers whose like stands, and every derived value equals its recount.
 async fn sixteen_writers_contending_for_the_same_posts_and_spaces_never_get_an_internal_error(app: TestApp) {
     let (ada, _) = app.register("ada").await;
     let parents = [app.create_space(&ada, "left", None).await, app.create_space(&ada, "right", None).await];
@@ -125,4 +125,8 @@ async fn sixteen_writers_contending_for_the_same_posts_and_spaces_never_get_an_i
         counted += data["post"]["totalComments"].as_i64().unwrap_or_default();
     }
     assert_eq!(counted, comments, "every comment counted once");
+
+    // And so is everything else the storm touched: every space's totals, every feed row's copies and scores,
+    // the closure table and the appearances, each against a recount from the rows it derives from.
+    app.assert_invariants().await;
 }

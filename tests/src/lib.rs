@@ -256,6 +256,15 @@ impl TestApp {
         Database::connect(&self.database.url).await.expect("connecting to the test database")
     }
 
+    /// Recounts every derived value in the test's database (counters, copies, scores, the closure table and
+    /// the posts' appearances) and fails the test with each one the server left wrong.
+    pub async fn assert_invariants(&self) {
+        let store = weco_store::SeaStore::from_connection(self.db().await);
+        let found = weco_store::invariants::verify(&store).await.expect("recounting the database");
+        let listed: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert!(found.is_empty(), "{} values disagree with their recount:\n{}", found.len(), listed.join("\n"));
+    }
+
     /// SQL statements the server has run so far (from `/metrics`).
     pub async fn statements(&self) -> u64 {
         self.metric("weco_db_statements_total").await
