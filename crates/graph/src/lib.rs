@@ -70,6 +70,7 @@ pub fn schema_builder(app: App, limits: SchemaLimits) -> SchemaBuilder<Query, Mu
         .data(limits)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(error::InputErrors)
 }
 
 /// The SDL clients are written against (what `schema.graphql` holds).
