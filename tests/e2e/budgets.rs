@@ -62,6 +62,9 @@ on_both_backends_with!(
     },
     documents_whose_fragments_spread_twice_are_refused_in_milliseconds_on_every_path => |_: &mut Settings| {},
     out_of_range_integers_are_validation_errors => |_: &mut Settings| {},
+    lists_whose_length_the_cost_cannot_know_are_held_to_the_cost_limit_as_they_resolve => |s: &mut Settings| {
+        s.max_complexity = 150;
+    },
     a_websocket_may_hold_only_so_many_operations_at_once => |s: &mut Settings| s.ws_max_subscriptions = 2,
     an_address_may_hold_only_so_many_websockets_at_once => |s: &mut Settings| s.ws_max_connections_per_address = 2,
     metrics_are_served_on_their_own_address_when_configured => |s: &mut Settings| {
@@ -317,6 +320,32 @@ async fn out_of_range_integers_are_validation_errors(app: TestApp) {
     let body = app.gql(Some(&token), rate, json!({ "p": post })).await;
     assert_eq!(code(&body), "VALIDATION", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "value", "{body}");
+}
+
+async fn lists_whose_length_the_cost_cannot_know_are_held_to_the_cost_limit_as_they_resolve(app: TestApp) {
+    // A chain of twelve nested spaces: the deepest has twelve ancestors, each of those as many as it is deep.
+    let (token, _) = app.register("ada").await;
+    let mut parent: Option<String> = None;
+    for depth in 1..=12 {
+        let id = app.create_space(&token, &format!("chain-{depth}"), parent.as_deref()).await;
+        parent = Some(id);
+    }
+    // One level is what it looks like.
+    let data = app.ok(None, r#"{ space(handle: "chain-12") { ancestors { handle } } }"#, json!({})).await;
+    assert_eq!(data["space"]["ancestors"].as_array().map(Vec::len), Some(12));
+    // Four levels cost a handful before execution, and would resolve more than a thousand fields.
+    let nested = r#"{ space(handle: "chain-12") { ancestors { ancestors { ancestors { ancestors { handle } } } } } }"#;
+    let body = app.gql(None, nested, json!({})).await;
+    assert_eq!(code(&body), "RESPONSE_TOO_LARGE", "{}", body.to_string().chars().take(400).collect::<String>());
+    assert_eq!(
+        body["errors"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        body.to_string().chars().take(400).collect::<String>()
+    );
+    assert!(body["data"].is_null(), "the response is replaced by the error");
+    let size = body.to_string().len();
+    assert!(size < 40_000, "the work stopped about where the limit is: {size} bytes");
 }
 
 async fn a_websocket_may_hold_only_so_many_operations_at_once(app: TestApp) {

@@ -209,6 +209,20 @@ pub fn too_large(limit: usize) -> Response {
     Response::from_errors(vec![error])
 }
 
+/// A response the schema stopped for its size (`RESPONSE_TOO_LARGE`, see `weco_graph`'s budget) is replaced by
+/// that error alone, without data: the data it holds is cut short arbitrarily.
+pub fn stopped_for_size(response: &Response) -> Option<Response> {
+    let stopped = response.errors.iter().find(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|code| matches!(code, async_graphql::Value::String(code) if code == "RESPONSE_TOO_LARGE"))
+    })?;
+    let mut error = ServerError::new(stopped.message.clone(), None);
+    error.extensions = stopped.extensions.clone();
+    Some(Response::from_errors(vec![error]))
+}
+
 /// `POST /graphql` and `GET /graphql`. The viewer (`identify`) and the client's address were read by the layers
 /// in front (`routes`).
 ///
@@ -264,6 +278,8 @@ pub async fn graphql(
     };
     let max = state.limits.max_response_bytes;
     let render = |r: &Response| -> String {
+        let stopped = stopped_for_size(r);
+        let r = stopped.as_ref().unwrap_or(r);
         let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
         if media == MediaType::GraphQlResponse
             && is_request_error(r)

@@ -144,6 +144,7 @@ impl Application {
                 max_depth: settings.max_depth,
                 max_complexity: settings.max_complexity,
                 access_recheck: std::time::Duration::from_millis(settings.subscription_access_recheck_ms),
+                max_response_bytes: settings.max_response_bytes.max(1024),
             },
         );
         // Each event of a websocket subscription is held to the request timeout (`ws`).

@@ -447,6 +447,9 @@ async fn run_operation(
             None => responses.next().await,
         };
         let Some(mut response) = response else { break };
+        if let Some(stopped) = crate::http::stopped_for_size(&response) {
+            response = stopped;
+        }
         let mut serialized = json_string(&response);
         if serialized.len() > max {
             state.metrics.count_error("RESPONSE_TOO_LARGE");
@@ -670,7 +673,10 @@ async fn produce(
 ) {
     let scope = RequestScope::new(&state.app, viewer);
     let mut responses = state.schema.execute_stream(request.data(scope));
-    while let Some(response) = responses.next().await {
+    while let Some(mut response) = responses.next().await {
+        if let Some(stopped) = crate::http::stopped_for_size(&response) {
+            response = stopped;
+        }
         if is_request_error(&response) {
             // No one may join a group that has ended: forget it before telling the members.
             state.groups.forget(&key, id);
