@@ -90,7 +90,10 @@ pub struct Settings {
     pub max_nesting: usize,
 
     /// Highest cost a query may have: a field costs 1, a connection `first` times what one of its items
-    /// selects (so nested connections multiply). Refused queries get code `VALIDATION`.
+    /// selects (so nested connections multiply). Refused queries get code `VALIDATION`, and so are documents
+    /// whose fragments expand to more selections than this, before validation. While it runs, an operation may
+    /// resolve at most twice this many fields and list items (lists whose length the cost cannot know, such as
+    /// `ancestors`, count by their length), beyond which it is stopped with `RESPONSE_TOO_LARGE`.
     #[arg(long, env = "WECO_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
 
@@ -118,8 +121,9 @@ pub struct Settings {
     #[arg(long, env = "WECO_LOGIN_MAX_DELAY_SECS", default_value_t = 900)]
     pub login_max_delay_secs: u64,
 
-    /// Largest response one operation may send, in bytes: a larger one is replaced by an error with code
-    /// `RESPONSE_TOO_LARGE` (over HTTP and websockets). The operation still ran: a mutation keeps its writes.
+    /// Largest response one operation may send, in bytes: an operation that resolves more text than this is
+    /// stopped, and a response larger once serialized is replaced, by an error with code `RESPONSE_TOO_LARGE`
+    /// (over HTTP and websockets). What ran stays done: a mutation keeps its writes.
     #[arg(long, env = "WECO_MAX_RESPONSE_BYTES", default_value_t = 16_777_216)]
     pub max_response_bytes: usize,
 
@@ -148,7 +152,8 @@ pub struct Settings {
     #[arg(long, env = "WECO_FIELD_SUGGESTIONS", default_value_t = true, action = ArgAction::Set)]
     pub field_suggestions: bool,
 
-    /// Longest time a request may take, in seconds (408 beyond).
+    /// Longest time a request may take, in seconds (408 beyond); over websockets, each query, mutation and
+    /// subscription event (`TIMEOUT` beyond).
     #[arg(long, env = "WECO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
