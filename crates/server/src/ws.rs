@@ -815,3 +815,61 @@ mod tests {
         assert!(!shareable(&mut request("subscription {", json!({}))));
     }
 }
+
+#[cfg(test)]
+mod event_timeouts {
+    use super::{EventDeadline, EventTimeouts};
+    use async_graphql::{EmptyMutation, Object, Request, Schema, Subscription};
+    use futures_util::{Stream, StreamExt};
+    use std::time::Duration;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn ok(&self) -> bool {
+            true
+        }
+    }
+
+    /// An event that comes after `wait_ms` and takes `resolve_ms` to resolve.
+    struct Event {
+        resolve_ms: u64,
+    }
+
+    #[Object]
+    impl Event {
+        async fn value(&self) -> u64 {
+            tokio::time::sleep(Duration::from_millis(self.resolve_ms)).await;
+            self.resolve_ms
+        }
+    }
+
+    struct Events;
+
+    #[Subscription]
+    impl Events {
+        async fn events(&self, wait_ms: u64, resolve_ms: u64) -> impl Stream<Item = Event> {
+            futures_util::stream::once(async move {
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                Event { resolve_ms }
+            })
+        }
+    }
+
+    async fn first_event(wait_ms: u64, resolve_ms: u64) -> serde_json::Value {
+        let schema = Schema::build(Query, EmptyMutation, Events).extension(EventTimeouts).finish();
+        let query = format!("subscription {{ events(waitMs: {wait_ms}, resolveMs: {resolve_ms}) {{ value }} }}");
+        let request = Request::new(query).data(EventDeadline(Duration::from_millis(200)));
+        let response = schema.execute_stream(request).next().await.expect("an event");
+        serde_json::to_value(response).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn each_event_is_held_to_the_deadline_but_not_the_wait_for_it() {
+        let slow_to_come = first_event(400, 1).await;
+        assert_eq!(slow_to_come["data"]["events"]["value"], 1, "{slow_to_come}");
+        let slow_to_resolve = first_event(1, 60_000).await;
+        assert_eq!(slow_to_resolve["errors"][0]["extensions"]["code"], "TIMEOUT", "{slow_to_resolve}");
+    }
+}
