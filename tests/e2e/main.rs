@@ -2,6 +2,7 @@
 
 mod access_live;
 mod accounts;
+mod budgets;
 mod clients;
 mod holarchy;
 mod http;

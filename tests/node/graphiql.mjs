@@ -65,6 +65,13 @@ page.on('request', (request) => {
 });
 page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
 page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+// The page is served with a Content-Security-Policy: whatever it blocks (a script, a style, a connection) is a
+// problem, since GraphiQL needs all it loads.
+page.on('console', (message) => {
+  if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+    problems.push(`blocked by the Content-Security-Policy: ${message.text()}`);
+  }
+});
 
 // The subscription is live once GraphiQL's socket has been acknowledged and has sent `subscribe`. Every frame
 // is kept for the error report: a subscription that shows nothing is otherwise hard to tell apart from one

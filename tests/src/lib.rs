@@ -116,6 +116,8 @@ impl Drop for TestDatabase {
 /// A running server over its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when the settings put it on an address of its own.
+    pub metrics_addr: Option<SocketAddr>,
     pub backend: Backend,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -151,6 +153,7 @@ impl TestApp {
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("building the application");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = app
@@ -159,7 +162,15 @@ impl TestApp {
                 })
                 .await;
         });
-        Self { addr, backend, client: reqwest::Client::new(), shutdown: Some(tx), server: Some(server), database }
+        Self {
+            addr,
+            metrics_addr,
+            backend,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+            database,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -10,7 +10,7 @@ use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
 use crate::jobs::JobRegistry;
 use crate::outbox::Relay;
-use crate::ports::{Clock, EventBus, PasswordHasher};
+use crate::ports::{Clock, EventBus, LoginThrottle, PasswordHasher};
 use crate::posts::PostService;
 use crate::uow::Store;
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub struct Ports {
     /// Where committed events go, and where subscriptions read them.
     pub bus: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
+    /// Consulted by every login: slows password guessing down per account and per address.
+    pub login_throttle: Arc<dyn LoginThrottle>,
     /// Called after a unit of work that queued a job commits, so a job runner can look at once.
     pub wake_jobs: Option<Arc<dyn Fn() + Send + Sync>>,
     pub failpoints: Failpoints,

@@ -1,10 +1,12 @@
-//! The ports that are not a database: the event bus, password hashing and the clock. The repository ports
+//! The ports that are not a database: the event bus, password hashing, the clock and the login throttle. The
+//! repository ports
 //! live with their areas (`accounts::ports`, `holarchy::ports`, …) and come together in [`crate::uow`].
 
 use crate::error::DomainResult;
 use crate::events::{Delivery, Envelope, Topic};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Password hashing, run where CPU-heavy work belongs (a blocking thread on a server).
@@ -56,3 +58,40 @@ pub trait EventBus: Send + Sync {
 
 /// A subscriber's stream of deliveries.
 pub type EventStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = Delivery> + Send>>;
+
+/// One login attempt as the throttle sees it: the account it names and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoginAttempt {
+    /// The account: its user id when the login names one, else the login itself (trimmed, e-mail addresses
+    /// in lower case), so guesses at an account that does not exist are slowed down the same way and the
+    /// throttle tells nobody which accounts exist.
+    pub account: String,
+    /// The client's address, when the caller knows it.
+    pub address: Option<IpAddr>,
+}
+
+/// Slows password guessing down. [`crate::accounts::AccountService::login`] asks it before checking a password
+/// and tells it how the check went, so no way of logging in can skip it: after a run of failures an account (or
+/// an address) must wait, longer after each further failure, and a success clears the account's run. The
+/// server keeps the counts in each replica's memory.
+pub trait LoginThrottle: Send + Sync {
+    /// Whether the attempt may go ahead; `Err(wait)` when its account or address must wait that long first.
+    fn check(&self, attempt: &LoginAttempt) -> Result<(), Duration>;
+    /// The password was wrong (or the account does not exist).
+    fn failed(&self, attempt: &LoginAttempt);
+    /// The login succeeded.
+    fn succeeded(&self, attempt: &LoginAttempt);
+}
+
+/// No throttle at all: for tools and tests that log in without a server around them.
+pub struct NoLoginThrottle;
+
+impl LoginThrottle for NoLoginThrottle {
+    fn check(&self, _: &LoginAttempt) -> Result<(), Duration> {
+        Ok(())
+    }
+
+    fn failed(&self, _: &LoginAttempt) {}
+
+    fn succeeded(&self, _: &LoginAttempt) {}
+}

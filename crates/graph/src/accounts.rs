@@ -10,7 +10,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
-use weco_domain::accounts::{LoginInput as Login, RegisterInput as Register};
+use weco_domain::accounts::{ClientAddress, LoginInput as Login, RegisterInput as Register};
 use weco_domain::{App, DomainError, User, UserId};
 
 /// A person on Weco.
@@ -142,7 +142,10 @@ impl AccountMutation {
 
     /// Logs in with a handle or e-mail address and a password.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> ApiResult<AuthPayload> {
-        let (token, user) = app(ctx).accounts().login(Login { login: input.login, password: input.password }).await?;
+        // The server hands each request the client's address, which the login throttle also counts by.
+        let address = ctx.data_opt::<ClientAddress>().map(|a| a.0);
+        let (token, user) =
+            app(ctx).accounts().login(Login { login: input.login, password: input.password, address }).await?;
         Ok(AuthPayload { token, user: user.into() })
     }
 

@@ -6,6 +6,7 @@
 //! - `ids`, `connection`: ID parsing, opaque cursors, Relay connections and their cost for the query limit.
 //! - `scope`: the request's viewer and its DataLoaders, so nested fields cost one batched query per level.
 //! - `enums`: the schema's enums.
+//! - `budget`: the cost limit and the response size held at run time, while the operation resolves.
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
 //! `holarchy`, `access`, `posts`, `feeds`; `subscription` streams live feeds and post updates. The roots
@@ -15,6 +16,7 @@ pub mod error;
 
 mod access;
 mod accounts;
+mod budget;
 mod connection;
 mod enums;
 mod feeds;
@@ -47,11 +49,13 @@ pub type WecoSchema = Schema<Query, Mutation, Subscription>;
 pub struct SchemaLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Most bytes of text one operation may resolve (see `budget`).
+    pub max_response_bytes: usize,
 }
 
 impl Default for SchemaLimits {
     fn default() -> Self {
-        Self { max_depth: 16, max_complexity: 50_000 }
+        Self { max_depth: 16, max_complexity: 50_000, max_response_bytes: 16 * 1024 * 1024 }
     }
 }
 
@@ -67,6 +71,11 @@ pub fn schema_builder(app: App, limits: SchemaLimits) -> SchemaBuilder<Query, Mu
         .data(limits)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(error::InputErrors)
+        .extension(budget::ResolveBudget {
+            max_resolved: limits.max_complexity.saturating_mul(2),
+            max_bytes: limits.max_response_bytes,
+        })
 }
 
 /// The SDL clients are written against (what `schema.graphql` holds).

@@ -58,18 +58,23 @@ pub fn viewer_from_payload(state: &AppState, payload: Option<&Value>) -> Result<
     }
 }
 
-/// The client's address: the connection's, or behind a trusted proxy the first `X-Forwarded-For` entry.
+/// The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` entry — the
+/// address the proxy in front of the server saw. Entries before it are whatever the client sent (proxies
+/// append to the header, or add one of their own after the client's), so the first one could be any address
+/// the client chose, and every per-address limit with it.
 pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.limits.trust_forwarded_for
-        && let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|first| first.trim().parse().ok())
+        && let Some(ip) = forwarded_for(headers)
     {
         return ip;
     }
     peer.ip()
+}
+
+/// The last address in the `X-Forwarded-For` headers, if it is one.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
+    last.rsplit(',').next()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -85,5 +90,17 @@ mod tests {
         assert_eq!(token_of("Bearer ", false), Err(Refused::Malformed));
         assert_eq!(token_of("Bearer    ", true), Err(Refused::Malformed));
         assert_eq!(token_of("", true), Err(Refused::Malformed));
+    }
+
+    #[test]
+    fn the_forwarded_address_is_the_one_the_proxy_added_not_one_the_client_sent() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_for(&headers), None);
+        headers.append("x-forwarded-for", "1.1.1.1, 10.0.0.7".parse().expect("header"));
+        assert_eq!(forwarded_for(&headers), "10.0.0.7".parse().ok());
+        headers.append("x-forwarded-for", "192.0.2.9".parse().expect("header"));
+        assert_eq!(forwarded_for(&headers), "192.0.2.9".parse().ok(), "a proxy that adds a header of its own");
+        headers.insert("x-forwarded-for", "10.0.0.7, not-an-address".parse().expect("header"));
+        assert_eq!(forwarded_for(&headers), None);
     }
 }

@@ -91,7 +91,10 @@ pub struct Settings {
     pub max_nesting: usize,
 
     /// Highest cost a query may have: a field costs 1, a connection `first` times what one of its items
-    /// selects (so nested connections multiply). Refused queries get code `VALIDATION`.
+    /// selects (so nested connections multiply). Refused queries get code `VALIDATION`, and so are documents
+    /// whose fragments expand to more selections than this, before validation. While it runs, an operation may
+    /// resolve at most twice this many fields and list items (lists whose length the cost cannot know, such as
+    /// `ancestors`, count by their length), beyond which it is stopped with `RESPONSE_TOO_LARGE`.
     #[arg(long, env = "WECO_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
 
@@ -103,7 +106,55 @@ pub struct Settings {
     #[arg(long, env = "WECO_RATE_LIMIT_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
 
-    /// Longest time a request may take, in seconds (408 beyond).
+    /// Failed logins in a row an account may have before each further attempt on it waits: after this many,
+    /// attempts are refused with `RATE_LIMITED` for a delay that starts at one second and doubles with each
+    /// further failure, up to `login_max_delay_secs`; a successful login clears the count. Counted per
+    /// replica, in memory. 0 turns the account throttle off.
+    #[arg(long, env = "WECO_LOGIN_FAILURES_BEFORE_DELAY", default_value_t = 5)]
+    pub login_failures_before_delay: u32,
+
+    /// Failed logins in a row one client address may have (whatever accounts they name) before its attempts
+    /// wait as above. Higher than the account's, since many people may share an address. 0 turns it off.
+    #[arg(long, env = "WECO_LOGIN_ADDRESS_FAILURES_BEFORE_DELAY", default_value_t = 20)]
+    pub login_address_failures_before_delay: u32,
+
+    /// The longest delay a throttled account or address waits between login attempts, in seconds.
+    #[arg(long, env = "WECO_LOGIN_MAX_DELAY_SECS", default_value_t = 900)]
+    pub login_max_delay_secs: u64,
+
+    /// Largest response one operation may send, in bytes: an operation that resolves more text than this is
+    /// stopped, and a response larger once serialized is replaced, by an error with code `RESPONSE_TOO_LARGE`
+    /// (over HTTP and websockets). What ran stays done: a mutation keeps its writes.
+    #[arg(long, env = "WECO_MAX_RESPONSE_BYTES", default_value_t = 16_777_216)]
+    pub max_response_bytes: usize,
+
+    /// Most operations (subscriptions included) one websocket may have in progress; one more is refused with an
+    /// `error` carrying code `RATE_LIMITED`, and the connection stays open. 0 means no limit.
+    #[arg(long, env = "WECO_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+
+    /// Most websockets one client address may hold open on this replica; one more is refused before the
+    /// upgrade with status 429 and code `RATE_LIMITED`. 0 means no limit.
+    #[arg(long, env = "WECO_WS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub ws_max_connections_per_address: usize,
+
+    /// Serve `/metrics` on this address instead of the main one (for example `0.0.0.0:9090`, reachable by the
+    /// metrics scraper only); unset, `/metrics` is on the main address.
+    #[arg(long, env = "WECO_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+
+    /// Answer introspection queries (`__schema`, `__type`). GraphiQL and code generators need them; a
+    /// deployment may turn them off (`false`) to keep the schema from strangers. `__typename` always works.
+    #[arg(long, env = "WECO_INTROSPECTION", default_value_t = true, action = ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Suggest field names in validation errors ("Did you mean …?"); `false` keeps errors from spelling out
+    /// the schema when introspection is off.
+    #[arg(long, env = "WECO_FIELD_SUGGESTIONS", default_value_t = true, action = ArgAction::Set)]
+    pub field_suggestions: bool,
+
+    /// Longest time a request may take, in seconds (408 beyond); over websockets, each query, mutation and
+    /// subscription event (`TIMEOUT` beyond).
     #[arg(long, env = "WECO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
@@ -120,8 +171,9 @@ pub struct Settings {
     #[arg(long, env = "WECO_WS_ORIGINS", value_delimiter = ',')]
     pub ws_origins: Vec<String>,
 
-    /// Take the client address for rate limiting from the first `X-Forwarded-For` entry: set it only behind a
-    /// proxy that writes that header, or clients could pick their own address.
+    /// Take the client address for rate limiting from the last `X-Forwarded-For` entry (the one the proxy in
+    /// front added): set it only behind one proxy that writes that header, or clients could pick their own
+    /// address.
     #[arg(long, env = "WECO_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
@@ -158,6 +210,15 @@ impl Settings {
             max_complexity: 50_000,
             rate_limit_per_minute: 0,
             rate_limit_burst: 200,
+            login_failures_before_delay: 5,
+            login_address_failures_before_delay: 20,
+            login_max_delay_secs: 900,
+            max_response_bytes: 16_777_216,
+            ws_max_subscriptions: 100,
+            ws_max_connections_per_address: 256,
+            metrics_listen: None,
+            introspection: true,
+            field_suggestions: true,
             request_timeout_secs: 30,
             request_timeout_ms: None,
             cors_origins: vec!["*".into()],
@@ -207,6 +268,15 @@ impl fmt::Debug for Settings {
             .field("max_complexity", &self.max_complexity)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("login_failures_before_delay", &self.login_failures_before_delay)
+            .field("login_address_failures_before_delay", &self.login_address_failures_before_delay)
+            .field("login_max_delay_secs", &self.login_max_delay_secs)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("ws_max_subscriptions", &self.ws_max_subscriptions)
+            .field("ws_max_connections_per_address", &self.ws_max_connections_per_address)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("introspection", &self.introspection)
+            .field("field_suggestions", &self.field_suggestions)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("cors_origins", &self.cors_origins)

@@ -11,6 +11,8 @@
 //!   query; the queries are kept in Redis when configured, so every replica knows them.
 //! - Every error leaving here carries `extensions.code`.
 
+use crate::admission::{AdmissionLimits, admit};
+use crate::limits::{Client, OverBudget};
 use crate::state::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, Variables};
@@ -23,6 +25,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use weco_domain::Viewer;
+use weco_domain::accounts::ClientAddress;
 use weco_graph::RequestScope;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -82,21 +85,6 @@ impl MediaType2 {
 
 fn fail(status: StatusCode, media: MediaType, code: &str, message: &str) -> HttpResponse {
     error_response(status, MediaType2(media), code, message)
-}
-
-/// The kind of operation the request would run (after APQ resolved its query).
-fn operation_type(request: &Request) -> Result<OperationType, String> {
-    let doc = async_graphql::parser::parse_query(&request.query).map_err(|e| e.to_string())?;
-    let mut selected = doc.operations.iter().filter(|(name, _)| match (&request.operation_name, name) {
-        (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
-        (Some(_), None) => false,
-        (None, _) => true,
-    });
-    match (selected.next(), selected.next()) {
-        (Some((_, op)), None) => Ok(op.node.ty),
-        (Some(_), Some(_)) => Err("the document has several operations: name one with operationName".into()),
-        (None, _) => Err("no operation with that name".into()),
-    }
 }
 
 /// Reads a GET request's query string into a request.
@@ -199,111 +187,73 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e: &ServerError| e.path.is_empty())
 }
 
-/// `POST /graphql` and `GET /graphql`. The viewer was read, and the rate limit applied, by the layers in front
-/// (`routes`).
+/// A 429 with code `RATE_LIMITED` and `Retry-After`, for a request its client's budget cannot pay for.
+pub fn over_budget_response(media: MediaType2, over: &OverBudget) -> HttpResponse {
+    let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &over.message());
+    if let Ok(v) = HeaderValue::from_str(&over.retry_after_secs().to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// The error that replaces a response larger than `max_response_bytes`.
+pub fn too_large(limit: usize) -> Response {
+    let mut error = ServerError::new(
+        format!(
+            "the response is larger than the server sends ({limit} bytes): ask for fewer items or fields \
+             (the operation ran; a mutation kept its writes)"
+        ),
+        None,
+    );
+    error.extensions.get_or_insert_with(Default::default).set("code", "RESPONSE_TOO_LARGE");
+    Response::from_errors(vec![error])
+}
+
+/// A response the schema stopped for its size (`RESPONSE_TOO_LARGE`, see `weco_graph`'s budget) is replaced by
+/// that error alone, without data: the data it holds is cut short arbitrarily.
+pub fn stopped_for_size(response: &Response) -> Option<Response> {
+    let stopped = response.errors.iter().find(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|code| matches!(code, async_graphql::Value::String(code) if code == "RESPONSE_TOO_LARGE"))
+    })?;
+    let mut error = ServerError::new(stopped.message.clone(), None);
+    error.extensions = stopped.extensions.clone();
+    Some(Response::from_errors(vec![error]))
+}
+
+/// `POST /graphql` and `GET /graphql`. The viewer (`identify`) and the client's address were read by the layers
+/// in front (`routes`).
+///
+/// The client's budget ([`crate::limits::RateLimiter`]) pays for the whole request before anything executes:
+/// each operation its cost ([`crate::admission`]), a batch the sum of its operations'; a request refused before
+/// its documents are read costs one token.
 pub async fn graphql(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    Extension(address): Extension<ClientAddress>,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
     body: Bytes,
 ) -> HttpResponse {
-    let Some(media) = negotiate(&headers) else {
-        return fail(
-            StatusCode::NOT_ACCEPTABLE,
-            MediaType::Json,
-            "VALIDATION",
-            "accepted response types: application/graphql-response+json, application/json",
-        );
+    let client = Client::of(&viewer, address.0);
+    let (requests, media, cost) = match prepare(&state, &method, &headers, raw_query.as_deref(), &body).await {
+        Ok(prepared) => prepared,
+        Err(refused) => {
+            if let Err(over) = state.limiter.charge(client, 1) {
+                return over_budget_response(MediaType2::from_accept(&headers), &over);
+            }
+            return refused;
+        }
     };
-
-    let mut requests = match method {
-        Method::GET => match request_from_query(raw_query.as_deref()) {
-            Ok(r) => vec![r],
-            Err(message) => return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message),
-        },
-        Method::POST => {
-            let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if essence != JSON && essence != GRAPHQL_RESPONSE {
-                return fail(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    media,
-                    "VALIDATION",
-                    "send the request as application/json",
-                );
-            }
-            let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-                return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", "the body is not valid JSON");
-            };
-            let values = match value {
-                Value::Array(items) => {
-                    if items.is_empty() || items.len() > state.limits.max_batch {
-                        let message = format!("a batch holds 1 to {} operations", state.limits.max_batch);
-                        return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message);
-                    }
-                    items
-                }
-                other => vec![other],
-            };
-            let mut requests = Vec::with_capacity(values.len());
-            for value in values {
-                match request_from_json(value) {
-                    Ok(r) => requests.push(r),
-                    Err(message) => return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message),
-                }
-            }
-            requests
-        }
-        _ => return fail(StatusCode::METHOD_NOT_ALLOWED, media, "VALIDATION", "use GET or POST"),
-    };
-
-    for request in &mut requests {
-        if let Err((code, message)) = resolve_persisted(&state, request).await {
-            // Apollo clients read this as "send the full query".
-            return fail(StatusCode::OK, media, code, &message);
-        }
-        if request.query.trim().is_empty() {
-            return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", "the request has no query");
-        }
-        // Before anything parses it (`operation_type` is the first): a deep enough document overflows the parser.
-        if let Err(too_deep) = crate::nesting::check(&request.query, state.limits.max_nesting) {
-            // As for a parse error: 400 for the GraphQL response type, 200 for legacy JSON clients.
-            let status = if media == MediaType::GraphQlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-            return fail(status, media, "VALIDATION", &too_deep.to_string());
-        }
-        match operation_type(request) {
-            Ok(OperationType::Query) => {}
-            Ok(_) if method == Method::GET => {
-                let mut response = fail(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    media,
-                    "VALIDATION",
-                    "only queries may be sent with GET; send mutations with POST",
-                );
-                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-                return response;
-            }
-            Ok(OperationType::Subscription) => {
-                return fail(
-                    StatusCode::BAD_REQUEST,
-                    media,
-                    "VALIDATION",
-                    "subscriptions run over the websocket at /graphql/ws",
-                );
-            }
-            Ok(OperationType::Mutation) => {}
-            Err(message) if media == MediaType::GraphQlResponse => {
-                return fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message);
-            }
-            // Legacy JSON clients get the parse error from the executor, with status 200.
-            Err(_) => {}
-        }
+    if let Err(over) = state.limiter.charge(client, cost) {
+        return over_budget_response(MediaType2(media), &over);
     }
 
     let batch = requests.len() > 1;
-    let scope = |r: Request| r.data(RequestScope::new(&state.app, viewer));
+    let scope = |r: Request| r.data(RequestScope::new(&state.app, viewer)).data(address);
     let mut responses: Vec<Response> = if batch {
         match state.schema.execute_batch(BatchRequest::Batch(requests.into_iter().map(scope).collect())).await {
             BatchResponse::Batch(rs) => rs,
@@ -326,7 +276,10 @@ pub async fn graphql(
     } else {
         StatusCode::OK
     };
-    let render = |r: &Response| -> Value {
+    let max = state.limits.max_response_bytes;
+    let render = |r: &Response| -> String {
+        let stopped = stopped_for_size(r);
+        let r = stopped.as_ref().unwrap_or(r);
         let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
         if media == MediaType::GraphQlResponse
             && is_request_error(r)
@@ -334,16 +287,132 @@ pub async fn graphql(
         {
             obj.remove("data");
         }
-        v
+        let text = v.to_string();
+        if text.len() <= max {
+            return text;
+        }
+        tracing::warn!(bytes = text.len(), limit = max, "a response over the size limit was replaced by an error");
+        state.metrics.count_error("RESPONSE_TOO_LARGE");
+        serde_json::to_string(&too_large(max)).unwrap_or_default()
     };
     let body = if batch {
-        Value::Array(responses.iter().map(render).collect())
+        format!("[{}]", responses.iter().map(render).collect::<Vec<_>>().join(","))
     } else {
-        responses.first().map(render).unwrap_or(Value::Null)
+        responses.first().map(render).unwrap_or_else(|| "null".to_owned())
     };
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, media.header());
     response
+}
+
+/// Reads, checks and measures the request: its operations (persisted queries resolved, each admitted by
+/// [`crate::admission::admit`] and parsed once), the response type, and what it costs. `Err` is the answer to
+/// a request that cannot run.
+async fn prepare(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    body: &Bytes,
+) -> Result<(Vec<Request>, MediaType, u32), HttpResponse> {
+    let Some(media) = negotiate(headers) else {
+        return Err(fail(
+            StatusCode::NOT_ACCEPTABLE,
+            MediaType::Json,
+            "VALIDATION",
+            "accepted response types: application/graphql-response+json, application/json",
+        ));
+    };
+
+    let mut requests = match *method {
+        Method::GET => match request_from_query(raw_query) {
+            Ok(r) => vec![r],
+            Err(message) => return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message)),
+        },
+        Method::POST => {
+            let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if essence != JSON && essence != GRAPHQL_RESPONSE {
+                return Err(fail(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    media,
+                    "VALIDATION",
+                    "send the request as application/json",
+                ));
+            }
+            let Ok(value) = serde_json::from_slice::<Value>(body) else {
+                return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", "the body is not valid JSON"));
+            };
+            let values = match value {
+                Value::Array(items) => {
+                    if items.is_empty() || items.len() > state.limits.max_batch {
+                        let message = format!("a batch holds 1 to {} operations", state.limits.max_batch);
+                        return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message));
+                    }
+                    items
+                }
+                other => vec![other],
+            };
+            let mut requests = Vec::with_capacity(values.len());
+            for value in values {
+                match request_from_json(value) {
+                    Ok(r) => requests.push(r),
+                    Err(message) => return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message)),
+                }
+            }
+            requests
+        }
+        _ => return Err(fail(StatusCode::METHOD_NOT_ALLOWED, media, "VALIDATION", "use GET or POST")),
+    };
+
+    let limits = AdmissionLimits { max_nesting: state.limits.max_nesting, max_expanded: state.limits.max_expanded };
+    let mut cost: u32 = 0;
+    for request in &mut requests {
+        if let Err((code, message)) = resolve_persisted(state, request).await {
+            // Apollo clients read this as "send the full query".
+            return Err(fail(StatusCode::OK, media, code, &message));
+        }
+        if request.query.trim().is_empty() {
+            return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", "the request has no query"));
+        }
+        let admission = match admit(request, limits) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                // As for a parse error: 400 for the GraphQL response type, 200 for legacy JSON clients.
+                let status = if media == MediaType::GraphQlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+                return Err(fail(status, media, "VALIDATION", &refusal.to_string()));
+            }
+        };
+        cost = cost.saturating_add(admission.cost);
+        match admission.kind {
+            Ok(OperationType::Query) => {}
+            Ok(_) if *method == Method::GET => {
+                let mut response = fail(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    media,
+                    "VALIDATION",
+                    "only queries may be sent with GET; send mutations with POST",
+                );
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return Err(response);
+            }
+            Ok(OperationType::Subscription) => {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "VALIDATION",
+                    "subscriptions run over the websocket at /graphql/ws",
+                ));
+            }
+            Ok(OperationType::Mutation) => {}
+            Err(message) if media == MediaType::GraphQlResponse => {
+                return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message));
+            }
+            // Legacy JSON clients get the parse error from the executor, with status 200.
+            Err(_) => {}
+        }
+    }
+    Ok((requests, media, cost))
 }
 
 /// Where APQ keeps queries by hash.

@@ -5,13 +5,16 @@
 //! - [`startup`]: [`startup::Application`], which binds (port 0 works) and runs until told to stop.
 //! - [`state`]: [`state::AppState`], what every handler shares.
 //! - [`routes`]: the HTTP surface and its layers; [`auth`]: reading bearer tokens and client addresses;
-//!   [`http`]: GraphQL over HTTP to the spec (with APQ); [`limits`]: rate limiting and the server's counters; [`nesting`]: the bracket-depth guard every
-//!   document passes before it is parsed.
+//!   [`http`]: GraphQL over HTTP to the spec (with APQ); [`limits`]: the rate limiter, what operations cost,
+//!   the login back-off and the server's counters; [`admission`]: what every document passes before it runs
+//!   (nesting, one parse, fragment expansion, cost); [`nesting`]: the bracket-depth guard every document passes
+//!   before it is parsed.
 //! - [`tasks`]: the background work — the outbox relay and the job runner.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - `weco seed` is the `weco-seed` crate's; [`config::SeedArgs`] maps its flags.
 //! - [`telemetry`] sets up logging.
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod http;

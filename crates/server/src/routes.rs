@@ -4,7 +4,6 @@
 
 use crate::auth::{client_ip, viewer_from_headers};
 use crate::http::{MediaType2, error_response};
-use crate::limits::RateLimiter;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -19,6 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use weco_domain::accounts::ClientAddress;
 
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -28,15 +28,21 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), check_ws_origin));
     let graphql = Router::new()
         .route("/graphql", get(crate::http::graphql).post(crate::http::graphql))
-        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), client_address))
         .route_layer(middleware::from_fn_with_state(state.clone(), identify));
-    Router::new()
+    let mut router = Router::new()
         .merge(graphql)
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    // With an address of its own (`metrics_listen`), `/metrics` is served there only ([`metrics_router`]).
+    if state.limits.metrics_apart {
+        router = router.route("/metrics", get(|| async { StatusCode::NOT_FOUND }));
+    } else {
+        router = router.route("/metrics", get(metrics));
+    }
+    router
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.limits.max_body_bytes, body_too_large_as_graphql_error))
         .layer(middleware::from_fn_with_state(state.limits.request_timeout, request_timeout))
@@ -68,30 +74,22 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
     }
 }
 
-/// Holds each client (the user when logged in, the address otherwise) to its request budget: 429 with code
-/// `RATE_LIMITED` and `Retry-After` beyond it. Websocket operations draw on the same budget (`ws`).
-async fn rate_limit(
+/// `/metrics` alone, for the address of its own that `metrics_listen` names: the scraper reaches it there, and
+/// the public address does not serve it.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(state)
+}
+
+/// Reads the client's address (the connection's, or the one a trusted proxy forwarded) for the handler: the
+/// rate limiter's budget for anonymous clients, and the login throttle, count by it.
+async fn client_address(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let key = match request.extensions().get::<weco_domain::Viewer>().and_then(|v| v.id()) {
-        Some(user) => RateLimiter::user_key(user),
-        None => RateLimiter::ip_key(client_ip(&state, request.headers(), peer)),
-    };
-    if let Err(retry_after) = state.limiter.check(&key) {
-        let mut response = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            MediaType2::from_accept(request.headers()),
-            "RATE_LIMITED",
-            "too many requests: slow down and retry later",
-        );
-        if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
-    }
+    let address = ClientAddress(client_ip(&state, request.headers(), peer));
+    request.extensions_mut().insert(address);
     next.run(request).await
 }
 
@@ -169,8 +167,18 @@ async fn check_ws_origin(State(state): State<AppState>, request: Request, next: 
 
 const GRAPHIQL_HTML: &str = include_str!("../assets/graphiql.html");
 
-async fn graphiql() -> Html<&'static str> {
-    Html(GRAPHIQL_HTML)
+/// What GraphiQL's page may load and reach: its scripts, styles and fonts from `/graphiql/assets` (the page has
+/// no inline script: its start-up is `weco-graphiql.js`), requests to this origin only (`/graphql` and the
+/// websocket `/graphql/ws`; browsers match `ws:` and `wss:` of the same host with `'self'`), nothing framed or
+/// framing it. Inline styles stay allowed: GraphiQL and React set `style` attributes.
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+async fn graphiql() -> Response {
+    let mut response = Html(GRAPHIQL_HTML).into_response();
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(GRAPHIQL_CSP));
+    response
 }
 
 /// GraphiQL's scripts and styles, compiled into the binary: the page works offline.
@@ -178,6 +186,7 @@ async fn graphiql_asset(Path(file): Path<String>) -> Response {
     let (body, content_type): (&'static [u8], &str) = match file.as_str() {
         "graphiql.min.js" => (include_bytes!("../assets/graphiql.min.js"), "text/javascript; charset=utf-8"),
         "graphiql.min.css" => (include_bytes!("../assets/graphiql.min.css"), "text/css; charset=utf-8"),
+        "weco-graphiql.js" => (include_bytes!("../assets/weco-graphiql.js"), "text/javascript; charset=utf-8"),
         "react.production.min.js" => {
             (include_bytes!("../assets/react.production.min.js"), "text/javascript; charset=utf-8")
         }

@@ -2,7 +2,7 @@
 
 use crate::config::{Settings, redact_url};
 use crate::http::PersistedQueries;
-use crate::limits::RateLimiter;
+use crate::limits::{LoginBackoff, RateLimiter};
 use crate::routes;
 use crate::state::{AppState, HttpLimits};
 use crate::tasks::Background;
@@ -94,6 +94,8 @@ async fn migrate_exclusively(conn: &sea_orm::DatabaseConnection, url: &str) -> a
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    /// Where `/metrics` is served when it has an address of its own.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     wake_jobs: Arc<Notify>,
 }
@@ -131,13 +133,30 @@ impl Application {
             tokens: TokenKeys::new(&secret),
             bus: bus.clone(),
             clock: Arc::new(runtime::TokioClock),
+            login_throttle: Arc::new(LoginBackoff::new(
+                settings.login_failures_before_delay,
+                settings.login_address_failures_before_delay,
+                std::time::Duration::from_secs(settings.login_max_delay_secs),
+            )),
             wake_jobs: Some(Arc::new(move || wake.notify_one())),
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
         });
         let mut schema = schema_builder(
             app.clone(),
-            SchemaLimits { max_depth: settings.max_depth, max_complexity: settings.max_complexity },
+            SchemaLimits {
+                max_depth: settings.max_depth,
+                max_complexity: settings.max_complexity,
+                max_response_bytes: settings.max_response_bytes.max(1024),
+            },
         );
+        // Each event of a websocket subscription is held to the request timeout (`ws`).
+        schema = schema.extension(crate::ws::EventTimeouts);
+        if !settings.introspection {
+            schema = schema.disable_introspection();
+        }
+        if !settings.field_suggestions {
+            schema = schema.disable_suggestions();
+        }
         if graphql_spans {
             schema = schema.extension(async_graphql::extensions::Tracing);
         }
@@ -151,12 +170,24 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_listen.as_deref().filter(|a| !a.trim().is_empty()) {
+            Some(address) => {
+                Some(TcpListener::bind(address).await.with_context(|| format!("binding {address} for the metrics"))?)
+            }
+            None => None,
+        };
         let ws_init_timeout = std::time::Duration::from_millis(settings.ws_init_timeout_ms);
         let limits = HttpLimits {
             max_body_bytes: settings.max_body_bytes,
             ws_max_message_bytes: settings.ws_max_message_bytes.max(1024),
             max_batch: settings.max_batch.max(1),
             max_nesting: settings.max_nesting.max(1),
+            // Every field of an expanded query counts at least once towards its cost (see `admission`).
+            max_expanded: settings.max_complexity,
+            max_response_bytes: settings.max_response_bytes.max(1024),
+            ws_max_subscriptions: settings.ws_max_subscriptions,
+            ws_max_connections_per_address: settings.ws_max_connections_per_address,
+            metrics_apart: metrics_listener.is_some(),
             request_timeout: settings.request_timeout(),
             cors_origins: settings.cors_origins.clone(),
             ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),
@@ -176,12 +207,18 @@ impl Application {
             persisted,
             metrics: Arc::default(),
             groups: Arc::default(),
+            ws_connections: Arc::default(),
         };
-        Ok(Self { listener, addr, state, wake_jobs })
+        Ok(Self { listener, addr, metrics_listener, state, wake_jobs })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served when `metrics_listen` is set (it is then not on the main address).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn port(&self) -> u16 {
@@ -194,10 +231,23 @@ impl Application {
         let replicas = self.state.store.replicas().cloned();
         let background = Background::start(self.state.background.clone(), self.wake_jobs, replicas);
         let router = routes::router(self.state.clone());
+        // The metrics address, if any, is served until the main one stops.
+        let metrics = self.metrics_listener.map(|listener| {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let serving =
+                axum::serve(listener, routes::metrics_router(self.state.clone())).with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                });
+            (stop, tokio::spawn(async move { serving.await }))
+        });
         let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving");
+        if let Some((stop, serving)) = metrics {
+            let _ = stop.send(());
+            let _ = serving.await;
+        }
         background.stop().await;
         served
     }

@@ -1,9 +1,10 @@
 //! What every handler shares: the application, the schema, the store and the bus, the limits, the rate
-//! limiter, persisted queries, the server's counters, and the registry of shared subscriptions.
+//! limiter, persisted queries, the server's counters, the registry of shared subscriptions and the count of
+//! open websockets per address.
 
 use crate::http::PersistedQueries;
 use crate::limits::{RateLimiter, ServerMetrics};
-use crate::ws::Groups;
+use crate::ws::{Connections, Groups};
 use std::sync::Arc;
 use std::time::Duration;
 use weco_domain::App;
@@ -18,8 +19,19 @@ pub struct HttpLimits {
     /// Largest websocket message, in bytes.
     pub ws_max_message_bytes: usize,
     pub max_batch: usize,
-    /// Deepest bracket nesting a document may have (see [`crate::nesting`]).
+    /// Deepest bracket nesting a document may have (see [`crate::nesting`]), and deepest chain of fragments.
     pub max_nesting: usize,
+    /// Largest size of an operation once its fragments are expanded (see [`crate::admission`]).
+    pub max_expanded: usize,
+    /// Largest response one operation may send, in bytes.
+    pub max_response_bytes: usize,
+    /// Most operations in progress on one websocket (0: no limit).
+    pub ws_max_subscriptions: usize,
+    /// Most open websockets per client address (0: no limit).
+    pub ws_max_connections_per_address: usize,
+    /// Whether `/metrics` has an address of its own (and is then not served on the main one).
+    pub metrics_apart: bool,
+    /// Longest time a request, or a websocket query, mutation or subscription event, may take.
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
     pub ws_origins: Vec<String>,
@@ -45,4 +57,6 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// The subscriptions identical clients share on this server.
     pub groups: Arc<Groups>,
+    /// Open websockets per client address.
+    pub ws_connections: Arc<Connections>,
 }

@@ -25,14 +25,17 @@
 //! subscriber too slow for the bus; the group itself never waits for anyone. The last member to leave stops the
 //! producer, which drops its bus subscription.
 
+use crate::admission::{AdmissionLimits, admit};
 use crate::auth::{client_ip, viewer_from_payload};
-use crate::limits::RateLimiter;
+use crate::http::{MediaType2, error_response};
+use crate::limits::Client;
 use crate::state::AppState;
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{OperationType, Selection};
 use async_graphql::{Pos, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -43,6 +46,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
+use weco_domain::accounts::ClientAddress;
 use weco_domain::{DomainError, Viewer};
 use weco_graph::{ApiError, RequestScope};
 
@@ -65,8 +69,18 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
-) -> impl IntoResponse {
+) -> axum::response::Response {
     let ip = client_ip(&state, &headers, peer);
+    // Held for the connection's life: the address's count goes down when the connection ends.
+    let Some(slot) = state.ws_connections.take(ip, state.limits.ws_max_connections_per_address) else {
+        let limit = state.limits.ws_max_connections_per_address;
+        return error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            MediaType2::JSON,
+            "RATE_LIMITED",
+            &format!("this address has {limit} websockets open on this server, the most it may: close one first"),
+        );
+    };
     let ws = ws.protocols(["graphql-transport-ws", "graphql-ws"]);
     let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
         Some("graphql-ws") => Protocol::Legacy,
@@ -78,7 +92,96 @@ pub async fn upgrade(
         // Small buffers: an idle subscriber should cost kilobytes, not the default hundreds of them.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| serve(socket, state, protocol, ip))
+        .on_upgrade(move |socket| serve(socket, state, protocol, ip, slot))
+        .into_response()
+}
+
+/// Open websockets per client address, so that one address cannot hold every socket a replica can serve.
+#[derive(Default)]
+pub struct Connections {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Connections {
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Every critical section is a single map operation, so a poisoned map is still consistent.
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A slot for one more connection from `ip`, unless it holds `max` already (0: no limit).
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Slot> {
+        let mut open = self.lock();
+        let count = open.entry(ip).or_default();
+        if max > 0 && *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { connections: self.clone(), ip })
+    }
+}
+
+/// One open websocket of an address; dropping it frees the place.
+pub struct Slot {
+    connections: Arc<Connections>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.connections.lock();
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// In a websocket subscription's data: how long the resolution of each event may take ([`EventTimeouts`]).
+#[derive(Debug, Clone, Copy)]
+struct EventDeadline(Duration);
+
+/// Applies the request timeout to each event of a websocket subscription. async-graphql resolves each event
+/// inside the `execute` hook of its extensions, after the event has arrived, so this times the resolution and
+/// not the wait for the event; it acts only on subscriptions given an [`EventDeadline`]. An event over it ends
+/// the subscription with code `TIMEOUT`.
+pub struct EventTimeouts;
+
+impl ExtensionFactory for EventTimeouts {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(EventTimeouts)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for EventTimeouts {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let Some(EventDeadline(limit)) = ctx.data_opt::<EventDeadline>().copied() else {
+            return next.run(ctx, operation_name).await;
+        };
+        match tokio::time::timeout(limit, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => timed_out(limit),
+        }
+    }
+}
+
+/// The answer to a websocket operation (or a subscription's event) that ran longer than the request timeout.
+fn timed_out(limit: Duration) -> Response {
+    let limit_ms = limit.as_millis();
+    tracing::warn!(limit_ms, "a websocket operation timed out");
+    let mut error = async_graphql::ServerError::new(
+        format!("the operation took longer than the server allows ({limit_ms} ms) and was cancelled"),
+        None,
+    );
+    error.extensions.get_or_insert_with(Default::default).set("code", "TIMEOUT");
+    Response::from_errors(vec![error])
 }
 
 /// What the connection task sends out.
@@ -104,7 +207,7 @@ fn is_too_big(error: &axum::Error) -> bool {
     false
 }
 
-async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAddr) {
+async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAddr, _slot: Slot) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Out>(64);
 
@@ -213,20 +316,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     let _ = tx.send(close(4400, "Invalid message: subscribe needs an id and a payload")).await;
                     break;
                 };
-                let Ok(request) = serde_json::from_value::<Request>(payload.clone()) else {
+                let Ok(mut request) = serde_json::from_value::<Request>(payload.clone()) else {
                     let _ = tx.send(close(4400, "Invalid message: malformed payload")).await;
                     break;
                 };
-                // Every operation draws on the client's request budget, as an HTTP request does.
-                let key = match viewer.id() {
-                    Some(user) => RateLimiter::user_key(user),
-                    None => RateLimiter::ip_key(ip),
-                };
-                if state.limiter.check(&key).is_err() {
-                    for text in refusal(protocol, &id, &rate_limited()) {
-                        let _ = tx.send(Out::Text(text)).await;
-                    }
-                    continue;
+                // Operations that finished have said so before their last frame: forget them before counting.
+                while let Ok(done) = done_rx.try_recv() {
+                    operations.remove(&done);
                 }
                 if operations.contains_key(&id) {
                     if protocol == Protocol::TransportWs {
@@ -238,28 +334,54 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                         old.abort();
                     }
                 }
-                // Before anything parses it (`Group::join` is the first): a deep enough document overflows the parser.
-                if let Err(too_deep) = crate::nesting::check(&request.query, state.limits.max_nesting) {
-                    for text in refusal(protocol, &id, &too_deep.response()) {
+                // Measured as over HTTP: nesting before anything parses it, one parse, expansion, cost.
+                let limits =
+                    AdmissionLimits { max_nesting: state.limits.max_nesting, max_expanded: state.limits.max_expanded };
+                let admission = match admit(&mut request, limits) {
+                    Ok(admission) => admission,
+                    Err(refused) => {
+                        for text in refusal(protocol, &id, &refused.response()) {
+                            let _ = tx.send(Out::Text(text)).await;
+                        }
+                        continue;
+                    }
+                };
+                // Every operation draws its cost on the client's budget, as over HTTP.
+                if let Err(over) = state.limiter.charge(Client::of(&viewer, ip), admission.cost) {
+                    for text in refusal(protocol, &id, &rate_limited(&over.message())) {
                         let _ = tx.send(Out::Text(text)).await;
                     }
                     continue;
                 }
+                let max = state.limits.ws_max_subscriptions;
+                if max > 0 && operations.len() >= max {
+                    let message = format!(
+                        "this connection has {max} operations in progress, the most it may: complete one first"
+                    );
+                    for text in refusal(protocol, &id, &rate_limited(&message)) {
+                        let _ = tx.send(Out::Text(text)).await;
+                    }
+                    continue;
+                }
+                let subscription = admission.kind == Ok(OperationType::Subscription);
+                let timeout = state.limits.request_timeout;
+                let request = request.data(ClientAddress(ip));
+                let request = if subscription { request.data(EventDeadline(timeout)) } else { request };
                 let handle = match Group::join(&state, viewer, request) {
                     Ok((group, receiver)) => {
                         tokio::spawn(run_member(group, receiver, protocol, id.clone(), tx.clone(), done_tx.clone()))
                     }
                     Err(request) => {
                         let scope = scope.get_or_insert_with(|| RequestScope::new(&state.app, viewer)).clone();
-                        tokio::spawn(run_operation(
-                            state.clone(),
-                            scope,
+                        let operation = Operation {
                             protocol,
-                            id.clone(),
+                            id: id.clone(),
                             request,
-                            tx.clone(),
-                            done_tx.clone(),
-                        ))
+                            // A subscription's events are timed one by one ([`EventTimeouts`]); the time to its
+                            // first event is not limited.
+                            timeout: (!subscription).then_some(timeout),
+                        };
+                        tokio::spawn(run_operation(state.clone(), scope, operation, tx.clone(), done_tx.clone()))
                     }
                 };
                 operations.insert(id, handle.abort_handle());
@@ -287,43 +409,78 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
     drop(stream);
 }
 
-/// Runs one operation and streams its results as `next`/`data` messages, then `complete`.
-async fn run_operation(
-    state: AppState,
-    scope: RequestScope,
+/// One operation to run on its own.
+struct Operation {
     protocol: Protocol,
     id: String,
     request: Request,
+    /// How long its one response may take (queries and mutations).
+    timeout: Option<Duration>,
+}
+
+/// Runs one operation and streams its results as `next`/`data` messages, then `complete`. A query or mutation
+/// over the request timeout ends with code `TIMEOUT`; its future, and any transaction it held, is dropped.
+/// A response larger than `max_response_bytes` is replaced by an error with code `RESPONSE_TOO_LARGE`.
+async fn run_operation(
+    state: AppState,
+    scope: RequestScope,
+    operation: Operation,
     tx: mpsc::Sender<Out>,
     done: mpsc::UnboundedSender<String>,
 ) {
+    let Operation { protocol, id, request, timeout } = operation;
     let (next, error) = match protocol {
         Protocol::TransportWs => ("next", "error"),
         Protocol::Legacy => ("data", "error"),
     };
     let id_json = json_string(&id);
+    let max = state.limits.max_response_bytes;
     let mut responses = state.schema.execute_stream(request.data(scope));
     let mut failed = false;
-    while let Some(response) = responses.next().await {
-        let message = if is_request_error(&response) && protocol == Protocol::TransportWs {
-            failed = true;
+    let mut last_frames: Vec<String> = Vec::with_capacity(2);
+    loop {
+        let response = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, responses.next()).await {
+                Ok(response) => response,
+                Err(_) => Some(timed_out(limit)),
+            },
+            None => responses.next().await,
+        };
+        let Some(mut response) = response else { break };
+        if let Some(stopped) = crate::http::stopped_for_size(&response) {
+            response = stopped;
+        }
+        let mut serialized = json_string(&response);
+        if serialized.len() > max {
+            state.metrics.count_error("RESPONSE_TOO_LARGE");
+            response = crate::http::too_large(max);
+            serialized = json_string(&response);
+        }
+        failed = is_request_error(&response);
+        let message = if failed && protocol == Protocol::TransportWs {
             frame(&id_json, error, &json_string(&response.errors))
         } else {
-            let ended_with_error = is_request_error(&response);
-            failed = ended_with_error;
-            frame(&id_json, next, &json_string(&response))
+            frame(&id_json, next, &serialized)
         };
+        // A query or mutation has one response, and an error ends any operation.
+        if failed || timeout.is_some() {
+            last_frames.push(message);
+            break;
+        }
         if tx.send(Out::Text(message)).await.is_err() {
             return;
         }
-        if failed {
-            break;
-        }
     }
     if !failed || protocol == Protocol::Legacy {
-        let _ = tx.send(Out::Text(complete_frame(&id_json))).await;
+        last_frames.push(complete_frame(&id_json));
     }
+    // Said before the last frames go out, so that a client answering them finds the operation gone.
     let _ = done.send(id);
+    for text in last_frames {
+        if tx.send(Out::Text(text)).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The frames answering an operation refused before it ran, as [`run_operation`] answers a request error:
@@ -336,9 +493,9 @@ fn refusal(protocol: Protocol, id: &str, response: &Response) -> Vec<String> {
     }
 }
 
-/// The answer to an operation over the client's budget.
-fn rate_limited() -> Response {
-    let mut error = async_graphql::ServerError::new("too many requests: slow down and retry later", None);
+/// The answer to an operation over the client's budget, or over the connection's.
+fn rate_limited(message: &str) -> Response {
+    let mut error = async_graphql::ServerError::new(message, None);
     error.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
     Response::from_errors(vec![error])
 }
@@ -427,7 +584,7 @@ impl Group {
     fn join(
         state: &AppState,
         viewer: Viewer,
-        request: Request,
+        mut request: Request,
     ) -> Result<(Arc<Group>, broadcast::Receiver<Arc<Item>>), Request> {
         let key = GroupKey {
             viewer,
@@ -444,7 +601,7 @@ impl Group {
             let receiver = sender.subscribe();
             return Ok((group, receiver));
         }
-        if !shareable(&request) {
+        if !shareable(&mut request) {
             return Err(request);
         }
         let (sender, receiver) = broadcast::channel(GROUP_BUFFER);
@@ -473,9 +630,12 @@ impl Drop for Group {
 /// Whether joining late cannot change what a subscription receives: a subscription operation none of whose
 /// root fields asks to replay from a cursor (`after` set). Anything unusual (fragments at the root, a document
 /// that does not parse, several operations without a name) runs on its own.
-fn shareable(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
-    let mut operations = document.operations.iter().filter(|(name, _)| match &request.operation_name {
+fn shareable(request: &mut Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let variables = request.variables.clone();
+    // The document [`crate::admission::admit`] parsed, kept in the request.
+    let Ok(document) = request.parsed_query() else { return false };
+    let mut operations = document.operations.iter().filter(|(name, _)| match &operation_name {
         Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
         None => true,
     });
@@ -495,7 +655,7 @@ fn shareable(request: &Request) -> bool {
                     let definition = operation.variable_definitions.iter().find(|d| d.node.name.node == var);
                     definition.and_then(|d| d.node.default_value.as_ref().map(|v| v.node.clone()))
                 };
-                Ok::<_, ()>(request.variables.get(&var).cloned().or_else(default).unwrap_or_default())
+                Ok::<_, ()>(variables.get(&var).cloned().or_else(default).unwrap_or_default())
             });
             matches!(resolved, Ok(async_graphql::Value::Null))
         })
@@ -513,7 +673,10 @@ async fn produce(
 ) {
     let scope = RequestScope::new(&state.app, viewer);
     let mut responses = state.schema.execute_stream(request.data(scope));
-    while let Some(response) = responses.next().await {
+    while let Some(mut response) = responses.next().await {
+        if let Some(stopped) = crate::http::stopped_for_size(&response) {
+            response = stopped;
+        }
         if is_request_error(&response) {
             // No one may join a group that has ended: forget it before telling the members.
             state.groups.forget(&key, id);
@@ -522,8 +685,18 @@ async fn produce(
             let _ = sender.send(Arc::new(item));
             return;
         }
+        let serialized = json_string(&response);
+        if serialized.len() > state.limits.max_response_bytes {
+            state.metrics.count_error("RESPONSE_TOO_LARGE");
+            state.groups.forget(&key, id);
+            let response = crate::http::too_large(state.limits.max_response_bytes);
+            let item =
+                Item::Error { response: json_string(&response).into(), errors: json_string(&response.errors).into() };
+            let _ = sender.send(Arc::new(item));
+            return;
+        }
         // `send` fails only when no member is left, and then the group is being dropped anyway.
-        let _ = sender.send(Arc::new(Item::Next(json_string(&response).into())));
+        let _ = sender.send(Arc::new(Item::Next(serialized.into())));
     }
     state.groups.forget(&key, id);
     let _ = sender.send(Arc::new(Item::Complete));
@@ -594,12 +767,13 @@ async fn run_member(
     // Leave the group before the last frames go out, so the producer can stop as soon as possible.
     drop(receiver);
     drop(group);
+    // Said before the last frames go out, so that a client answering them finds the operation gone.
+    let _ = done.send(id);
     for text in frames {
         if tx.send(Out::Text(text)).await.is_err() {
             return;
         }
     }
-    let _ = done.send(id);
 }
 
 #[cfg(test)]
@@ -615,29 +789,87 @@ mod tests {
     #[test]
     fn only_subscriptions_that_replay_nothing_are_shared() {
         let feed = "subscription($s: ID!, $a: String) { spaceFeed(spaceId: $s, after: $a) { __typename } }";
-        assert!(shareable(&request(feed, json!({ "s": "x" }))));
-        assert!(shareable(&request(feed, json!({ "s": "x", "a": null }))));
-        assert!(!shareable(&request(feed, json!({ "s": "x", "a": "cursor" }))));
-        assert!(!shareable(&request(
+        assert!(shareable(&mut request(feed, json!({ "s": "x" }))));
+        assert!(shareable(&mut request(feed, json!({ "s": "x", "a": null }))));
+        assert!(!shareable(&mut request(feed, json!({ "s": "x", "a": "cursor" }))));
+        assert!(!shareable(&mut request(
             r#"subscription { spaceFeed(spaceId: "x", after: "c") { __typename } }"#,
             json!({})
         )));
-        assert!(shareable(&request(
+        assert!(shareable(&mut request(
             r#"subscription { spaceFeed(spaceId: "x", after: null) { __typename } }"#,
             json!({})
         )));
         let defaulted = r#"subscription($a: String = "c") { spaceFeed(spaceId: "x", after: $a) { __typename } }"#;
-        assert!(!shareable(&request(defaulted, json!({}))));
-        assert!(shareable(&request(
+        assert!(!shareable(&mut request(defaulted, json!({}))));
+        assert!(shareable(&mut request(
             "subscription($p: ID!) { postUpdates(postId: $p) { __typename } }",
             json!({ "p": "x" })
         )));
-        assert!(!shareable(&request("{ __typename }", json!({}))));
-        assert!(!shareable(&request("mutation { __typename }", json!({}))));
-        assert!(!shareable(&request(
+        assert!(!shareable(&mut request("{ __typename }", json!({}))));
+        assert!(!shareable(&mut request("mutation { __typename }", json!({}))));
+        assert!(!shareable(&mut request(
             "subscription { ...F } fragment F on Subscription { postUpdates(postId: \"x\") { __typename } }",
             json!({})
         )));
-        assert!(!shareable(&request("subscription {", json!({}))));
+        assert!(!shareable(&mut request("subscription {", json!({}))));
+    }
+}
+
+#[cfg(test)]
+mod event_timeouts {
+    use super::{EventDeadline, EventTimeouts};
+    use async_graphql::{EmptyMutation, Object, Request, Schema, Subscription};
+    use futures_util::{Stream, StreamExt};
+    use std::time::Duration;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn ok(&self) -> bool {
+            true
+        }
+    }
+
+    /// An event that comes after `wait_ms` and takes `resolve_ms` to resolve.
+    struct Event {
+        resolve_ms: u64,
+    }
+
+    #[Object]
+    impl Event {
+        async fn value(&self) -> u64 {
+            tokio::time::sleep(Duration::from_millis(self.resolve_ms)).await;
+            self.resolve_ms
+        }
+    }
+
+    struct Events;
+
+    #[Subscription]
+    impl Events {
+        async fn events(&self, wait_ms: u64, resolve_ms: u64) -> impl Stream<Item = Event> {
+            futures_util::stream::once(async move {
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                Event { resolve_ms }
+            })
+        }
+    }
+
+    async fn first_event(wait_ms: u64, resolve_ms: u64) -> serde_json::Value {
+        let schema = Schema::build(Query, EmptyMutation, Events).extension(EventTimeouts).finish();
+        let query = format!("subscription {{ events(waitMs: {wait_ms}, resolveMs: {resolve_ms}) {{ value }} }}");
+        let request = Request::new(query).data(EventDeadline(Duration::from_millis(200)));
+        let response = schema.execute_stream(request).next().await.expect("an event");
+        serde_json::to_value(response).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn each_event_is_held_to_the_deadline_but_not_the_wait_for_it() {
+        let slow_to_come = first_event(400, 1).await;
+        assert_eq!(slow_to_come["data"]["events"]["value"], 1, "{slow_to_come}");
+        let slow_to_resolve = first_event(1, 60_000).await;
+        assert_eq!(slow_to_resolve["errors"][0]["extensions"]["code"], "TIMEOUT", "{slow_to_resolve}");
     }
 }

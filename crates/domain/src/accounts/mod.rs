@@ -8,9 +8,11 @@ use crate::auth::DUMMY_HASH;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::UserId;
 use crate::model::{NewUser, User};
+use crate::ports::LoginAttempt;
 use crate::uow::{Command, UnitOfWork};
 use crate::values::{Email, Handle, Password, UserName};
 use async_trait::async_trait;
+use std::net::IpAddr;
 
 /// `register(input)` as given by the client.
 #[derive(Debug, Clone)]
@@ -26,7 +28,14 @@ pub struct RegisterInput {
 pub struct LoginInput {
     pub login: String,
     pub password: String,
+    /// Where the attempt comes from, when known: the login throttle also counts failures per address.
+    pub address: Option<IpAddr>,
 }
+
+/// The client address of a request, as the server read it (the connection's, or the one a trusted proxy
+/// forwarded), for the use cases that count per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddress(pub IpAddr);
 
 /// The accounts service: `app.accounts()`.
 pub struct AccountService<'a> {
@@ -103,22 +112,40 @@ impl AccountService<'_> {
 
     /// Checks a handle-or-email and password. A wrong login and a wrong password look the same, and take
     /// the same time.
+    ///
+    /// Every attempt passes the login throttle first ([`crate::ports::LoginThrottle`]): after a run of
+    /// failures for the account (found by handle or e-mail alike) or from the address, attempts are refused
+    /// with `RATE_LIMITED` until a delay has passed, without checking the password. Accounts that do not exist
+    /// are throttled by the login given, so the refusal says nothing about which accounts exist.
     pub async fn login(&self, input: LoginInput) -> DomainResult<(String, User)> {
-        let login = input.login.trim();
+        let trimmed = input.login.trim();
+        let login = if trimmed.contains('@') { trimmed.to_lowercase() } else { trimmed.to_owned() };
         let store = &self.app.ports.store;
-        let found = if login.contains('@') {
-            store.accounts().credentials_by_login(&login.to_lowercase()).await?
-        } else {
-            store.accounts().credentials_by_login(login).await?
+        let found = store.accounts().credentials_by_login(&login).await?;
+        let account = match &found {
+            Some((user, _)) => user.id.to_string(),
+            None => format!("login:{login}"),
         };
+        let attempt = LoginAttempt { account, address: input.address };
+        let throttle = &self.app.ports.login_throttle;
+        if let Err(wait) = throttle.check(&attempt) {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(DomainError::RateLimited(format!("too many failed logins: try again in {} s", seconds.max(1))));
+        }
         let (user, phc) = match found {
             Some((user, phc)) => (Some(user), phc),
             None => (None, DUMMY_HASH.to_owned()),
         };
         let ok = self.app.ports.hasher.verify(input.password, phc).await;
         match user {
-            Some(user) if ok => Ok((self.app.ports.tokens.issue(user.id)?, user)),
-            _ => Err(DomainError::InvalidCredentials),
+            Some(user) if ok => {
+                throttle.succeeded(&attempt);
+                Ok((self.app.ports.tokens.issue(user.id)?, user))
+            }
+            _ => {
+                throttle.failed(&attempt);
+                Err(DomainError::InvalidCredentials)
+            }
         }
     }
 

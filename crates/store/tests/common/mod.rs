@@ -180,5 +180,6 @@ pub fn app(store: SeaStore, clock: Arc<TestClock>, bus: Arc<RecordingBus>) -> Ap
         clock,
         wake_jobs: None,
         failpoints: Failpoints::default(),
+        login_throttle: Arc::new(weco_domain::ports::NoLoginThrottle),
     })
 }

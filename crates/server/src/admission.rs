@@ -1,0 +1,346 @@
+//! What every operation passes before it executes, over HTTP (POST, GET, persisted queries) and websockets
+//! alike: [`admit`] measures the document once and says what it is and what it costs, or refuses it.
+//!
+//! 1. The bracket-depth guard ([`crate::nesting`]), before anything parses the text.
+//! 2. One parse, kept in the request (`Request::set_parsed_query`), so the executor does not parse it again.
+//! 3. **Expansion.** A fragment spread stands for the whole fragment, and async-graphql's validation and
+//!    execution expand every spread where it stands, recursively, without yielding: 25 fragments that each
+//!    spread the next one twice (`fragment F_i on Query { ...F_{i+1} ...F_{i+1} }`, 2.5 KB) expand to 2^24
+//!    selections and held a worker for 12 s in release builds (44 s in debug ones), out of the request timeout's
+//!    reach. So each operation's *expanded size* — every field, inline fragment and fragment spread it holds
+//!    once fragments are expanded — is computed here, with each fragment's size computed once and reused
+//!    (linear in the document, iterative, so neither time nor stack depends on the expansion), and an operation
+//!    larger than `max_expanded` is refused with code `VALIDATION`. The bound is the cost limit
+//!    (`max_complexity`): the cost of an expanded query counts each of its fields at least once, so a query
+//!    this check refuses for its fields could never have passed the cost limit anyway. Chains of fragments that
+//!    spread one another deeper than `max_nesting` are refused too: they nest by other means than brackets, and
+//!    the engine recurses once per level of them as well.
+//! 4. **Cost in tokens** for the rate limiter: 1 per operation, plus for a mutation what each of its root
+//!    fields costs ([`crate::limits::MUTATION_FIELD_COSTS`]), counted after expansion, so aliases and fragments
+//!    are charged like the fields they stand for.
+//!
+//! A document that does not parse, or names no single operation, is not refused here: HTTP and websockets each
+//! answer it as they answer executor errors; it costs one token.
+
+use crate::limits::mutation_field_cost;
+use crate::nesting::TooDeep;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, Name, Request, Response, ServerError};
+use std::collections::HashMap;
+use std::fmt;
+
+/// The limits [`admit`] holds documents to.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmissionLimits {
+    /// Deepest bracket nesting, and deepest chain of fragment spreads.
+    pub max_nesting: usize,
+    /// Largest expanded size of an operation (the cost limit, `max_complexity`).
+    pub max_expanded: usize,
+}
+
+/// What an admitted request is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The kind of the operation that will run, or why none can be picked (the document does not parse, or
+    /// has several operations and no `operationName`, or none of that name).
+    pub kind: Result<OperationType, String>,
+    /// What it costs in tokens.
+    pub cost: u32,
+}
+
+/// Why a document is refused before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Brackets nested too deeply ([`crate::nesting`]).
+    TooDeep(TooDeep),
+    /// An operation whose fragments expand beyond the limit.
+    Expands { operation: String, size: u64, limit: usize },
+    /// Fragment spreads chained deeper than the limit.
+    SpreadsTooDeep { depth: u64, limit: usize },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::TooDeep(too_deep) => too_deep.fmt(f),
+            Refusal::Expands { operation, size, limit } => write!(
+                f,
+                "{operation} is too large once its fragments are expanded: {size} selections (fields, fragments) \
+                 where at most {limit} are allowed; spread each fragment fewer times"
+            ),
+            Refusal::SpreadsTooDeep { depth, limit } => {
+                write!(f, "fragments spread one another {depth} levels deep, where at most {limit} are allowed")
+            }
+        }
+    }
+}
+
+impl Refusal {
+    /// The refusal as a GraphQL response: no data, one error with `extensions.code = VALIDATION`.
+    pub fn response(&self) -> Response {
+        if let Refusal::TooDeep(too_deep) = self {
+            return too_deep.response();
+        }
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", "VALIDATION");
+        let mut error = ServerError::new(self.to_string(), None);
+        error.extensions = Some(extensions);
+        Response::from_errors(vec![error])
+    }
+}
+
+/// Measures `request`'s document (see the module docs), leaving the parsed document in the request.
+pub fn admit(request: &mut Request, limits: AdmissionLimits) -> Result<Admission, Refusal> {
+    // Before anything parses it: a deep enough document overflows the parser.
+    crate::nesting::check(&request.query, limits.max_nesting).map_err(Refusal::TooDeep)?;
+    let operation_name = request.operation_name.clone();
+    let document = match request.parsed_query() {
+        Ok(document) => document,
+        Err(error) => return Ok(Admission { kind: Err(error.message), cost: 1 }),
+    };
+    let mut sizes = Sizes::new(document);
+    for (name, operation) in document.operations.iter() {
+        let measured = sizes.selection_set(&operation.node.selection_set.node);
+        if measured.depth > limits.max_nesting as u64 {
+            return Err(Refusal::SpreadsTooDeep { depth: measured.depth, limit: limits.max_nesting });
+        }
+        if measured.size > limits.max_expanded as u64 {
+            let operation = name.map_or_else(|| "the operation".to_owned(), |n| format!("operation {n}"));
+            return Err(Refusal::Expands { operation, size: measured.size, limit: limits.max_expanded });
+        }
+    }
+    let mut selected = document.operations.iter().filter(|(name, _)| match (&operation_name, name) {
+        (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
+        (Some(_), None) => false,
+        (None, _) => true,
+    });
+    let operation = match (selected.next(), selected.next()) {
+        (Some((_, operation)), None) => operation,
+        (Some(_), Some(_)) => {
+            let kind = Err("the document has several operations: name one with operationName".to_owned());
+            return Ok(Admission { kind, cost: 1 });
+        }
+        (None, _) => return Ok(Admission { kind: Err("no operation with that name".to_owned()), cost: 1 }),
+    };
+    let kind = operation.node.ty;
+    let cost = match kind {
+        OperationType::Mutation => {
+            let root = sizes.selection_set(&operation.node.selection_set.node).root_cost;
+            u32::try_from(root.saturating_add(1)).unwrap_or(u32::MAX)
+        }
+        OperationType::Query | OperationType::Subscription => 1,
+    };
+    Ok(Admission { kind: Ok(kind), cost })
+}
+
+/// What a selection set (or a fragment) amounts to once its fragments are expanded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Measure {
+    /// Fields, inline fragments and fragment spreads, at every level.
+    size: u64,
+    /// What its top-level fields cost as root fields of a mutation.
+    root_cost: u64,
+    /// How deeply fragment spreads chain inside it (0 without spreads).
+    depth: u64,
+}
+
+/// One selection set read on its own: its selections, and the spreads it holds (with whether each is at the top
+/// level, where its fields are root fields).
+struct Local<'a> {
+    size: u64,
+    root_cost: u64,
+    spreads: Vec<(&'a Name, bool)>,
+}
+
+/// Reads a selection set without expanding spreads, iteratively (its nesting is bounded, but needs no stack).
+fn local(set: &SelectionSet) -> Local<'_> {
+    let mut out = Local { size: 0, root_cost: 0, spreads: Vec::new() };
+    let mut pending: Vec<(&SelectionSet, bool)> = vec![(set, true)];
+    while let Some((set, top)) = pending.pop() {
+        for item in &set.items {
+            out.size += 1;
+            match &item.node {
+                Selection::Field(field) => {
+                    if top {
+                        out.root_cost += u64::from(mutation_field_cost(field.node.name.node.as_str()));
+                    }
+                    pending.push((&field.node.selection_set.node, false));
+                }
+                // The fields of an inline fragment stand where the fragment does.
+                Selection::InlineFragment(inline) => pending.push((&inline.node.selection_set.node, top)),
+                Selection::FragmentSpread(spread) => out.spreads.push((&spread.node.fragment_name.node, top)),
+            }
+        }
+    }
+    out
+}
+
+/// Expanded measures of a document's fragments, each computed once.
+struct Sizes<'a> {
+    document: &'a ExecutableDocument,
+    done: HashMap<&'a Name, Measure>,
+}
+
+impl<'a> Sizes<'a> {
+    fn new(document: &'a ExecutableDocument) -> Self {
+        Self { document, done: HashMap::new() }
+    }
+
+    /// The expanded measure of `set`.
+    fn selection_set(&mut self, set: &'a SelectionSet) -> Measure {
+        let local = local(set);
+        for (name, _) in &local.spreads {
+            self.fragment(name);
+        }
+        self.combine(&local)
+    }
+
+    /// `local` with the measures of its spreads, all known: a fragment that is unknown, or part of a cycle
+    /// (both invalid, and refused by validation), counts as nothing more.
+    fn combine(&self, local: &Local<'a>) -> Measure {
+        let mut measure = Measure { size: local.size, root_cost: local.root_cost, depth: 0 };
+        for (name, top) in &local.spreads {
+            let spread = self.done.get(name).copied().unwrap_or_default();
+            measure.size = measure.size.saturating_add(spread.size);
+            if *top {
+                measure.root_cost = measure.root_cost.saturating_add(spread.root_cost);
+            }
+            measure.depth = measure.depth.max(spread.depth.saturating_add(1));
+        }
+        measure
+    }
+
+    /// Measures fragment `name` and every fragment it spreads, depth first without recursion: each fragment is
+    /// measured after those it spreads, once.
+    fn fragment(&mut self, name: &'a Name) {
+        let document = self.document;
+        let mut locals: HashMap<&'a Name, Local<'a>> = HashMap::new();
+        let mut stack: Vec<(&'a Name, bool)> = vec![(name, false)];
+        while let Some((name, children_done)) = stack.pop() {
+            if children_done {
+                if let Some(local) = locals.remove(name) {
+                    let measure = self.combine(&local);
+                    self.done.insert(name, measure);
+                }
+                continue;
+            }
+            if self.done.contains_key(name) || locals.contains_key(name) {
+                // Measured already, or on the way (a cycle).
+                continue;
+            }
+            let Some(fragment) = document.fragments.get(name) else { continue };
+            let local = local(&fragment.node.selection_set.node);
+            stack.push((name, true));
+            for (spread, _) in &local.spreads {
+                if !self.done.contains_key(spread) {
+                    stack.push((spread, false));
+                }
+            }
+            locals.insert(name, local);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const LIMITS: AdmissionLimits = AdmissionLimits { max_nesting: 128, max_expanded: 50_000 };
+
+    fn admit_query(query: &str) -> Result<Admission, Refusal> {
+        admit(&mut Request::new(query), LIMITS)
+    }
+
+    fn doubling(levels: usize) -> String {
+        let mut document = String::from("query Doubling { ...F0 }\n");
+        for i in 0..levels {
+            document.push_str(&format!("fragment F{i} on Query {{ ...F{n} ...F{n} }}\n", n = i + 1));
+        }
+        document.push_str(&format!("fragment F{levels} on Query {{ __typename }}\n"));
+        document
+    }
+
+    #[test]
+    fn fragments_that_spread_twice_are_measured_in_linear_time_and_refused() {
+        let started = Instant::now();
+        let refused = admit_query(&doubling(24)).expect_err("2^24 selections");
+        assert!(started.elapsed() < Duration::from_millis(100), "took {:?}", started.elapsed());
+        let Refusal::Expands { size, .. } = refused else { panic!("{refused:?}") };
+        // 2^24 fields, and the spreads above them: 2 + 4 + … + 2^24, plus the root's one.
+        assert_eq!(size, (1 << 24) + (1 << 25) - 2 + 1);
+        assert!(refused.to_string().contains("fragments"));
+        assert!(admit_query(&doubling(10)).is_ok(), "2^10 is fine");
+        let huge = doubling(200);
+        assert!(matches!(admit_query(&huge), Err(Refusal::SpreadsTooDeep { .. } | Refusal::Expands { .. })));
+    }
+
+    #[test]
+    fn long_chains_of_fragments_are_measured_without_recursion_and_refused() {
+        let mut document = String::from("{ ...F0 }\n");
+        for i in 0..100_000 {
+            document.push_str(&format!("fragment F{i} on Query {{ ...F{} }}\n", i + 1));
+        }
+        document.push_str("fragment F100000 on Query { __typename }\n");
+        let mut request = Request::new(document);
+        let limits = AdmissionLimits { max_nesting: 128, max_expanded: usize::MAX };
+        let refused = admit(&mut request, limits).expect_err("100,000 levels");
+        assert_eq!(refused, Refusal::SpreadsTooDeep { depth: 100_001, limit: 128 });
+    }
+
+    #[test]
+    fn every_operation_of_a_document_is_measured_even_one_not_selected() {
+        let document = format!("query Small {{ __typename }}\n{}", doubling(20));
+        let mut request = Request::new(document).operation_name("Small");
+        assert!(matches!(admit(&mut request, LIMITS), Err(Refusal::Expands { .. })));
+    }
+
+    #[test]
+    fn cycles_and_unknown_fragments_are_left_to_validation() {
+        let cyclic = "{ ...A } fragment A on Query { ...B __typename } fragment B on Query { ...A }";
+        assert_eq!(admit_query(cyclic).map(|a| a.cost), Ok(1));
+        assert_eq!(admit_query("{ ...Nowhere }").map(|a| a.cost), Ok(1));
+    }
+
+    #[test]
+    fn a_mutation_costs_one_plus_its_costly_root_fields_aliases_and_fragments_included() {
+        let login = r#"login(input: { login: "a", password: "b" }) { token }"#;
+        let cost = |query: &str| admit_query(query).expect("admitted").cost;
+        assert_eq!(cost("{ __typename }"), 1);
+        assert_eq!(cost(&format!("mutation {{ {login} }}")), 11);
+        assert_eq!(cost(&format!("mutation {{ a: {login} b: {login} muteUser(handle: \"x\") {{ id }} }}")), 21);
+        let spread = format!(
+            "mutation {{ ...F ... on Mutation {{ c: {login} }} }} fragment F on Mutation {{ a: {login} b: {login} }}"
+        );
+        assert_eq!(cost(&spread), 31);
+        // A field named like a costly mutation deeper down is not a root field.
+        assert_eq!(cost("mutation { muteUser(handle: \"x\") { login: handle } }"), 1);
+        // Queries and subscriptions cost one, whatever their fields are named.
+        assert_eq!(cost(&format!("query {{ {login} }}")), 1);
+    }
+
+    #[test]
+    fn the_operation_is_picked_by_name_and_a_document_that_does_not_parse_costs_one() {
+        let document = "query A { __typename } mutation B { login(input: {login: \"a\", password: \"b\"}) { token } }";
+        let pick = |name: Option<&str>| {
+            let mut request = Request::new(document);
+            if let Some(name) = name {
+                request = request.operation_name(name);
+            }
+            admit(&mut request, LIMITS).expect("admitted")
+        };
+        assert_eq!(pick(Some("A")), Admission { kind: Ok(OperationType::Query), cost: 1 });
+        assert_eq!(pick(Some("B")), Admission { kind: Ok(OperationType::Mutation), cost: 11 });
+        assert!(pick(None).kind.is_err() && pick(Some("C")).kind.is_err());
+        let broken = admit_query("{ space(").expect("left to the executor");
+        assert!(broken.kind.is_err() && broken.cost == 1);
+    }
+
+    #[test]
+    fn the_parsed_document_stays_in_the_request() {
+        let mut request = Request::new("{ __typename }");
+        admit(&mut request, LIMITS).expect("admitted");
+        request.query = "this is not parsed again".into();
+        assert!(request.parsed_query().is_ok());
+    }
+}
