@@ -3,6 +3,7 @@
 mod access_live;
 mod accounts;
 mod clients;
+mod cluster;
 mod holarchy;
 mod http;
 mod limits;

@@ -7,6 +7,7 @@
 //! - [`routes`]: the HTTP surface and its layers; [`auth`]: reading bearer tokens and client addresses;
 //!   [`http`]: GraphQL over HTTP to the spec (with APQ); [`limits`]: rate limiting and the server's counters; [`nesting`]: the bracket-depth guard every
 //!   document passes before it is parsed.
+//! - [`shared_redis`]: the Redis the replicas share (none, one, or a Cluster), for events and persisted queries.
 //! - [`tasks`]: the background work — the outbox relay and the job runner.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - [`seed`]: `weco seed`, a deterministic generator of realistic data loaded straight into the database.
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod nesting;
 pub mod routes;
 pub mod seed;
+pub mod shared_redis;
 pub mod startup;
 pub mod state;
 pub mod tasks;
