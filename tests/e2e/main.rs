@@ -4,6 +4,7 @@ mod access_live;
 mod accounts;
 mod budgets;
 mod clients;
+mod cluster;
 mod holarchy;
 mod http;
 mod limits;

@@ -212,10 +212,107 @@ impl Drop for PostgresPair {
     }
 }
 
+/// A three-node Redis Cluster of the test's own: `redis-server --cluster-enabled yes` children on free ports,
+/// joined with `redis-cli --cluster create` (three primaries, no replicas), their state files in a temporary
+/// directory. Dropping it kills the nodes and removes the directory.
+pub struct RedisClusterProcess {
+    pub ports: Vec<u16>,
+    dir: PathBuf,
+    nodes: Vec<Child>,
+}
+
+impl RedisClusterProcess {
+    /// `Err` when `redis-server` or `redis-cli` is missing or the cluster does not form.
+    pub fn start() -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("weco-e2e-cluster-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        // Bound all at once while picking, so no port is handed out twice; the bus ports are explicit so they
+        // never collide with the usual `port + 10000`.
+        let listeners: Vec<_> = (0..6).filter_map(|_| std::net::TcpListener::bind("127.0.0.1:0").ok()).collect();
+        let mut ports: Vec<u16> = listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect();
+        drop(listeners);
+        if ports.len() != 6 {
+            return Err("no free ports".into());
+        }
+        let bus_ports = ports.split_off(3);
+        let mut cluster = Self { ports, dir, nodes: Vec::new() };
+        for (port, bus_port) in cluster.ports.clone().into_iter().zip(bus_ports) {
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
+                .args(["--cluster-port", &bus_port.to_string()])
+                .arg("--cluster-config-file")
+                .arg(cluster.dir.join(format!("nodes-{port}.conf")))
+                .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+                .arg("--dir")
+                .arg(&cluster.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot run redis-server: {e}"))?;
+            cluster.nodes.push(child);
+            if !wait_until(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+                return Err(format!("redis-server on port {port} did not accept connections"));
+            }
+        }
+        let mut create = Command::new("redis-cli");
+        create.args(["--cluster", "create"]);
+        create.args(cluster.ports.iter().map(|port| format!("127.0.0.1:{port}")));
+        let created = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run redis-cli: {e}"))?;
+        if !created.status.success() {
+            return Err(format!("redis-cli --cluster create failed: {}", String::from_utf8_lossy(&created.stdout)));
+        }
+        for port in cluster.ports.clone() {
+            let ok = wait_until(Duration::from_secs(10), || {
+                Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
+            });
+            if !ok {
+                return Err(format!("node {port} did not reach cluster_state:ok"));
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// The nodes' URLs, comma-separated, as `WECO_REDIS_CLUSTER_URLS` takes them.
+    pub fn urls(&self) -> String {
+        self.ports.iter().map(|port| format!("redis://127.0.0.1:{port}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Drop for RedisClusterProcess {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn path(p: &std::path::Path) -> &str {
     p.to_str().unwrap_or_default()
 }
 
 fn free_port() -> Option<u16> {
     std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok().map(|a| a.port())
+}
+
+/// Polls `check` every 50 ms for up to `limit`; true as soon as it holds.
+fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

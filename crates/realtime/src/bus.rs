@@ -1,4 +1,5 @@
-//! The bus the server uses: a hub plus a backend (in-process or Redis), implementing the domain's `EventBus`.
+//! The bus the server uses: a hub plus a backend (in-process, one Redis, or a Redis Cluster), implementing the
+//! domain's `EventBus`.
 
 use std::sync::Arc;
 
@@ -9,12 +10,12 @@ use weco_domain::ports::{EventBus, EventStream};
 use crate::config::RealtimeConfig;
 use crate::hub::{ChannelChanges, Hub};
 use crate::metrics::{Counters, MetricsSnapshot};
-use crate::redis_backend::RedisBackend;
+use crate::redis_backend::{RedisBackend, Target};
 
 /// Why a bus could not be built or is not ready.
 #[derive(Debug, thiserror::Error)]
 pub enum RealtimeError {
-    #[error("invalid Redis URL: {0}")]
+    #[error("invalid Redis URL or cluster nodes: {0}")]
     InvalidUrl(#[source] redis::RedisError),
     #[error("cannot connect to Redis: {0}")]
     Connect(#[source] redis::RedisError),
@@ -43,8 +44,8 @@ struct Inner {
 enum Backend {
     /// Publishing hands events straight to the hub (the embedded, single-process mode).
     InProcess,
-    /// Publishing goes only to Redis; the pub/sub reader hands events back to the hub, so local subscribers
-    /// get each event exactly once whichever replica published it.
+    /// Publishing goes only to Redis (one node or a Cluster); the pub/sub reader hands events back to the hub,
+    /// so local subscribers get each event exactly once whichever replica published it.
     Redis(RedisBackend),
 }
 
@@ -69,14 +70,29 @@ impl RealtimeBus {
     /// URL says). Fails if Redis cannot be reached now; once built, it rides out Redis restarts by itself.
     /// Must be called within a Tokio runtime (it spawns its tasks).
     pub async fn redis(url: &str, config: RealtimeConfig) -> Result<Self, RealtimeError> {
+        Self::remote(Target::Single(url), config).await
+    }
+
+    /// A bus over a Redis Cluster's sharded pub/sub (SSUBSCRIBE/SPUBLISH), reached through `nodes`
+    /// (`redis://[user:pass@]host:port` of any of its nodes; the others are discovered). Each channel lives on
+    /// the shard that owns its hash slot, so channels spread over the shards and so does the pub/sub load, which
+    /// classic PUBLISH (broadcast to every node) would not. Behaves as [`RealtimeBus::redis`] otherwise: one
+    /// subscriber connection per process (multiplexed per node), subscriptions that recover by themselves
+    /// when a node restarts or slots move, publishing that never waits. Fails if no node can be reached now.
+    pub async fn redis_cluster(nodes: &[String], config: RealtimeConfig) -> Result<Self, RealtimeError> {
+        Self::remote(Target::Cluster(nodes), config).await
+    }
+
+    async fn remote(target: Target<'_>, config: RealtimeConfig) -> Result<Self, RealtimeError> {
         let counters = Arc::new(Counters::default());
         let changes = Arc::new(ChannelChanges::default());
         let hub = Arc::new(Hub::build(config.capacity, Arc::clone(&counters), Some(Arc::clone(&changes))));
-        let backend = RedisBackend::connect(url, Arc::clone(&hub), changes, Arc::clone(&counters), &config).await?;
+        let backend = RedisBackend::connect(target, Arc::clone(&hub), changes, Arc::clone(&counters), &config).await?;
         Ok(Self { inner: Arc::new(Inner { config, hub, counters, backend: Backend::Redis(backend) }) })
     }
 
-    /// Readiness: Redis answers PING on both connections (in-process: always ready).
+    /// Readiness: Redis answers PING on both connections, on a Cluster every primary does (in-process: always
+    /// ready).
     pub async fn ping(&self) -> Result<(), RealtimeError> {
         match &self.inner.backend {
             Backend::InProcess => Ok(()),
@@ -122,11 +138,11 @@ impl RealtimeBus {
         &self.inner.config.prefix
     }
 
-    /// `"in-process"` or `"redis"`, for logs and health output.
+    /// `"in-process"`, `"redis"` or `"redis-cluster"`, for logs and health output.
     pub fn backend_name(&self) -> &'static str {
-        match self.inner.backend {
+        match &self.inner.backend {
             Backend::InProcess => "in-process",
-            Backend::Redis(_) => "redis",
+            Backend::Redis(redis) => redis.name(),
         }
     }
 

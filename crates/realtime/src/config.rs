@@ -7,7 +7,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealtimeConfig {
     /// Channel names are `{prefix}:space:{id}` and so on; replicas that share a Redis must share the prefix,
-    /// and deployments that share a Redis must not.
+    /// and deployments that share a Redis must not. On a Redis Cluster, a prefix holding a hash tag (`{…}`)
+    /// would put every channel in one slot, on one node: leave braces out.
     pub prefix: String,
     /// How many events a subscriber may fall behind before it gets `Delivery::Lagged` (per channel ring size).
     pub capacity: usize,

@@ -145,6 +145,13 @@ impl Hub {
         }
     }
 
+    /// Like [`Hub::signal_gap`], for the subscribers of `channel` only (Redis dropped that one subscription).
+    pub(crate) fn signal_gap_on(&self, channel: &str) {
+        if let Some(entry) = self.lock().get(channel) {
+            let _ = entry.sender.send(Item::Gap);
+        }
+    }
+
     /// Whether `channel` has at least one local subscriber.
     pub fn has_channel(&self, channel: &str) -> bool {
         self.lock().contains_key(channel)
@@ -274,19 +281,14 @@ pub(crate) struct ChannelChanges {
 }
 
 impl ChannelChanges {
-    fn mark(&self, channel: &str) {
+    /// Marks `channel` for reconciliation and wakes the backend.
+    pub(crate) fn mark(&self, channel: &str) {
         self.lock().insert(channel.to_owned());
         self.notify.notify_one();
     }
 
     pub(crate) fn take(&self) -> HashSet<String> {
         std::mem::take(&mut *self.lock())
-    }
-
-    /// Puts back channels whose command failed, without a wake-up: they are retried on the next tick rather
-    /// than in a tight loop while Redis is down.
-    pub(crate) fn requeue(&self, channels: impl IntoIterator<Item = String>) {
-        self.lock().extend(channels);
     }
 
     fn lock(&self) -> MutexGuard<'_, HashSet<String>> {

@@ -49,7 +49,7 @@ impl Counters {
 /// The bus's counters at one moment. All but the two `active_*` gauges only ever grow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MetricsSnapshot {
-    /// Events handed to the bus successfully (in-process: fanned out; Redis: PUBLISH acknowledged).
+    /// Events handed to the bus successfully (in-process: fanned out; Redis: PUBLISH or SPUBLISH acknowledged).
     pub events_published: u64,
     /// Events that could not be published (Redis down, timed out, or the publish queue was full). They are lost.
     pub publish_failures: u64,
@@ -64,7 +64,8 @@ pub struct MetricsSnapshot {
     /// Events that arrived again (same id on the same channel, as after an outbox recovery) and were not handed
     /// to subscribers a second time.
     pub duplicates_dropped: u64,
-    /// Times the Redis pub/sub connection was lost (it reconnects and resubscribes by itself).
+    /// Times the Redis pub/sub connection was lost (on a Cluster: a node's connection); it reconnects and
+    /// resubscribes by itself.
     pub redis_disconnections: u64,
     /// Channels with at least one local subscriber (= channels SUBSCRIBEd in Redis, once settled).
     pub active_channels: u64,

@@ -31,6 +31,12 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// A Redis Cluster for events between replicas instead of one Redis, by the URLs of some of its nodes
+    /// (comma-separated; the others are discovered). Events then use sharded pub/sub, so channels spread
+    /// over the cluster's shards. Not together with `--redis-url`.
+    #[arg(long, env = "WECO_REDIS_CLUSTER_URLS", value_delimiter = ',')]
+    pub redis_cluster_urls: Vec<String>,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "WECO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -196,6 +202,7 @@ impl Settings {
             database_url: database_url.into(),
             database_replica_urls: Vec::new(),
             redis_url: None,
+            redis_cluster_urls: Vec::new(),
             listen: "127.0.0.1:0".into(),
             jwt_secret: None,
             no_migrate: false,
@@ -253,6 +260,7 @@ impl fmt::Debug for Settings {
                 &self.database_replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
             )
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_cluster_urls", &self.redis_cluster_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>())
             .field("listen", &self.listen)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("no_migrate", &self.no_migrate)
@@ -355,9 +363,12 @@ impl Cli {
             }
         };
         // An empty list arrives as one empty value (`--cors-origins=`, which is how the file's `[]` is passed).
-        for list in
-            [&mut cli.settings.cors_origins, &mut cli.settings.ws_origins, &mut cli.settings.database_replica_urls]
-        {
+        for list in [
+            &mut cli.settings.cors_origins,
+            &mut cli.settings.ws_origins,
+            &mut cli.settings.database_replica_urls,
+            &mut cli.settings.redis_cluster_urls,
+        ] {
             list.retain(|value| !value.trim().is_empty());
         }
         Ok(cli)
@@ -610,11 +621,12 @@ mod tests {
     fn debug_output_shows_every_setting_with_passwords_masked() {
         let mut s = Settings::for_database("postgres://weco:s3cret@db/weco");
         s.redis_url = Some("redis://:hunter2@cache:6379".into());
+        s.redis_cluster_urls = vec!["redis://weco:swordfish@node-a:6379".into()];
         let shown = format!("{s:?}");
         for key in setting_keys() {
             assert!(shown.contains(&format!("{key}: ")), "{key} missing from {shown}");
         }
-        assert!(!shown.contains("s3cret") && !shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cret") && !shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
     }
 
     #[test]

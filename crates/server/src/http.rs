@@ -8,11 +8,12 @@
 //! - Malformed JSON, a missing query or unparsable variables are 400 with `extensions.code = VALIDATION`.
 //! - Batches (a JSON array) are allowed up to `max_batch` operations.
 //! - Automatic persisted queries (Apollo APQ): `extensions.persistedQuery.sha256Hash` with or without the
-//!   query; the queries are kept in Redis when configured, so every replica knows them.
+//!   query; the queries are kept in Redis (or a Redis Cluster) when configured, so every replica knows them.
 //! - Every error leaving here carries `extensions.code`.
 
 use crate::admission::{AdmissionLimits, admit};
 use crate::limits::{Client, OverBudget};
+use crate::shared_redis::SharedRedis;
 use crate::state::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, Variables};
@@ -421,7 +422,7 @@ pub enum PersistedQueries {
     /// This process only, bounded.
     Local(Arc<std::sync::Mutex<lru_map::LruMap>>),
     /// Shared by every replica.
-    Redis { conn: redis::aio::ConnectionManager, prefix: String },
+    Redis { conn: SharedRedis, prefix: String },
 }
 
 impl PersistedQueries {
@@ -429,11 +430,9 @@ impl PersistedQueries {
         Self::Local(Arc::new(std::sync::Mutex::new(lru_map::LruMap::new(capacity))))
     }
 
-    pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
-        let conn = tokio::time::timeout(std::time::Duration::from_secs(5), redis::aio::ConnectionManager::new(client))
-            .await??;
-        Ok(Self::Redis { conn, prefix: format!("{prefix}:apq:") })
+    /// Queries kept in Redis (one, or a Cluster, where each key goes to the node owning its slot).
+    pub fn redis(conn: SharedRedis, prefix: &str) -> Self {
+        Self::Redis { conn, prefix: format!("{prefix}:apq:") }
     }
 
     async fn get(&self, hash: &str) -> Option<String> {

@@ -4,6 +4,7 @@ use crate::config::{Settings, redact_url};
 use crate::http::PersistedQueries;
 use crate::limits::{LoginBackoff, RateLimiter};
 use crate::routes;
+use crate::shared_redis::{RedisTarget, SharedRedis};
 use crate::state::{AppState, HttpLimits};
 use crate::tasks::Background;
 use anyhow::Context as _;
@@ -109,6 +110,8 @@ impl Application {
     /// (parse, validation, execution) and field by field (fields returning objects), which costs a span each
     /// and is worth it when spans are exported.
     pub async fn build_with(settings: Settings, graphql_spans: bool) -> anyhow::Result<Self> {
+        // Checked before anything is opened: a replica must not start half configured.
+        let shared = RedisTarget::from_settings(&settings)?;
         let store = Arc::new(open_store(&settings).await?);
         let secret = match &settings.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.as_bytes().to_vec(),
@@ -118,12 +121,14 @@ impl Application {
             }
         };
         let realtime = RealtimeConfig::with_prefix(settings.channel_prefix.clone());
-        let bus = Arc::new(match &settings.redis_url {
-            Some(url) => RealtimeBus::redis(url, realtime)
-                .await
-                .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?,
-            None => RealtimeBus::in_process(realtime),
-        });
+        let bus = Arc::new(
+            match shared {
+                RedisTarget::None => Ok(RealtimeBus::in_process(realtime)),
+                RedisTarget::Single(url) => RealtimeBus::redis(url, realtime).await,
+                RedisTarget::Cluster(nodes) => RealtimeBus::redis_cluster(nodes, realtime).await,
+            }
+            .with_context(|| format!("connecting the event bus to {}", shared.describe()))?,
+        );
         tracing::info!(bus = bus.backend_name(), prefix = bus.prefix(), "event bus ready");
         let wake_jobs = Arc::new(Notify::new());
         let wake = wake_jobs.clone();
@@ -161,10 +166,11 @@ impl Application {
             schema = schema.extension(async_graphql::extensions::Tracing);
         }
         let schema = schema.finish();
-        let persisted = match &settings.redis_url {
-            Some(url) => PersistedQueries::redis(url, &settings.channel_prefix)
-                .await
-                .with_context(|| format!("connecting to Redis at {} for persisted queries", redact_url(url)))?,
+        let persisted = match SharedRedis::connect(shared)
+            .await
+            .with_context(|| format!("connecting to {} for persisted queries", shared.describe()))?
+        {
+            Some(conn) => PersistedQueries::redis(conn, &settings.channel_prefix),
             None => PersistedQueries::local(10_000),
         };
         let listener =
