@@ -5,7 +5,7 @@
 
 use e2e::ws::{Frame, WsClient};
 use e2e::{Backend, TestApp, eventually};
-use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -221,8 +221,7 @@ async fn a_websocket_operation_over_the_timeout_gets_a_timeout_error_and_the_soc
     // Another connection holds the space's row (PostgreSQL) or the write lock (SQLite): the mutation waits in
     // the middle of its transaction.
     let db = app.db().await;
-    let blocker = db.begin().await.expect("begin");
-    blocker.execute_unprepared("UPDATE spaces SET name = name WHERE handle = 'agora'").await.expect("lock the space");
+    let blocker = app.hold_space("agora").await;
 
     let mut client = WsClient::ready(app.addr, Some(&token)).await;
     let started = Instant::now();

@@ -3,17 +3,17 @@
 
 use e2e::process::{RedisClusterProcess, ServerProcess};
 use e2e::ws::WsClient;
-use e2e::{Backend, TestApp, TestDatabase, eventually, services_required, wait_for_subscriptions_at};
+use e2e::{Backend, PATIENCE, TestApp, TestDatabase, poll_until, services_required, wait_for_subscriptions_at};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const FEED: &str =
     "subscription($s: ID!) { spaceFeed(spaceId: $s) { __typename ... on PostAdded { post { title } } } }";
 
-/// How many connections the cluster has subscribed to the sharded channel `channel`: each node knows only
-/// its own, so every node is asked (`PUBSUB SHARDNUMSUB`).
-async fn shard_subscribers(cluster: &RedisClusterProcess, channel: &str) -> i64 {
-    let mut total = 0;
+/// How many connections each node of the cluster has subscribed to the sharded channel `channel` (`PUBSUB
+/// SHARDNUMSUB`; each node knows only its own), by port.
+async fn shard_subscribers(cluster: &RedisClusterProcess, channel: &str) -> Vec<(u16, i64)> {
+    let mut counts = Vec::new();
     for port in &cluster.ports {
         let url = format!("redis://127.0.0.1:{port}");
         let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -24,9 +24,9 @@ async fn shard_subscribers(cluster: &RedisClusterProcess, channel: &str) -> i64 
             .query_async(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("PUBSUB SHARDNUMSUB on {url}: {e}"));
-        total += n;
+        counts.push((*port, n));
     }
-    total
+    counts
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -65,7 +65,15 @@ async fn a_space_feed_subscriber_on_one_replica_sees_a_post_made_through_another
     // Live once A listens on the space's channel and the node owning its slot has A subscribed.
     wait_for_subscriptions_at(&app.client, a.addr, 1).await;
     let channel = format!("{prefix}:space:{space}");
-    eventually("the cluster to hold A's subscription", async || shard_subscribers(&cluster, &channel).await == 1).await;
+    let subscribed = async || shard_subscribers(&cluster, &channel).await.iter().map(|(_, n)| n).sum::<i64>() >= 1;
+    if !poll_until(subscribed).await {
+        let counts = shard_subscribers(&cluster, &channel).await;
+        let metrics = app.client.get(format!("http://{}/metrics", a.addr)).send().await.expect("GET /metrics");
+        let metrics = metrics.text().await.unwrap_or_default();
+        let realtime: Vec<&str> =
+            metrics.lines().filter(|l| l.starts_with("weco_event") || l.starts_with("weco_subscri")).collect();
+        panic!("no node holds A's subscription to {channel} after {PATIENCE:?}: {counts:?}\n{}", realtime.join("\n"));
+    }
 
     let create_post =
         "mutation($s: ID!, $t: String!) { createPost(input: {spaceIds: [$s], title: $t}) { post { id } } }";

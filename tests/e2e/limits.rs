@@ -3,7 +3,7 @@
 
 use e2e::ws::WsClient;
 use e2e::{Backend, TestApp, test_redis_url};
-use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -315,8 +315,7 @@ async fn a_mutation_that_times_out_gets_408_and_writes_nothing(backend: Backend)
         "variables": { "i": { "spaceIds": [space], "title": "patience" } },
     });
     let db = app.db().await;
-    let blocker = db.begin().await.expect("begin");
-    blocker.execute_unprepared("UPDATE spaces SET name = name WHERE handle = 'agora'").await.expect("lock the space");
+    let blocker = app.hold_space("agora").await;
 
     let started = Instant::now();
     let response = app.client.post(app.url("/graphql")).bearer_auth(&token).json(&create).send().await.expect("send");

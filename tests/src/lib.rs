@@ -267,6 +267,23 @@ impl TestApp {
         Database::connect(&self.database.url).await.expect("connecting to the test database")
     }
 
+    /// Begins a transaction on a connection of its own that holds the space `handle` the way a tree edit does, so
+    /// a write into that space waits in the middle of its transaction until the returned transaction ends: on
+    /// PostgreSQL the space's row `FOR UPDATE` (the lock every post, like and comment waits for), on SQLite the
+    /// database's write lock.
+    pub async fn hold_space(&self, handle: &str) -> sea_orm::DatabaseTransaction {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let blocker = self.db().await.begin().await.expect("begin");
+        let hold = match self.backend {
+            Backend::Postgres => "SELECT id FROM spaces WHERE handle = $1 FOR UPDATE",
+            Backend::Sqlite => "UPDATE spaces SET name = name WHERE handle = $1",
+        };
+        let backend = blocker.get_database_backend();
+        let statement = sea_orm::Statement::from_sql_and_values(backend, hold, [handle.into()]);
+        blocker.execute_raw(statement).await.expect("holding the space");
+        blocker
+    }
+
     /// Recounts every derived value in the test's database (counters, copies, scores, the closure table and
     /// the posts' appearances) and fails the test with each one the server left wrong.
     pub async fn assert_invariants(&self) {

@@ -18,8 +18,8 @@ use std::sync::Arc;
 /// Test hooks that make the server misbehave on purpose.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Failpoints {
-    /// Abort the process right after a unit of work commits, before its events are published: what the outbox
-    /// must survive.
+    /// Abort the process right after a unit of work that announced events commits, before they are published:
+    /// what the outbox must survive.
     pub abort_after_commit: bool,
 }
 

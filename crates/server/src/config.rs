@@ -188,7 +188,7 @@ pub struct Settings {
     pub log_format: String,
 
     /// A test hook that makes the server misbehave on purpose: `abort-after-commit` aborts the process right
-    /// after a unit of work commits, before its events are published (what the outbox must survive). Never set
+    /// after a unit of work that announced events commits, before they are published (what the outbox must survive). Never set
     /// it in production.
     #[arg(long, env = "WECO_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,

@@ -282,5 +282,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Ok(n) => gauge("weco_outbox_pending", "Committed events not yet published and cleared.", n.to_string()),
         Err(e) => tracing::warn!(error = ?e, "could not read the outbox for the metrics"),
     }
+    match state.background.holarchy().unfolded_totals().await {
+        Ok(n) => gauge(
+            "weco_space_deltas_pending",
+            "Changes to spaces' totals not folded into the spaces yet.",
+            n.to_string(),
+        ),
+        Err(e) => tracing::warn!(error = ?e, "could not count unfolded totals for the metrics"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

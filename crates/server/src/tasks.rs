@@ -1,5 +1,5 @@
 //! The server's background work: publishing and clearing the outbox, recovering what a stopped process left in
-//! it, and running due jobs. Each loop runs until the server stops; none holds a transaction while it waits.
+//! it, running due jobs, and folding changes to spaces' totals into the spaces. Each loop runs until the server stops; none holds a transaction while it waits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,11 @@ const RECOVER_EVERY: Duration = Duration::from_secs(2);
 const JOBS_EVERY: Duration = Duration::from_secs(1);
 /// Jobs claimed at a time.
 const JOB_BATCH: u32 = 32;
+/// How often changes to spaces' totals are folded into the spaces (reads add the ones not folded yet, so this
+/// only bounds how many a read adds up).
+const FOLD_EVERY: Duration = Duration::from_millis(500);
+/// Batches folded per pass at most, so one pass never holds the loop for long.
+const FOLD_BATCHES: u32 = 20;
 /// How often read replicas are asked how far they have replayed the primary's log.
 const REPLICAS_EVERY: Duration = Duration::from_millis(25);
 
@@ -52,6 +57,11 @@ impl Background {
                 }
             })),
             tokio::spawn(run_jobs(app.clone(), wake_jobs, stopped.clone())),
+            tokio::spawn(every(FOLD_EVERY, stopped.clone(), app.clone(), |app| async move {
+                if let Err(e) = app.holarchy().fold_totals(FOLD_BATCHES).await {
+                    tracing::warn!(error = ?e, "could not fold changes to spaces' totals");
+                }
+            })),
         ];
         if let Some(replicas) = replicas {
             handles.push(tokio::spawn(follow_replicas(replicas, stopped)));

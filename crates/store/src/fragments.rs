@@ -9,6 +9,34 @@ use uuid::Uuid;
 use weco_domain::values::{HOT_EPOCH, HOT_SECONDS_PER_UNIT, PostKind, Privacy, RequestState, SpaceSort, hot_score};
 use weco_domain::{AccessRequestKind, DomainError, DomainResult, SpacePostState, UserId};
 
+// ---- spaces' totals ----------------------------------------------------------------------------------------
+
+/// `s.{column}` plus the deltas not folded into it yet (`space_deltas`): a space's exact total. A macro, so that
+/// it is a `'static` string for sort keys and column lists.
+macro_rules! space_total {
+    ($col:literal) => {
+        concat!(
+            "CAST(s.",
+            $col,
+            " + COALESCE((SELECT SUM(sd.",
+            $col,
+            ") FROM space_deltas sd WHERE sd.space_id = s.id), 0) AS BIGINT)"
+        )
+    };
+}
+pub(crate) use space_total;
+
+/// The totals a space keeps, in the order of [`insert_space_deltas`]'s columns; each is also a column of
+/// `space_deltas`.
+pub const SPACE_TOTALS: [&str; 4] = ["total_posts", "total_post_likes", "total_comments", "total_followers"];
+
+/// `INSERT INTO space_deltas … SELECT {select} {from}`: changes to spaces' totals, one row per space, that
+/// [`crate::holarchy`]'s fold adds to the spaces later. `select` lists the space, a change to each of
+/// [`SPACE_TOTALS`] and a time of activity (or NULL).
+pub(crate) fn insert_space_deltas(select: &str, from: &str) -> String {
+    format!("INSERT INTO space_deltas (space_id, {}, last_activity_at) SELECT {select} {from}", SPACE_TOTALS.join(", "))
+}
+
 // ---- access (docs/privacy.md rules 1 and 6) ----------------------------------------------------------------
 
 /// True when the viewer bound as `$viewer` may access the space `col` (rule 1): no private space at or above it
@@ -60,7 +88,7 @@ macro_rules! gated_by_viewer_2 {
                WHERE ac.descendant_id = s.id AND ap.privacy = 'PRIVATE' \
                  AND NOT EXISTS (SELECT 1 FROM space_members am WHERE am.space_id = ap.id AND am.user_id = $2)) \
              THEN ",
-            $col,
+            space_total!($col),
             " ELSE 0 END"
         )
     };
@@ -70,10 +98,10 @@ macro_rules! gated_by_viewer_2 {
 /// counts as zero: sorting by it, or reading it back from a cursor, must not reveal it (rule 6).
 pub(crate) fn gated_sort_key(sort: SpaceSort) -> Key {
     match sort {
-        SpaceSort::Likes => Key::Int(gated_by_viewer_2!("s.total_post_likes")),
-        SpaceSort::Posts => Key::Int(gated_by_viewer_2!("s.total_posts")),
-        SpaceSort::Comments => Key::Int(gated_by_viewer_2!("s.total_comments")),
-        SpaceSort::Followers => Key::Int(gated_by_viewer_2!("s.total_followers")),
+        SpaceSort::Likes => Key::Int(gated_by_viewer_2!("total_post_likes")),
+        SpaceSort::Posts => Key::Int(gated_by_viewer_2!("total_posts")),
+        SpaceSort::Comments => Key::Int(gated_by_viewer_2!("total_comments")),
+        SpaceSort::Followers => Key::Int(gated_by_viewer_2!("total_followers")),
         SpaceSort::New => Key::Time("s.created_at"),
     }
 }

@@ -127,10 +127,17 @@ pub async fn verify(store: &SeaStore) -> DomainResult<Vec<Mismatch>> {
 struct Counter {
     column: &'static str,
     recount: String,
+    /// Whether changes to it may wait in `space_deltas` (the stored value is the column plus them).
+    deltas: bool,
 }
 
 fn counter(column: &'static str, recount: impl Into<String>) -> Counter {
-    Counter { column, recount: recount.into() }
+    Counter { column, recount: recount.into(), deltas: false }
+}
+
+/// A space's total, which reads add its unfolded changes to.
+fn space_counter(column: &'static str, recount: impl Into<String>) -> Counter {
+    Counter { deltas: true, ..counter(column, recount) }
 }
 
 fn post_counters() -> Vec<Counter> {
@@ -166,25 +173,25 @@ fn comment_counters() -> Vec<Counter> {
 fn space_counters() -> Vec<Counter> {
     let active = space_post_state(SpacePostState::Active);
     vec![
-        counter(
+        space_counter(
             "total_posts",
             format!("SELECT space_id AS id, COUNT(*) AS n FROM space_posts WHERE state = '{active}' GROUP BY space_id"),
         ),
-        counter(
+        space_counter(
             "total_post_likes",
             format!(
                 "SELECT s.space_id AS id, COUNT(*) AS n FROM space_posts s JOIN post_likes l ON l.post_id = s.post_id \
                  WHERE s.state = '{active}' GROUP BY s.space_id"
             ),
         ),
-        counter(
+        space_counter(
             "total_comments",
             format!(
                 "SELECT s.space_id AS id, COUNT(*) AS n FROM space_posts s JOIN comments c ON c.post_id = s.post_id \
                  WHERE s.state = '{active}' GROUP BY s.space_id"
             ),
         ),
-        counter("total_followers", "SELECT space_id AS id, COUNT(*) AS n FROM space_followers GROUP BY space_id"),
+        space_counter("total_followers", "SELECT space_id AS id, COUNT(*) AS n FROM space_followers GROUP BY space_id"),
         counter(
             "private_above",
             format!(
@@ -297,9 +304,18 @@ impl<C: ConnectionTrait> Db<C> {
         let mut joins = String::new();
         let mut differs = Vec::new();
         for (i, c) in counters.iter().enumerate() {
-            select.push(format!("t.{col} AS s{i}, COALESCE(j{i}.n, 0) AS r{i}", col = c.column));
+            let stored = if c.deltas {
+                format!(
+                    "CAST(t.{col} + COALESCE((SELECT SUM(sd.{col}) FROM space_deltas sd WHERE sd.space_id = t.id), 0) \
+                     AS BIGINT)",
+                    col = c.column
+                )
+            } else {
+                format!("t.{}", c.column)
+            };
+            select.push(format!("{stored} AS s{i}, COALESCE(j{i}.n, 0) AS r{i}"));
             joins.push_str(&format!(" LEFT JOIN ({}) j{i} ON j{i}.id = t.id", c.recount));
-            differs.push(format!("t.{} <> COALESCE(j{i}.n, 0)", c.column));
+            differs.push(format!("{stored} <> COALESCE(j{i}.n, 0)"));
         }
         let sql = format!(
             "SELECT {} FROM {table} t{joins} WHERE ({filter}) AND ({}) ORDER BY t.id",

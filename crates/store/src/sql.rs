@@ -209,12 +209,25 @@ pub(crate) fn keyset_clause(
 }
 
 impl<C: ConnectionTrait> Sql<'_, C> {
-    /// On PostgreSQL, locks the spaces rows selected by `ids_sql` in id order, so that transactions which
-    /// update the counters of overlapping sets of spaces queue instead of deadlocking. SQLite transactions
-    /// here are already serialised.
+    /// On PostgreSQL, locks the spaces rows selected by `ids_sql` in id order, exclusively (`FOR UPDATE`): for
+    /// edits of the tree, of privacy and of membership, which recount what flows into those spaces and must not
+    /// run beside a write that counts in them ([`Self::share_spaces`]). Taken in id order, before any change, so
+    /// overlapping edits queue instead of deadlocking. SQLite transactions here are already serialised.
     pub async fn lock_spaces(&self, ids_sql: &str, values: Vec<Value>) -> DomainResult<()> {
+        self.lock_spaces_in(ids_sql, values, "FOR UPDATE").await
+    }
+
+    /// Locks (on PostgreSQL) the spaces `ids_sql` selects, in id order, for a write that counts in them (a post,
+    /// a like, a comment): `FOR KEY SHARE`, which such writes share with one another and which only a tree edit's
+    /// [`Self::lock_spaces`] excludes. Their totals change through `space_deltas`, never in place, so no two of
+    /// them wait for the same row.
+    pub async fn share_spaces(&self, ids_sql: &str, values: Vec<Value>) -> DomainResult<()> {
+        self.lock_spaces_in(ids_sql, values, "FOR KEY SHARE").await
+    }
+
+    async fn lock_spaces_in(&self, ids_sql: &str, values: Vec<Value>, mode: &str) -> DomainResult<()> {
         if self.backend == DbBackend::Postgres {
-            let sql = format!("SELECT id FROM spaces WHERE id IN ({ids_sql}) ORDER BY id FOR NO KEY UPDATE");
+            let sql = format!("SELECT id FROM spaces WHERE id IN ({ids_sql}) ORDER BY id {mode}");
             self.all("locking spaces", &sql, values).await?;
         }
         Ok(())

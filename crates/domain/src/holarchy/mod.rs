@@ -403,7 +403,45 @@ impl Command for DeleteSpace {
     }
 }
 
+/// Folds a batch of changes to spaces' totals into the spaces (see [`HolarchyRepo::fold_space_totals`]).
+struct FoldSpaceTotals {
+    limit: u32,
+}
+
+#[async_trait]
+impl Command for FoldSpaceTotals {
+    type Output = u64;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<u64> {
+        uow.holarchy().fold_space_totals(self.limit).await
+    }
+}
+
+/// Changes to spaces' totals folded per unit of work.
+pub const FOLD_BATCH: u32 = 5_000;
+
 impl HolarchyService<'_> {
+    /// Folds the changes to spaces' totals written so far into the spaces, a batch per unit of work, until none
+    /// is left (or `max_batches` ran). Posts, likes, comments and follows only ever add change rows, so none of
+    /// them waits for a busy space's row (the root's, which every post counts in); the host runs this every
+    /// moment. Returns how many changes it folded.
+    pub async fn fold_totals(&self, max_batches: u32) -> DomainResult<u64> {
+        let mut folded = 0;
+        for _ in 0..max_batches {
+            let n = self.app.execute(crate::actor::Actor::System, &FoldSpaceTotals { limit: FOLD_BATCH }).await?;
+            folded += n;
+            if n < u64::from(FOLD_BATCH) {
+                break;
+            }
+        }
+        Ok(folded)
+    }
+
+    /// Changes to spaces' totals not folded yet.
+    pub async fn unfolded_totals(&self) -> DomainResult<i64> {
+        self.app.store().holarchy().unfolded_space_totals().await
+    }
+
     /// Creates a space. The creator becomes its moderator, member and first follower. With a parent the
     /// creator moderates, it is attached at once; otherwise it starts under the root and a request goes to
     /// the parent's moderators.

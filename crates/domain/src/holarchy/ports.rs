@@ -39,6 +39,13 @@ pub trait HolarchyRepo: Send + Sync {
     /// follow (after an edit that narrowed who may), keeping `total_followers` exact. Returns how many ended.
     async fn drop_follows_without_access(&self, space: SpaceId) -> DomainResult<u64>;
 
+    /// Folds up to `limit` of the oldest changes to spaces' totals (written as deltas by posts, likes, comments,
+    /// follows and tree edits) into the spaces' own columns. Every read adds the changes not folded yet, so
+    /// folding changes no total anyone sees. Returns how many changes it folded.
+    async fn fold_space_totals(&self, limit: u32) -> DomainResult<u64>;
+    /// Changes to spaces' totals not folded yet.
+    async fn unfolded_space_totals(&self) -> DomainResult<i64>;
+
     /// Serialises tree edits for the rest of the transaction, so two concurrent edits cannot together make
     /// a cycle that neither would alone.
     async fn lock_holarchy(&self) -> DomainResult<()>;

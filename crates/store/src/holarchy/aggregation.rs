@@ -7,7 +7,7 @@
 //! newest [`Appearances::LIMIT`] each way), to announce them to live feeds.
 
 use crate::Db;
-use crate::fragments::{INDIRECT, POST, insert_space_posts, local_hot};
+use crate::fragments::{INDIRECT, POST, insert_space_deltas, insert_space_posts, local_hot};
 use crate::sql::{get, v};
 use sea_orm::{ConnectionTrait, QueryResult, Value};
 use std::collections::HashMap;
@@ -83,15 +83,12 @@ impl<C: ConnectionTrait> Db<C> {
                 rows.iter().map(|r| appearance(r, CX)).collect::<DomainResult<_>>()?
             }
         };
-        sql.lock_spaces(&format!("SELECT m.space_id FROM ({missing}) m"), values.clone()).await?;
+        sql.share_spaces(&format!("SELECT m.space_id FROM ({missing}) m"), values.clone()).await?;
         sql.exec(
             "counting new appearances",
-            &format!(
-                "UPDATE spaces SET total_posts = total_posts + n.cnt, total_post_likes = total_post_likes + n.likes, \
-                   total_comments = total_comments + n.comments \
-                 FROM (SELECT m.space_id, COUNT(*) AS cnt, SUM(p.total_likes) AS likes, SUM(p.total_comments) AS comments \
-                       FROM ({missing}) m JOIN posts p ON p.id = m.post_id GROUP BY m.space_id) n \
-                 WHERE spaces.id = n.space_id"
+            &insert_space_deltas(
+                "m.space_id, COUNT(*), SUM(p.total_likes), SUM(p.total_comments), 0, NULL",
+                &format!("FROM ({missing}) m JOIN posts p ON p.id = m.post_id GROUP BY m.space_id"),
             ),
             values.clone(),
         )
@@ -133,15 +130,12 @@ impl<C: ConnectionTrait> Db<C> {
             )
             .await?;
         let removed = rows.iter().map(|r| appearance(r, CX)).collect::<DomainResult<Vec<_>>>()?;
-        sql.lock_spaces(&format!("SELECT s.space_id FROM space_posts s WHERE {stale}"), values.clone()).await?;
+        sql.share_spaces(&format!("SELECT s.space_id FROM space_posts s WHERE {stale}"), values.clone()).await?;
         sql.exec(
             "counting removed appearances",
-            &format!(
-                "UPDATE spaces SET total_posts = total_posts - n.cnt, total_post_likes = total_post_likes - n.likes, \
-                   total_comments = total_comments - n.comments \
-                 FROM (SELECT s.space_id, COUNT(*) AS cnt, SUM(s.total_likes) AS likes, SUM(s.total_comments) AS comments \
-                       FROM space_posts s WHERE s.state = 'ACTIVE' AND {stale} GROUP BY s.space_id) n \
-                 WHERE spaces.id = n.space_id"
+            &insert_space_deltas(
+                "s.space_id, -COUNT(*), -SUM(s.total_likes), -SUM(s.total_comments), 0, NULL",
+                &format!("FROM space_posts s WHERE s.state = 'ACTIVE' AND {stale} GROUP BY s.space_id"),
             ),
             values.clone(),
         )

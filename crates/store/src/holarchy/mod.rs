@@ -3,14 +3,15 @@
 
 mod aggregation;
 mod closure;
+mod totals;
 
 pub(crate) use aggregation::{Report, missing_sql, stale_sql};
 pub(crate) use closure::flow_blocked;
 
 use crate::Db;
 use crate::fragments::{
-    accessible_space, accessible_to, gated_sort_key, listed, privacy, privacy_from_db, request_state,
-    request_state_from_db, viewer_value,
+    accessible_space, accessible_to, gated_sort_key, insert_space_deltas, listed, privacy, privacy_from_db,
+    request_state, request_state_from_db, space_total, viewer_value,
 };
 use crate::requests::Requests;
 use crate::roles::Role;
@@ -24,8 +25,19 @@ use weco_domain::holarchy::ports::HolarchyRepo;
 use weco_domain::values::{Depth, Privacy, RequestState, SpaceSort};
 use weco_domain::*;
 
-pub(crate) const SPACE_COLS: &str = "s.id, s.handle, s.name, s.description, s.privacy, s.creator_id, s.created_at, \
-     s.total_posts, s.total_post_likes, s.total_comments, s.total_followers, s.last_activity_at";
+/// A space's columns as [`space_from_row`] reads them, its totals exact (deltas not folded yet included).
+pub(crate) const SPACE_COLS: &str = concat!(
+    "s.id, s.handle, s.name, s.description, s.privacy, s.creator_id, s.created_at, ",
+    space_total!("total_posts"),
+    " AS total_posts, ",
+    space_total!("total_post_likes"),
+    " AS total_post_likes, ",
+    space_total!("total_comments"),
+    " AS total_comments, ",
+    space_total!("total_followers"),
+    " AS total_followers, COALESCE((SELECT MAX(sd.last_activity_at) FROM space_deltas sd \
+     WHERE sd.space_id = s.id AND sd.last_activity_at > s.last_activity_at), s.last_activity_at) AS last_activity_at"
+);
 
 /// `SPACE_COLS` and `viewer_access`: whether the viewer bound as `$viewer` may access the space.
 fn space_with_access_cols(viewer: usize) -> String {
@@ -106,8 +118,8 @@ impl<C: ConnectionTrait> Db<C> {
     }
 
     async fn count_followers(&self, space: SpaceId, delta: i64) -> DomainResult<()> {
-        let sql = "UPDATE spaces SET total_followers = total_followers + $2 WHERE id = $1";
-        self.sql().exec("counting followers", sql, vec![v(space.0), v(delta)]).await.map(drop)
+        let sql = insert_space_deltas("$1, 0, 0, 0, $2, NULL", "");
+        self.sql().exec("counting followers", &sql, vec![v(space.0), v(delta)]).await.map(drop)
     }
 
     async fn ids(&self, context: &str, sql: &str, values: Vec<Value>, col: &str) -> DomainResult<Vec<SpaceId>> {
@@ -234,11 +246,9 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         let ended = sql
             .exec(
                 "uncounting followers without access",
-                &format!(
-                    "UPDATE spaces SET total_followers = total_followers - n.cnt \
-                     FROM (SELECT f.space_id, COUNT(*) AS cnt FROM space_followers f WHERE {} GROUP BY f.space_id) n \
-                     WHERE spaces.id = n.space_id",
-                    lost("f")
+                &insert_space_deltas(
+                    "f.space_id, 0, 0, 0, -COUNT(*), NULL",
+                    &format!("FROM space_followers f WHERE {} GROUP BY f.space_id", lost("f")),
                 ),
                 vec![v(space.0)],
             )
@@ -252,6 +262,14 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
             vec![v(space.0)],
         )
         .await
+    }
+
+    async fn fold_space_totals(&self, limit: u32) -> DomainResult<u64> {
+        self.fold_totals(limit).await
+    }
+
+    async fn unfolded_space_totals(&self) -> DomainResult<i64> {
+        self.unfolded_totals().await
     }
 
     async fn lock_holarchy(&self) -> DomainResult<()> {

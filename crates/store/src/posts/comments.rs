@@ -30,6 +30,7 @@ fn on_visible_post(n: usize) -> String {
 
 impl<C: ConnectionTrait> Db<C> {
     pub(super) async fn add_comment(&self, c: &Comment) -> DomainResult<()> {
+        self.lock_post_spaces(c.post_id).await?;
         let sql = self.sql();
         sql.exec(
             "inserting comment",
@@ -45,10 +46,7 @@ impl<C: ConnectionTrait> Db<C> {
             )
             .await?;
         }
-        let spaces = SpaceTotals {
-            set: "total_comments = total_comments + 1, last_activity_at = $2",
-            values: vec![v(c.created_at)],
-        };
+        let spaces = SpaceTotals { likes: 0, comments: 1, active_at: Some(c.created_at) };
         self.change_counters(
             c.post_id,
             "total_comments = total_comments + 1, last_activity_at = $2",

@@ -1,21 +1,24 @@
 //! A post's counters and the copies its feed rows keep of them, changed under one lock order shared by every
-//! write path: the post's row first, then the rows of the spaces it appears in (in id order, in one statement),
-//! then its feed rows (`space_posts`). Tree edits lock the spaces they touch first too, so a like and a tree edit
-//! on the same post wait for each other instead of deadlocking (docs/holarchy.md#counters).
+//! write path: first the spaces the post counts in (in id order, in one statement), then the post's row, then its
+//! feed rows (`space_posts`). Writes that count in spaces (posts, likes, comments) lock them shared
+//! ([`crate::sql::Sql::share_spaces`]) and add to their totals through `space_deltas`, so they never wait for one
+//! another on a space; tree edits lock the spaces they touch exclusively, so a like and a tree edit on the same
+//! post take turns instead of deadlocking or miscounting (docs/holarchy.md#counters).
 
 use crate::Db;
-use crate::fragments::{COPIED_TOTALS, copied_totals, local_hot, post_hot};
+use crate::fragments::{COPIED_TOTALS, copied_totals, insert_space_deltas, local_hot, post_hot};
 use crate::sql::{get, v};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use uuid::Uuid;
 use weco_domain::{DomainError, DomainResult, PostId, SpaceId};
 
-/// A change to the totals of the spaces a post is active in: `set` (`total_post_likes = total_post_likes + 1`,
-/// say), its `$2`, `$3`, … bound from `values`.
-pub(super) struct SpaceTotals<'a> {
-    pub set: &'a str,
-    pub values: Vec<Value>,
+/// A change to the totals of every space a post is active in (a like, a comment), written as deltas.
+pub(super) struct SpaceTotals {
+    pub likes: i64,
+    pub comments: i64,
+    /// A time of activity to carry into the spaces' `last_activity_at`.
+    pub active_at: Option<DateTime<Utc>>,
 }
 
 /// A post's row in a space after a like cast at or below it: its new local tally and local HOT score.
@@ -35,10 +38,11 @@ impl<C: ConnectionTrait> Db<C> {
         Ok(())
     }
 
-    /// Locks (on PostgreSQL) the spaces a post is active in, in id order.
+    /// Locks (on PostgreSQL), shared, the spaces a post is active in, in id order: the first lock of a write
+    /// that counts in them.
     pub(super) async fn lock_post_spaces(&self, post: PostId) -> DomainResult<()> {
         self.sql()
-            .lock_spaces("SELECT space_id FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'", vec![v(post.0)])
+            .share_spaces("SELECT space_id FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'", vec![v(post.0)])
             .await
     }
 
@@ -87,17 +91,18 @@ impl<C: ConnectionTrait> Db<C> {
         self.change_counters(post, set, values, None, None).await
     }
 
-    /// Changes the post's counters (`UPDATE posts SET {set} … RETURNING`), then, in the lock order of this module:
-    /// locks the spaces it is active in when `spaces` is given, adds `local`'s delta to the local like tallies of
-    /// its rows in the spaces at or above `local`'s space (a like cast there) and re-scores them, copies the new
-    /// totals to its rows, and applies `spaces` to those spaces' totals.
+    /// In the lock order of this module (a caller passing `spaces` has locked them with
+    /// [`Self::lock_post_spaces`] before writing anything): changes the post's counters
+    /// (`UPDATE posts SET {set} … RETURNING`); adds `local`'s delta to the local like tallies of its rows in the
+    /// spaces at or above `local`'s space (a like cast there) and re-scores them; copies the new totals to its
+    /// rows; and adds `spaces` to those spaces' totals.
     pub(super) async fn change_counters(
         &self,
         post: PostId,
         set: &str,
         mut values: Vec<Value>,
         local: Option<(SpaceId, i64)>,
-        spaces: Option<SpaceTotals<'_>>,
+        spaces: Option<SpaceTotals>,
     ) -> DomainResult<()> {
         values.insert(0, v(post.0));
         let row = self
@@ -112,9 +117,6 @@ impl<C: ConnectionTrait> Db<C> {
             )
             .await?
             .ok_or(DomainError::NotFound("post"))?;
-        if spaces.is_some() {
-            self.lock_post_spaces(post).await?;
-        }
         let shifts = match local {
             Some((space, delta)) => self.local_shifts(post, space, delta).await?,
             None => Vec::new(),
@@ -170,19 +172,17 @@ impl<C: ConnectionTrait> Db<C> {
             .collect()
     }
 
-    /// Applies `totals` to the spaces the post is active in (locked already, by [`Self::change_counters`]).
-    async fn count_in_spaces(&self, post: PostId, totals: SpaceTotals<'_>) -> DomainResult<()> {
-        let SpaceTotals { set, values } = totals;
-        let mut all = vec![v(post.0)];
-        all.extend(values);
+    /// Adds `totals`, as deltas, to the spaces the post is active in (the caller locked them first).
+    async fn count_in_spaces(&self, post: PostId, totals: SpaceTotals) -> DomainResult<()> {
+        let SpaceTotals { likes, comments, active_at } = totals;
         self.sql()
             .exec(
                 "counting in spaces",
-                &format!(
-                    "UPDATE spaces SET {set} \
-                     WHERE id IN (SELECT space_id FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE')"
+                &insert_space_deltas(
+                    "space_id, 0, $2, $3, 0, $4",
+                    "FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'",
                 ),
-                all,
+                vec![v(post.0), v(likes), v(comments), v(active_at)],
             )
             .await
             .map(drop)

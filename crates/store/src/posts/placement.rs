@@ -2,7 +2,7 @@
 //! one space, deleting it everywhere — each with the spaces' counters in step.
 
 use crate::Db;
-use crate::fragments::{DIRECT, POST, REPOST, insert_space_posts, post_kinds, space_post_state};
+use crate::fragments::{DIRECT, POST, REPOST, insert_space_deltas, insert_space_posts, post_kinds, space_post_state};
 use crate::holarchy::Report;
 use crate::sql::{placeholders, uuid_values, v};
 use chrono::{DateTime, Utc};
@@ -46,11 +46,9 @@ impl<C: ConnectionTrait> Db<C> {
         let targets = placeholders(2, spaces.len());
         let mut values = vec![v(post.0)];
         values.extend(uuid_values(spaces));
-        self.lock_post(post).await?;
-        // Lock the targets and everything above them in one ordered statement, before any update (the lock order
-        // of `counters`): locking the targets first and their ancestors later would let two posts into nested
-        // spaces deadlock.
-        sql.lock_spaces(
+        // The targets and everything above them, shared, in one ordered statement, then the post (the lock order
+        // of `counters`).
+        sql.share_spaces(
             &format!(
                 "SELECT c.ancestor_id FROM space_closure c WHERE c.descendant_id IN ({})",
                 placeholders(1, spaces.len())
@@ -58,6 +56,7 @@ impl<C: ConnectionTrait> Db<C> {
             uuid_values(spaces),
         )
         .await?;
+        self.lock_post(post).await?;
         let first_placement: i64 = sql
             .scalar(
                 "checking placements",
@@ -87,13 +86,7 @@ impl<C: ConnectionTrait> Db<C> {
         counted.extend(uuid_values(spaces));
         sql.exec(
             "counting new placements",
-            &format!(
-                "UPDATE spaces SET total_posts = total_posts + 1, total_post_likes = total_post_likes + n.likes, \
-                   total_comments = total_comments + n.comments, last_activity_at = $2 \
-                 FROM (SELECT s.id AS space_id, p.total_likes AS likes, p.total_comments AS comments {}) n \
-                 WHERE spaces.id = n.space_id",
-                fresh(3)
-            ),
+            &insert_space_deltas("s.id, 1, p.total_likes, p.total_comments, 0, $2", &fresh(3)),
             counted,
         )
         .await?;
@@ -120,7 +113,7 @@ impl<C: ConnectionTrait> Db<C> {
         to: SpacePostState,
     ) -> DomainResult<bool> {
         let sql = self.sql();
-        sql.lock_spaces("$1", vec![v(space.0)]).await?;
+        sql.share_spaces("$1", vec![v(space.0)]).await?;
         let row = sql
             .one(
                 "moderating post",
@@ -135,8 +128,7 @@ impl<C: ConnectionTrait> Db<C> {
         let comments: i64 = crate::sql::get(&row, "moderating post", "total_comments")?;
         sql.exec(
             "counting moderated post",
-            "UPDATE spaces SET total_posts = total_posts + $2, total_post_likes = total_post_likes + $3, \
-             total_comments = total_comments + $4 WHERE id = $1",
+            &insert_space_deltas("$1, $2, $3, $4, 0, NULL", ""),
             vec![v(space.0), v(sign), v(sign * likes), v(sign * comments)],
         )
         .await?;
@@ -145,14 +137,14 @@ impl<C: ConnectionTrait> Db<C> {
 
     pub(super) async fn remove_post(&self, post: PostId) -> DomainResult<()> {
         let sql = self.sql();
-        self.lock_post(post).await?;
         self.lock_post_spaces(post).await?;
+        self.lock_post(post).await?;
         sql.exec(
             "uncounting deleted post",
-            "UPDATE spaces SET total_posts = total_posts - 1, total_post_likes = total_post_likes - n.likes, \
-               total_comments = total_comments - n.comments \
-             FROM (SELECT space_id, total_likes AS likes, total_comments AS comments FROM space_posts \
-                   WHERE post_id = $1 AND state = 'ACTIVE') n WHERE spaces.id = n.space_id",
+            &insert_space_deltas(
+                "space_id, -1, -total_likes, -total_comments, 0, NULL",
+                "FROM space_posts WHERE post_id = $1 AND state = 'ACTIVE'",
+            ),
             vec![v(post.0)],
         )
         .await?;

@@ -17,6 +17,7 @@ impl<C: ConnectionTrait> Db<C> {
         space: Option<SpaceId>,
         at: DateTime<Utc>,
     ) -> DomainResult<bool> {
+        self.lock_post_spaces(post).await?;
         let added = self
             .sql()
             .exec(
@@ -29,13 +30,14 @@ impl<C: ConnectionTrait> Db<C> {
         if added == 0 {
             return Ok(false);
         }
-        let spaces = SpaceTotals { set: "total_post_likes = total_post_likes + 1", values: vec![] };
+        let spaces = SpaceTotals { likes: 1, comments: 0, active_at: None };
         self.change_counters(post, "total_likes = total_likes + 1", vec![], space.map(|s| (s, 1)), Some(spaces))
             .await?;
         Ok(true)
     }
 
     pub(super) async fn unlike_post(&self, post: PostId, user: UserId) -> DomainResult<bool> {
+        self.lock_post_spaces(post).await?;
         let removed = self
             .sql()
             .all(
@@ -47,7 +49,7 @@ impl<C: ConnectionTrait> Db<C> {
         let Some(row) = removed.first() else { return Ok(false) };
         let cast_in: Option<Uuid> = get(row, "unliking", "space_id")?;
         let local = cast_in.map(|s| (SpaceId(s), -1));
-        let spaces = SpaceTotals { set: "total_post_likes = total_post_likes - 1", values: vec![] };
+        let spaces = SpaceTotals { likes: -1, comments: 0, active_at: None };
         self.change_counters(post, "total_likes = total_likes - 1", vec![], local, Some(spaces)).await?;
         Ok(true)
     }
