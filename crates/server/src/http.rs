@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use weco_domain::Viewer;
-use weco_domain::accounts::ClientAddress;
+use weco_domain::accounts::{ClientAddress, Credentials};
 use weco_graph::RequestScope;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -234,6 +234,7 @@ pub async fn graphql(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Extension(address): Extension<ClientAddress>,
+    Extension(credentials): Extension<Credentials>,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
@@ -254,7 +255,7 @@ pub async fn graphql(
     }
 
     let batch = requests.len() > 1;
-    let scope = |r: Request| r.data(RequestScope::new(&state.app, viewer)).data(address);
+    let scope = |r: Request| r.data(RequestScope::new(&state.app, viewer)).data(address).data(credentials);
     let mut responses: Vec<Response> = if batch {
         match state.schema.execute_batch(BatchRequest::Batch(requests.into_iter().map(scope).collect())).await {
             BatchResponse::Batch(rs) => rs,
