@@ -374,13 +374,18 @@ impl Snapshot {
         Self { conn, sql: format!("SELECT {} AS v", parts.join(" || '#' || ")) }
     }
 
-    /// The fingerprint once the outbox has drained: published events leave it within moments, so rows of
-    /// earlier mutations must not count as a change; a refused mutation writes none of its own.
+    /// The fingerprint once the outbox has drained and the changes to spaces' totals are folded: published
+    /// events leave the outbox within moments, and the background fold moves `space_deltas` rows into the
+    /// spaces' totals, so what earlier mutations left there must not count as a change; a refused mutation
+    /// writes none of its own.
     async fn take(&self) -> String {
         let backend = self.conn.get_database_backend();
-        let pending = Statement::from_string(backend, "SELECT COUNT(*) AS n FROM outbox".to_owned());
-        e2e::eventually("the outbox to drain", async || {
-            let row = self.conn.query_one_raw(pending.clone()).await.expect("counting the outbox").expect("a row");
+        let pending = Statement::from_string(
+            backend,
+            "SELECT (SELECT COUNT(*) FROM outbox) + (SELECT COUNT(*) FROM space_deltas) AS n".to_owned(),
+        );
+        e2e::eventually("the outbox to drain and the spaces' totals to be folded", async || {
+            let row = self.conn.query_one_raw(pending.clone()).await.expect("counting the backlog").expect("a row");
             row.try_get::<i64>("", "n").expect("a count") == 0
         })
         .await;
