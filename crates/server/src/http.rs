@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use weco_domain::Viewer;
 use weco_domain::accounts::{ClientAddress, Credentials};
 use weco_graph::RequestScope;
 
@@ -232,14 +231,14 @@ pub fn stopped_for_size(response: &Response) -> Option<Response> {
 /// its documents are read costs one token.
 pub async fn graphql(
     State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Extension(address): Extension<ClientAddress>,
     Extension(credentials): Extension<Credentials>,
+    Extension(address): Extension<ClientAddress>,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
     body: Bytes,
 ) -> HttpResponse {
+    let viewer = credentials.viewer;
     let client = Client::of(&viewer, address.0);
     let (requests, media, cost) = match prepare(&state, &method, &headers, raw_query.as_deref(), &body).await {
         Ok(prepared) => prepared,

@@ -57,13 +57,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Reads the caller's bearer token into a [`weco_domain::Viewer`] and its [`weco_domain::accounts::Credentials`] (with the session,
-/// for `logout`) for the handler; a bad token, or one whose session has ended, is 401 with code
+/// Reads the caller's bearer token into [`weco_domain::accounts::Credentials`] for the handler: the viewer, and
+/// the session (for `logout`); a bad token, or one whose session has ended, is 401 with code
 /// `UNAUTHENTICATED`.
 async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     match credentials_from_headers(&state, request.headers()).await {
         Ok(credentials) => {
-            request.extensions_mut().insert(credentials.viewer);
             request.extensions_mut().insert(credentials);
             next.run(request).await
         }
