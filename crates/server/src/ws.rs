@@ -9,6 +9,7 @@
 //! | invalid message | 4400 |
 //! | subscribe before `connection_ack` | 4401 |
 //! | `connection_init` rejected (bad token) | 4403 |
+//! | `connection_init` whose session could not be checked (the database did not answer) | 1011 |
 //! | the session of the token given in `connection_init` ended (`logout`, …) | 4403 |
 //! | no `connection_init` in time | 4408 |
 //! | a second subscription with an id in use | 4409 |
@@ -31,7 +32,7 @@
 //! producer, which drops its bus subscription.
 
 use crate::admission::{AdmissionLimits, admit};
-use crate::auth::{client_ip, credentials_from_payload};
+use crate::auth::{Refused, client_ip, credentials_from_payload};
 use crate::http::{MediaType2, error_response};
 use crate::limits::Client;
 use crate::state::AppState;
@@ -311,6 +312,11 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                         if protocol == Protocol::Legacy {
                             let _ = tx.send(Out::Text(json!({ "type": "ka" }).to_string())).await;
                         }
+                    }
+                    Err(Refused::Unavailable) => {
+                        // The session could not be checked: not the client's fault, and worth a retry.
+                        let _ = tx.send(close(1011, "Internal error")).await;
+                        break;
                     }
                     Err(_) => {
                         if protocol == Protocol::Legacy {
