@@ -382,7 +382,7 @@ impl Snapshot {
     /// (which the server's background loop does every moment, and this does at once, in one transaction), so
     /// what earlier mutations left there must not count as a change; a refused mutation writes none of its own.
     async fn take(&self) -> String {
-        use weco_domain::uow::{Repos as _, Store as _};
+        use weco_domain::uow::Store as _;
         let backend = self.conn.get_database_backend();
         let pending = Statement::from_string(
             backend,
