@@ -11,6 +11,7 @@ mod m20261126_000002_posts;
 mod m20261126_000003_access;
 mod m20261204_000004_outbox_and_jobs;
 mod m20261204_000010_private_above;
+mod m20261205_000011_polls;
 
 pub use dialect::Dialect;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_access::Migration),
             Box::new(m20261204_000004_outbox_and_jobs::Migration),
             Box::new(m20261204_000010_private_above::Migration),
+            Box::new(m20261205_000011_polls::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ mod limits;
 mod nesting_limits;
 mod operations;
 mod permissions;
+mod polls;
 mod posts;
 mod privacy;
 mod privacy_model;

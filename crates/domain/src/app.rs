@@ -10,6 +10,7 @@ use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
 use crate::jobs::JobRegistry;
 use crate::outbox::Relay;
+use crate::polls::PollService;
 use crate::ports::{Clock, EventBus, LoginThrottle, PasswordHasher};
 use crate::posts::PostService;
 use crate::uow::Store;
@@ -94,6 +95,10 @@ impl App {
 
     pub fn posts(&self) -> PostService<'_> {
         PostService { app: self }
+    }
+
+    pub fn polls(&self) -> PollService<'_> {
+        PollService { app: self }
     }
 
     pub fn feeds(&self) -> FeedService<'_> {

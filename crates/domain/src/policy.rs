@@ -55,10 +55,13 @@ pub enum Action {
     ModeratePost,
     /// Delete a post everywhere.
     DeletePost,
+    // ---- polls ----------------------------------------------------------------------------------------
+    /// Close a poll before its end time (standing towards the poll's post and the spaces it was posted in).
+    ClosePoll,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::AttachSpace,
         Action::AdoptSpace,
         Action::DetachSpace,
@@ -75,6 +78,7 @@ impl Action {
         Action::AnswerInvitation,
         Action::ModeratePost,
         Action::DeletePost,
+        Action::ClosePoll,
     ];
 
     /// What the actor needs to be, in words, for the error a refusal gives.
@@ -96,6 +100,7 @@ impl Action {
             Action::AnswerInvitation => "only the invited user can answer an invitation",
             Action::ModeratePost => "only moderators of the space can remove or reinstate its posts",
             Action::DeletePost => "only its creator can delete a post",
+            Action::ClosePoll => "only its creator or a moderator of a space it was posted in can close a poll",
         }
     }
 }
@@ -126,6 +131,7 @@ pub fn allows(actor: &Actor, standing: Standing, action: Action) -> bool {
         Actor::User(_) => match action {
             Action::DeletePost => standing.author,
             Action::AnswerInvitation => standing.invitee,
+            Action::ClosePoll => standing.author || standing.moderator,
             _ => standing.moderator,
         },
         Actor::Decision { .. } => match action {
@@ -215,6 +221,13 @@ mod tests {
             (&user, Standing::NONE, AnswerInvitation, false),
             (&decision, Standing::MODERATOR, AnswerInvitation, false),
             (&system, Standing::NONE, AnswerInvitation, true),
+            (&user, Standing::AUTHOR, ClosePoll, true),
+            (&user, Standing::MODERATOR, ClosePoll, true),
+            (&user, Standing::NONE, ClosePoll, false),
+            (&user, Standing::INVITEE, ClosePoll, false),
+            (&decision, Standing::MODERATOR, ClosePoll, true),
+            (&decision, Standing::NONE, ClosePoll, false),
+            (&system, Standing::NONE, ClosePoll, true),
         ]);
         for (actor, standing, action, allowed) in &table {
             assert_eq!(allows(actor, *standing, *action), *allowed, "{actor:?} as {standing:?} → {action:?}");

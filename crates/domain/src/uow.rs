@@ -23,6 +23,7 @@ use crate::holarchy::ports::HolarchyRepo;
 use crate::ids::UserId;
 use crate::jobs::{JobRepo, NewJob};
 use crate::outbox::OutboxRepo;
+use crate::polls::ports::PollRepo;
 use crate::posts::ports::PostRepo;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -34,6 +35,7 @@ pub trait Repos: Send + Sync {
     fn holarchy(&self) -> &dyn HolarchyRepo;
     fn access(&self) -> &dyn AccessRepo;
     fn posts(&self) -> &dyn PostRepo;
+    fn polls(&self) -> &dyn PollRepo;
     fn feeds(&self) -> &dyn FeedRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;

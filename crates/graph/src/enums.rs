@@ -196,3 +196,109 @@ impl From<AccessRequestKind> for weco_domain::AccessRequestKind {
         }
     }
 }
+
+/// How a poll's ballots are filled in and counted.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PollType {
+    /// One answer per ballot.
+    Single,
+    /// One or more distinct answers per ballot.
+    Multiple,
+    /// 100 points spread over answers, at least 1 each (participatory budgeting).
+    Weighted,
+    /// A ranking 1..k of some answers; the Schulze method elects the winner.
+    Ranked,
+}
+
+impl From<PollType> for weco_domain::polls::PollType {
+    fn from(t: PollType) -> Self {
+        match t {
+            PollType::Single => Self::Single,
+            PollType::Multiple => Self::Multiple,
+            PollType::Weighted => Self::Weighted,
+            PollType::Ranked => Self::Ranked,
+        }
+    }
+}
+
+impl From<weco_domain::polls::PollType> for PollType {
+    fn from(t: weco_domain::polls::PollType) -> Self {
+        use weco_domain::polls::PollType as T;
+        match t {
+            T::Single => Self::Single,
+            T::Multiple => Self::Multiple,
+            T::Weighted => Self::Weighted,
+            T::Ranked => Self::Ranked,
+        }
+    }
+}
+
+/// Who may vote in a poll: anyone who sees it, or the roster taken when it was created.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PollVoters {
+    Anyone,
+    /// The followers of the poll's spaces.
+    Followers,
+    /// The members of the poll's spaces.
+    Members,
+    /// The moderators of the poll's spaces.
+    Moderators,
+    /// The platform's cooperative members.
+    CoopMembers,
+}
+
+impl From<PollVoters> for weco_domain::polls::PollVoters {
+    fn from(v: PollVoters) -> Self {
+        match v {
+            PollVoters::Anyone => Self::Anyone,
+            PollVoters::Followers => Self::Followers,
+            PollVoters::Members => Self::Members,
+            PollVoters::Moderators => Self::Moderators,
+            PollVoters::CoopMembers => Self::CoopMembers,
+        }
+    }
+}
+
+impl From<weco_domain::polls::PollVoters> for PollVoters {
+    fn from(v: weco_domain::polls::PollVoters) -> Self {
+        use weco_domain::polls::PollVoters as V;
+        match v {
+            V::Anyone => Self::Anyone,
+            V::Followers => Self::Followers,
+            V::Members => Self::Members,
+            V::Moderators => Self::Moderators,
+            V::CoopMembers => Self::CoopMembers,
+        }
+    }
+}
+
+/// When a poll's results are shown.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ResultsVisibility {
+    Always,
+    /// To a viewer who has voted, and to everyone once the poll is closed.
+    AfterVote,
+    /// Once the poll is closed.
+    AfterEnd,
+}
+
+impl From<ResultsVisibility> for weco_domain::polls::ResultsVisibility {
+    fn from(v: ResultsVisibility) -> Self {
+        match v {
+            ResultsVisibility::Always => Self::Always,
+            ResultsVisibility::AfterVote => Self::AfterVote,
+            ResultsVisibility::AfterEnd => Self::AfterEnd,
+        }
+    }
+}
+
+impl From<weco_domain::polls::ResultsVisibility> for ResultsVisibility {
+    fn from(v: weco_domain::polls::ResultsVisibility) -> Self {
+        use weco_domain::polls::ResultsVisibility as R;
+        match v {
+            R::Always => Self::Always,
+            R::AfterVote => Self::AfterVote,
+            R::AfterEnd => Self::AfterEnd,
+        }
+    }
+}

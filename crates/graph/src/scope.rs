@@ -6,6 +6,7 @@ use crate::accounts::UserLoader;
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
+use crate::polls::{PollLoader, RosterLoader, ViewerBallotLoader};
 use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader, PostVisibilityLoader};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -36,6 +37,9 @@ pub(crate) struct Loaders {
     pub post_spaces: Cached<PostSpacesLoader>,
     pub post_visibility: Cached<PostVisibilityLoader>,
     pub comments: Cached<CommentLoader>,
+    pub polls: Cached<PollLoader>,
+    pub viewer_ballots: Cached<ViewerBallotLoader>,
+    pub poll_rosters: Cached<RosterLoader>,
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
     pub invite_links: Cached<InviteLinkLoader>,
@@ -52,6 +56,9 @@ impl Loaders {
             post_spaces: cached(PostSpacesLoader { app: app.clone(), viewer }),
             post_visibility: cached(PostVisibilityLoader { app: app.clone(), viewer }),
             comments: cached(CommentLoader { app: app.clone(), viewer }),
+            polls: cached(PollLoader { app: app.clone(), viewer }),
+            viewer_ballots: cached(ViewerBallotLoader { app: app.clone(), viewer }),
+            poll_rosters: cached(RosterLoader { app: app.clone(), viewer }),
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
@@ -69,6 +76,9 @@ impl Loaders {
         self.post_spaces.clear::<weco_domain::PostId>();
         self.post_visibility.clear::<weco_domain::PostId>();
         self.comments.clear::<weco_domain::CommentId>();
+        self.polls.clear::<weco_domain::PostId>();
+        self.viewer_ballots.clear::<weco_domain::PostId>();
+        self.poll_rosters.clear::<weco_domain::PostId>();
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();
         self.invite_links.clear::<weco_domain::SpaceId>();

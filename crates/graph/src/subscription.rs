@@ -25,6 +25,7 @@ use crate::connection::{decode_cursor, encode_cursor, int};
 use crate::enums::Depth;
 use crate::error::ApiError;
 use crate::ids::{parse_id, to_id};
+use crate::polls::PollObject;
 use crate::posts::{CommentObject, PostObject};
 use crate::scope::{RequestScope, app, scope};
 use async_graphql::{Context, ID, Object, Subscription as SubscriptionRoot, Union};
@@ -132,6 +133,24 @@ impl CommentAdded {
     }
 }
 
+/// A post's poll changed: a ballot, a retraction, a new answer or its closing. The poll shows what the
+/// subscriber's viewer may see of it (hidden results stay hidden).
+pub struct PollChanged {
+    post_id: PostId,
+    poll: PollObject,
+}
+
+#[Object]
+impl PollChanged {
+    async fn post_id(&self) -> ID {
+        to_id(self.post_id)
+    }
+
+    async fn poll(&self) -> &PollObject {
+        &self.poll
+    }
+}
+
 /// What changes a feed.
 #[derive(Union)]
 #[allow(clippy::enum_variant_names)] // The names are the contract's.
@@ -147,6 +166,7 @@ pub enum PostEvent {
     PostStatsChanged(PostStatsChanged),
     CommentAdded(CommentAdded),
     PostRemoved(PostRemoved),
+    PollChanged(PollChanged),
 }
 
 fn new_cursor(post: &Post) -> String {
@@ -401,7 +421,7 @@ impl Subscription {
                                 lost()
                             }
                         }
-                        Event::PostStatsChanged { .. } | Event::CommentAdded { .. } => None,
+                        Event::PostStatsChanged { .. } | Event::CommentAdded { .. } | Event::PollChanged { .. } => None,
                     }
                 }
             })
@@ -448,6 +468,10 @@ impl Subscription {
                             Event::PostRemoved { post_id, deleted: true, .. } => {
                                 Some(Ok(PostEvent::PostRemoved(PostRemoved { space_id: None, post_id: *post_id })))
                             }
+                            Event::PollChanged { post_id, poll, .. } => Some(Ok(PostEvent::PollChanged(PollChanged {
+                                post_id: *post_id,
+                                poll: PollObject::from(poll.as_ref().clone()),
+                            }))),
                             _ => None,
                         },
                     }

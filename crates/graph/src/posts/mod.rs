@@ -115,6 +115,8 @@ pub struct CreatePostInput {
     pub text: Option<String>,
     /// An http(s) address.
     pub url: Option<String>,
+    /// Makes the post a poll.
+    pub poll: Option<crate::polls::PollInput>,
 }
 
 #[derive(SimpleObject)]
@@ -173,6 +175,7 @@ impl PostMutation {
             title: input.title,
             text: input.text,
             url: input.url,
+            poll: input.poll.map(Into::into),
         };
         let post = app(ctx).posts().create_post(scope.viewer, command).await?;
         scope.invalidate();
