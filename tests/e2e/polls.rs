@@ -15,6 +15,7 @@ on_both_backends!(
     results_show_always_after_a_vote_or_after_the_end,
     a_closed_poll_refuses_ballots_and_retractions,
     a_poll_past_its_end_time_is_closed,
+    a_poll_closed_early_is_not_closed_again_at_its_end_time,
     the_roster_is_taken_when_the_poll_is_created,
     open_polls_take_new_answers_and_locked_ones_do_not,
     ranked_polls_elect_the_schulze_winner_where_plurality_would_not,
@@ -347,13 +348,47 @@ async fn a_poll_past_its_end_time_is_closed(app: TestApp) {
     let ends_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
     let (post, a) =
         create_poll(&app, &ada, &[&space], poll_input("SINGLE", 2, json!({ "endsAt": ends_at.to_rfc3339() }))).await;
+    let mut subscriber = WsClient::ready(app.addr, None).await;
+    let closing =
+        "subscription($p: ID!) { postUpdates(postId: $p) { ... on PollChanged { poll { closed totalVoters } } } }";
+    subscriber.subscribe("p", closing, json!({ "p": post })).await;
+    app.wait_for_subscriptions(1).await;
     let first = poll(&app, Some(&ada), &post).await;
-    if first["closed"] == false {
-        vote(&app, &ada, &post, single(&a[0])).await;
+    let voted = first["closed"] == false
+        && app.gql(Some(&ada), VOTE, json!({ "p": post, "b": single(&a[0]) })).await["errors"].is_null();
+    if voted {
+        let message = subscriber.next_json().await;
+        assert_eq!(message["payload"]["data"]["postUpdates"]["poll"]["closed"], false, "{message}");
     }
-    eventually("the poll to pass its end time", async || poll(&app, None, &post).await["closed"] == true).await;
+    // The end job records the closing and tells subscribers.
+    let message = subscriber.next_json().await;
+    assert_eq!(
+        message["payload"]["data"]["postUpdates"]["poll"],
+        json!({ "closed": true, "totalVoters": i32::from(voted) }),
+        "{message}"
+    );
     assert_eq!(vote_error(&app, &ada, &post, single(&a[1])).await, "POLL_CLOSED");
     assert_eq!(poll(&app, Some(&ada), &post).await["viewerCanVote"], false);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM polls WHERE closed_at IS NOT NULL").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM jobs").await, 0, "the end job ran and is gone");
+}
+
+async fn a_poll_closed_early_is_not_closed_again_at_its_end_time(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let space = app.create_space(&ada, "town", None).await;
+    let ends_at = chrono::Utc::now() + chrono::Duration::milliseconds(1200);
+    let (post, _) =
+        create_poll(&app, &ada, &[&space], poll_input("SINGLE", 2, json!({ "endsAt": ends_at.to_rfc3339() }))).await;
+    let close = "mutation($p: ID!) { closePoll(postId: $p) { closed } }";
+    let body = app.gql(Some(&ada), close, json!({ "p": post })).await;
+    let closed_early = body["errors"].is_null();
+    let version = "SELECT version AS n FROM polls";
+    let before = count(&app, version).await;
+    eventually("the end job to run", async || count(&app, "SELECT COUNT(*) AS n FROM jobs").await == 0).await;
+    if closed_early {
+        assert_eq!(count(&app, version).await, before, "the job found the poll closed and changed nothing");
+    }
+    assert_eq!(poll(&app, None, &post).await["closed"], true);
 }
 
 async fn the_roster_is_taken_when_the_poll_is_created(app: TestApp) {

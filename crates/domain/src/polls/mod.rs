@@ -13,6 +13,8 @@
 //!   cast which ballot, to anyone.
 //! - Every change announces `PollChanged` on the post's topic, carrying the poll; each subscriber sees of it
 //!   what its viewer may.
+//! - A poll with an end time takes no ballot after it; a job on the durable queue ([`POLL_END_JOB`]) records
+//!   its closing at that time and announces it, once.
 
 pub mod ports;
 pub mod schulze;
@@ -22,6 +24,7 @@ use crate::app::App;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Event, Topic};
 use crate::ids::*;
+use crate::jobs::{Job, JobHandler, NewJob};
 use crate::page::{Page, PageRequest};
 use crate::policy::{self, Action, Standing};
 use crate::uow::{Command, UnitOfWork};
@@ -425,7 +428,38 @@ pub(crate) async fn create(
         answers,
         created_at: now,
     };
-    uow.polls().insert_poll(&poll, &roster).await
+    uow.polls().insert_poll(&poll, &roster).await?;
+    if let Some(ends_at) = input.ends_at {
+        let job =
+            NewJob::new(POLL_END_JOB, ends_at, serde_json::json!({ "post": post })).keyed(format!("poll-end:{post}"));
+        uow.enqueue(&job).await?;
+    }
+    Ok(())
+}
+
+/// The job kind that closes a poll at its end time.
+pub const POLL_END_JOB: &str = "poll.end";
+
+/// Closes a poll at its end time, as a job on the durable queue (so it happens also when no server ran then, on
+/// the next start, and once with several replicas). A poll closed before (by `closePoll`) is left as it is:
+/// a poll closes once.
+pub(crate) struct PollEnd;
+
+#[async_trait]
+impl JobHandler for PollEnd {
+    async fn run(&self, uow: &mut UnitOfWork, job: &Job) -> DomainResult<()> {
+        let post: PostId = serde_json::from_value(job.payload["post"].clone())
+            .map_err(|e| DomainError::internal("reading a poll's end job", e))?;
+        let Some(poll) = uow.polls().lock_poll(post).await? else { return Ok(()) };
+        if poll.closed_at.is_some() {
+            return Ok(());
+        }
+        let at = poll.ends_at.unwrap_or(job.due_at);
+        uow.polls().close_poll(post, at).await?;
+        uow.polls().apply_tally(post, &TallyChange::default()).await?;
+        announce(uow, post).await?;
+        Ok(())
+    }
 }
 
 /// `NOT_FOUND` unless the actor may see the post and it has a poll; the poll, locked.
