@@ -345,8 +345,9 @@ impl PollMutation {
         &self,
         ctx: &Context<'_>,
         post_id: ID,
-        ballot: Vec<BallotEntryInput>,
-        reason: Option<String>,
+        // Secret: traces of the operation (OpenTelemetry spans) record no ballot and no reason.
+        #[graphql(secret)] ballot: Vec<BallotEntryInput>,
+        #[graphql(secret)] reason: Option<String>,
     ) -> ApiResult<PollObject> {
         let scope = scope(ctx)?;
         let post = parse_id::<PostId>(&post_id, "postId")?;
