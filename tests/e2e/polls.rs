@@ -3,7 +3,7 @@
 //! poll and of `PollChanged`.
 
 use e2e::ws::WsClient;
-use e2e::{TestApp, eventually, on_both_backends};
+use e2e::{Backend, TestApp, eventually, on_both_backends};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -139,6 +139,7 @@ async fn a_poll_is_a_post_that_flows_up_and_counts_each_type(app: TestApp) {
     assert_eq!(poll(&app, None, &post).await["winner"], Value::Null);
     // Liked and commented like any post.
     app.ok(Some(&bob), "mutation($p: ID!) { likePost(postId: $p) { id } }", json!({ "p": post })).await;
+    app.assert_invariants().await;
 }
 
 async fn every_ballot_rule_is_a_validation_error_that_writes_nothing(app: TestApp) {
@@ -238,6 +239,7 @@ async fn a_revote_replaces_the_ballot_and_keeps_its_history_and_a_retraction_end
     // Voting again after a retraction counts once more.
     vote(&app, &bob, &post, single(&a[1])).await;
     assert_eq!(totals(&poll(&app, None, &post).await, "totalVotes"), [json!(1), json!(1)]);
+    app.assert_invariants().await;
 }
 
 async fn ballots_list_who_voted_what_and_why(app: TestApp) {
@@ -440,6 +442,7 @@ async fn the_roster_is_taken_when_the_poll_is_created(app: TestApp) {
         create_poll(&app, &ada, &[&space], poll_input("SINGLE", 2, json!({ "voters": "COOP_MEMBERS" }))).await;
     assert_eq!(poll(&app, None, &post).await["eligibleVoters"], 0);
     assert_eq!(vote_error(&app, &ada, &post, single(&a[0])).await, "FORBIDDEN");
+    app.assert_invariants().await;
 }
 
 async fn open_polls_take_new_answers_and_locked_ones_do_not(app: TestApp) {
@@ -475,6 +478,7 @@ async fn open_polls_take_new_answers_and_locked_ones_do_not(app: TestApp) {
     // later answer, lamps would beat trees 1:0 and win.)
     assert_eq!(p["winner"], Value::Null);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM poll_pairs WHERE ballots > 0").await, 5);
+    app.assert_invariants().await;
 }
 
 async fn ranked_polls_elect_the_schulze_winner_where_plurality_would_not(app: TestApp) {
@@ -504,6 +508,7 @@ async fn ranked_polls_elect_the_schulze_winner_where_plurality_would_not(app: Te
     let stored = count(&app, "SELECT CAST(COALESCE(SUM(ballots), 0) AS BIGINT) AS n FROM poll_pairs").await;
     // 8 full rankings × 3 pairs + 1 ballot ranking B alone (B over A, B over C) = 26.
     assert_eq!(stored, 26);
+    app.assert_invariants().await;
 }
 
 async fn a_condorcet_cycle_is_resolved_by_schulze(app: TestApp) {
@@ -547,6 +552,7 @@ async fn fifty_concurrent_voters_count_exactly_fifty(app: TestApp) {
     assert_eq!(count(&app, "SELECT CAST(COALESCE(SUM(ballots), 0) AS BIGINT) AS n FROM poll_pairs").await, 150);
     // B beats C 50–0, but A and B tie 25–25 and A and C tie 25–25: A and B are both unbeaten, a tie.
     assert_eq!(p["winner"], Value::Null);
+    app.assert_invariants().await;
 }
 
 async fn an_anonymous_poll_never_links_a_ballot_to_its_voter(app: TestApp) {
@@ -663,4 +669,65 @@ async fn poll_changed_reaches_each_subscriber_as_its_viewer_may_see_it(app: Test
     app.wait_for_subscriptions(3).await;
     vote(&app, &ada, &secret, single(&s[0])).await;
     assert_eq!(next_poll(&mut member, "s").await["poll"]["totalVoters"], 1);
+}
+
+/// Cooperative membership needs platform admins: this test's servers name `root` one (`WECO_ADMINS`).
+mod cooperative_members_are_named_by_admins_and_vote_in_cooperative_polls {
+    use super::*;
+
+    fn admins(settings: &mut weco_server::Settings) {
+        settings.admins = vec!["root".into()];
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn sqlite() {
+        if let Some(app) = TestApp::spawn_with(Backend::Sqlite, admins).await {
+            super::cooperative_members(app).await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(Backend::Postgres, admins).await {
+            super::cooperative_members(app).await;
+        }
+    }
+}
+
+async fn cooperative_members(app: TestApp) {
+    let (root, _) = app.register("root").await;
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let grant = "mutation($u: String!) { grantCoopMembership(userHandle: $u) { handle isCoopMember } }";
+    let revoke = "mutation($u: String!) { revokeCoopMembership(userHandle: $u) { handle isCoopMember } }";
+    let member = async |handle: &str| {
+        let q = "query($h: String!) { user(handle: $h) { isCoopMember } }";
+        app.ok(None, q, json!({ "h": handle })).await["user"]["isCoopMember"].clone()
+    };
+    assert_eq!(member("ada").await, false);
+    assert_eq!(app.error_code(Some(&ada), grant, json!({ "u": "ada" })).await, "FORBIDDEN", "only admins grant");
+    assert_eq!(app.error_code(None, grant, json!({ "u": "ada" })).await, "UNAUTHENTICATED");
+    assert_eq!(app.error_code(Some(&root), grant, json!({ "u": "nobody" })).await, "NOT_FOUND");
+    let granted = app.ok(Some(&root), grant, json!({ "u": "ada" })).await;
+    assert_eq!(granted["grantCoopMembership"], json!({ "handle": "ada", "isCoopMember": true }));
+    assert_eq!(member("ada").await, true);
+
+    let space = app.root_id().await;
+    let input = poll_input("WEIGHTED", 2, json!({ "voters": "COOP_MEMBERS" }));
+    let (post, a) = create_poll(&app, &bob, &[&space], input).await;
+    assert_eq!(poll(&app, None, &post).await["eligibleVoters"], 1);
+    vote(&app, &ada, &post, json!([{ "answerId": a[0], "value": 100 }])).await;
+    assert_eq!(vote_error(&app, &bob, &post, json!([{ "answerId": a[0], "value": 100 }])).await, "FORBIDDEN");
+    // Granted after the poll began: still no vote in it. Revoked: the roster taken at creation stands.
+    app.ok(Some(&root), grant, json!({ "u": "bob" })).await;
+    assert_eq!(vote_error(&app, &bob, &post, json!([{ "answerId": a[1], "value": 100 }])).await, "FORBIDDEN");
+    let revoked = app.ok(Some(&root), revoke, json!({ "u": "ada" })).await;
+    assert_eq!(revoked["revokeCoopMembership"], json!({ "handle": "ada", "isCoopMember": false }));
+    vote(&app, &ada, &post, json!([{ "answerId": a[1], "value": 100 }])).await;
+    // A new poll takes the cooperative as it is now: bob, not ada.
+    let (post, a) =
+        create_poll(&app, &bob, &[&space], poll_input("SINGLE", 2, json!({ "voters": "COOP_MEMBERS" }))).await;
+    assert_eq!(poll(&app, Some(&bob), &post).await["viewerCanVote"], true);
+    assert_eq!(vote_error(&app, &ada, &post, single(&a[0])).await, "FORBIDDEN");
+    app.assert_invariants().await;
 }

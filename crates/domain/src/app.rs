@@ -46,11 +46,25 @@ pub struct App {
     pub(crate) ports: Ports,
     pub(crate) relay: Arc<Relay>,
     pub(crate) jobs: Arc<JobRegistry>,
+    /// The handles of the platform's admins, who grant and revoke membership of the cooperative.
+    pub(crate) admins: Arc<std::collections::HashSet<String>>,
 }
 
 impl App {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, relay: Arc::default(), jobs: Arc::new(JobRegistry::with_builtin_handlers()) }
+        Self {
+            ports,
+            relay: Arc::default(),
+            jobs: Arc::new(JobRegistry::with_builtin_handlers()),
+            admins: Arc::default(),
+        }
+    }
+
+    /// The same application with these platform admins (handles; the setting `WECO_ADMINS`).
+    pub fn with_admins(mut self, handles: impl IntoIterator<Item = String>) -> Self {
+        self.admins =
+            Arc::new(handles.into_iter().map(|h| h.trim().to_lowercase()).filter(|h| !h.is_empty()).collect());
+        self
     }
 
     /// The same application over another handle of the store (the same database), sharing everything else —

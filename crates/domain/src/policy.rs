@@ -58,10 +58,13 @@ pub enum Action {
     // ---- polls ----------------------------------------------------------------------------------------
     /// Close a poll before its end time (standing towards the poll's post and the spaces it was posted in).
     ClosePoll,
+    // ---- the platform ---------------------------------------------------------------------------------
+    /// Grant or revoke someone's membership of the platform's cooperative.
+    ManageCoopMembership,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::AttachSpace,
         Action::AdoptSpace,
         Action::DetachSpace,
@@ -79,6 +82,7 @@ impl Action {
         Action::ModeratePost,
         Action::DeletePost,
         Action::ClosePoll,
+        Action::ManageCoopMembership,
     ];
 
     /// What the actor needs to be, in words, for the error a refusal gives.
@@ -101,6 +105,7 @@ impl Action {
             Action::ModeratePost => "only moderators of the space can remove or reinstate its posts",
             Action::DeletePost => "only its creator can delete a post",
             Action::ClosePoll => "only its creator or a moderator of a space it was posted in can close a poll",
+            Action::ManageCoopMembership => "only platform admins grant or revoke membership of the cooperative",
         }
     }
 }
@@ -115,13 +120,16 @@ pub struct Standing {
     pub author: bool,
     /// Is the user an invitation acted on is addressed to.
     pub invitee: bool,
+    /// Is a platform admin (named in the setting `WECO_ADMINS`).
+    pub admin: bool,
 }
 
 impl Standing {
-    pub const NONE: Standing = Standing { moderator: false, author: false, invitee: false };
-    pub const MODERATOR: Standing = Standing { moderator: true, author: false, invitee: false };
-    pub const AUTHOR: Standing = Standing { moderator: false, author: true, invitee: false };
-    pub const INVITEE: Standing = Standing { moderator: false, author: false, invitee: true };
+    pub const NONE: Standing = Standing { moderator: false, author: false, invitee: false, admin: false };
+    pub const MODERATOR: Standing = Standing { moderator: true, ..Standing::NONE };
+    pub const AUTHOR: Standing = Standing { author: true, ..Standing::NONE };
+    pub const INVITEE: Standing = Standing { invitee: true, ..Standing::NONE };
+    pub const ADMIN: Standing = Standing { admin: true, ..Standing::NONE };
 }
 
 /// Whether `actor`, standing as `standing`, may take `action`.
@@ -132,11 +140,13 @@ pub fn allows(actor: &Actor, standing: Standing, action: Action) -> bool {
             Action::DeletePost => standing.author,
             Action::AnswerInvitation => standing.invitee,
             Action::ClosePoll => standing.author || standing.moderator,
+            Action::ManageCoopMembership => standing.admin,
             _ => standing.moderator,
         },
         Actor::Decision { .. } => match action {
-            // Nothing personal: a decision writes no posts and is invited nowhere.
-            Action::DeletePost | Action::AnswerInvitation => false,
+            // Nothing personal: a decision writes no posts and is invited nowhere. Granting cooperative
+            // membership is not a space's to decide.
+            Action::DeletePost | Action::AnswerInvitation | Action::ManageCoopMembership => false,
             _ => standing.moderator,
         },
     }
@@ -228,6 +238,11 @@ mod tests {
             (&decision, Standing::MODERATOR, ClosePoll, true),
             (&decision, Standing::NONE, ClosePoll, false),
             (&system, Standing::NONE, ClosePoll, true),
+            (&user, Standing::ADMIN, ManageCoopMembership, true),
+            (&user, Standing::MODERATOR, ManageCoopMembership, false),
+            (&user, Standing::NONE, ManageCoopMembership, false),
+            (&decision, Standing::MODERATOR, ManageCoopMembership, false),
+            (&system, Standing::NONE, ManageCoopMembership, true),
         ]);
         for (actor, standing, action, allowed) in &table {
             assert_eq!(allows(actor, *standing, *action), *allowed, "{actor:?} as {standing:?} → {action:?}");

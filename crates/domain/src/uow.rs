@@ -66,6 +66,7 @@ pub trait Transaction: Repos {
 pub struct UnitOfWork {
     tx: Box<dyn Transaction>,
     actor: Actor,
+    admins: std::sync::Arc<std::collections::HashSet<String>>,
     now: DateTime<Utc>,
     announcements: Vec<Announcement>,
     jobs_enqueued: bool,
@@ -83,6 +84,11 @@ impl UnitOfWork {
     /// Who performs the work.
     pub fn actor(&self) -> Actor {
         self.actor
+    }
+
+    /// The handles of the platform's admins (the setting `WECO_ADMINS`).
+    pub fn admins(&self) -> &std::collections::HashSet<String> {
+        &self.admins
     }
 
     /// The time of the unit of work: every row it writes carries the same.
@@ -151,8 +157,14 @@ impl App {
 
     async fn attempt<C: Command>(&self, actor: Actor, command: &C) -> DomainResult<C::Output> {
         let tx = self.ports.store.begin().await?;
-        let mut uow =
-            UnitOfWork { tx, actor, now: self.ports.clock.now(), announcements: Vec::new(), jobs_enqueued: false };
+        let mut uow = UnitOfWork {
+            tx,
+            actor,
+            admins: self.admins.clone(),
+            now: self.ports.clock.now(),
+            announcements: Vec::new(),
+            jobs_enqueued: false,
+        };
         let output = command.run(&mut uow).await?;
         let UnitOfWork { tx, announcements, jobs_enqueued, .. } = uow;
         if !announcements.is_empty() {

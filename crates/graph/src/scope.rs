@@ -2,7 +2,7 @@
 //! its loaders in its own module; they are registered here, one line each.
 
 use crate::access::{InviteLinkLoader, MembershipLoader};
-use crate::accounts::UserLoader;
+use crate::accounts::{CoopMemberLoader, UserLoader};
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
@@ -30,6 +30,7 @@ where
 /// The request's loaders, one per kind of batched read.
 pub(crate) struct Loaders {
     pub users: Arc<Cached<UserLoader>>,
+    pub coop_members: Cached<CoopMemberLoader>,
     pub spaces: Cached<SpaceLoader>,
     pub viewer_spaces: Cached<ViewerSpaceLoader>,
     pub posts: Cached<PostLoader>,
@@ -49,6 +50,7 @@ impl Loaders {
     fn new(app: &App, viewer: Viewer) -> Self {
         let users = Arc::new(cached(UserLoader { app: app.clone() }));
         Self {
+            coop_members: cached(CoopMemberLoader { app: app.clone() }),
             spaces: cached(SpaceLoader { app: app.clone(), viewer }),
             viewer_spaces: cached(ViewerSpaceLoader { app: app.clone(), viewer }),
             posts: cached(PostLoader { app: app.clone(), viewer }),
@@ -69,6 +71,7 @@ impl Loaders {
     /// Forgets every cached load.
     fn clear(&self) {
         self.users.clear::<weco_domain::UserId>();
+        self.coop_members.clear::<weco_domain::UserId>();
         self.spaces.clear::<weco_domain::SpaceId>();
         self.viewer_spaces.clear::<weco_domain::SpaceId>();
         self.posts.clear::<weco_domain::PostId>();

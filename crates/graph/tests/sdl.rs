@@ -281,6 +281,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("Mutation.closePoll", "closePoll(postId: ID!): Poll!"),
     ("PollChanged.postId", "postId: ID!"),
     ("PollChanged.poll", "poll: Poll!"),
+    ("User.isCoopMember", "isCoopMember: Boolean!"),
+    ("Mutation.grantCoopMembership", "grantCoopMembership(userHandle: String!): User!"),
+    ("Mutation.revokeCoopMembership", "revokeCoopMembership(userHandle: String!): User!"),
 ];
 
 /// The scalars, enums and unions of the core contract, as the contract writes them. Enums and unions must have exactly

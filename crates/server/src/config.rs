@@ -183,6 +183,10 @@ pub struct Settings {
     #[arg(long, env = "WECO_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// Handles of the platform's admins (comma-separated): they grant and revoke membership of the cooperative.
+    #[arg(long, env = "WECO_ADMINS", value_delimiter = ',')]
+    pub admins: Vec<String>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -231,6 +235,7 @@ impl Settings {
             cors_origins: vec!["*".into()],
             ws_origins: Vec::new(),
             trust_forwarded_for: false,
+            admins: Vec::new(),
             channel_prefix: "weco".into(),
             log_format: "text".into(),
             failpoint: None,
@@ -290,6 +295,7 @@ impl fmt::Debug for Settings {
             .field("cors_origins", &self.cors_origins)
             .field("ws_origins", &self.ws_origins)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("admins", &self.admins)
             .field("log_format", &self.log_format)
             .field("failpoint", &self.failpoint)
             .finish()
@@ -368,6 +374,7 @@ impl Cli {
             &mut cli.settings.ws_origins,
             &mut cli.settings.database_replica_urls,
             &mut cli.settings.redis_cluster_urls,
+            &mut cli.settings.admins,
         ] {
             list.retain(|value| !value.trim().is_empty());
         }

@@ -145,7 +145,8 @@ impl Application {
             )),
             wake_jobs: Some(Arc::new(move || wake.notify_one())),
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
-        });
+        })
+        .with_admins(settings.admins.iter().cloned());
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
