@@ -1,6 +1,7 @@
 //! Polls (docs/polls.md): a poll belongs to its post; its answers with their totals; the roster taken when it
 //! was created; ballots with their history (a ballot replaced or retracted stays, ended); and, for ranked
-//! polls, the pairwise preference counts the Schulze method reads.
+//! polls, the pairwise preference counts the Schulze method reads; for governance polls the deciding space, its
+//! rule, each answer's action, and the decisions taken.
 
 use crate::dialect::Dialect;
 use sea_orm_migration::prelude::*;
@@ -24,7 +25,14 @@ CREATE TABLE polls (
     eligible_voters {int},
     total_voters {int} NOT NULL DEFAULT 0,
     version {int} NOT NULL DEFAULT 0,
-    created_at {ts} NOT NULL
+    created_at {ts} NOT NULL,
+    -- Governance polls: the space that decides, quorum (voters), threshold (percent), when it decides, and
+    -- when it did (once).
+    space_id {uuid} REFERENCES spaces (id),
+    quorum {int},
+    threshold {int},
+    decide_when TEXT CHECK (decide_when IN ('AT_END', 'ON_THRESHOLD')),
+    decided_at {ts}
 );
 
 CREATE TABLE poll_answers (
@@ -35,7 +43,14 @@ CREATE TABLE poll_answers (
     creator_id {uuid} NOT NULL REFERENCES users (id),
     total_votes {int} NOT NULL DEFAULT 0,
     total_points {int} NOT NULL DEFAULT 0,
-    created_at {ts} NOT NULL
+    created_at {ts} NOT NULL,
+    -- What the answer makes the deciding space do when it passes (governance polls).
+    action_kind TEXT,
+    action_handle TEXT,
+    action_name TEXT,
+    action_description TEXT,
+    action_user_id {uuid} REFERENCES users (id),
+    action_space_id {uuid} REFERENCES spaces (id)
 );
 CREATE UNIQUE INDEX poll_answers_position_key ON poll_answers (post_id, position);
 
@@ -77,12 +92,28 @@ CREATE TABLE poll_pairs (
     PRIMARY KEY (post_id, above_id, below_id)
 );
 
+-- The decisions of governance polls, one per answer with an action (unique: an action runs once).
+CREATE TABLE decisions (
+    id {uuid} PRIMARY KEY,
+    post_id {uuid} NOT NULL REFERENCES polls (post_id),
+    space_id {uuid} NOT NULL REFERENCES spaces (id),
+    answer_id {uuid} NOT NULL REFERENCES poll_answers (id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('EXECUTED', 'REJECTED', 'FAILED')),
+    error_code TEXT,
+    votes {int} NOT NULL,
+    share {real} NOT NULL,
+    decided_at {ts} NOT NULL
+);
+CREATE UNIQUE INDEX decisions_answer_key ON decisions (answer_id);
+CREATE INDEX decisions_space_idx ON decisions (space_id, decided_at DESC, id DESC);
+
 -- Members of the platform's cooperative (granted by its admins).
 ALTER TABLE users ADD COLUMN is_coop_member {bool} NOT NULL DEFAULT FALSE
 "#;
 
 const DOWN: &str = r#"
 ALTER TABLE users DROP COLUMN is_coop_member;
+DROP TABLE decisions;
 DROP TABLE poll_pairs;
 DROP TABLE poll_ballot_entries;
 DROP TABLE poll_ballots;

@@ -5,6 +5,7 @@ mod accounts;
 mod budgets;
 mod clients;
 mod cluster;
+mod governance;
 mod holarchy;
 mod http;
 mod limits;

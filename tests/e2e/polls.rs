@@ -729,5 +729,18 @@ async fn cooperative_members(app: TestApp) {
         create_poll(&app, &bob, &[&space], poll_input("SINGLE", 2, json!({ "voters": "COOP_MEMBERS" }))).await;
     assert_eq!(poll(&app, Some(&bob), &post).await["viewerCanVote"], true);
     assert_eq!(vote_error(&app, &ada, &post, single(&a[0])).await, "FORBIDDEN");
+
+    // The cooperative admits members by a governance poll of the root space whose voters are its members.
+    let (_carl, _) = app.register("carl").await;
+    let admit = json!({ "spaceIds": [space], "title": "admit carl", "poll": {
+        "type": "SINGLE", "voters": "COOP_MEMBERS", "governance": {},
+        "answers": [{ "text": "admit", "action": { "kind": "GRANT_COOP_MEMBERSHIP", "userHandle": "carl" } }, { "text": "not yet" }],
+    } });
+    let q = "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id poll { answers { id } } } } }";
+    let created = app.ok(Some(&bob), q, json!({ "i": admit })).await["createPost"]["post"].clone();
+    let answer = id(&created["poll"]["answers"][0]["id"]);
+    vote(&app, &bob, &id(&created["id"]), single(&answer)).await;
+    app.ok(Some(&bob), "mutation($p: ID!) { closePoll(postId: $p) { closed } }", json!({ "p": created["id"] })).await;
+    assert_eq!(member("carl").await, true, "admitted by the cooperative's own decision");
     app.assert_invariants().await;
 }

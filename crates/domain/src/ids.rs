@@ -76,6 +76,10 @@ id_type!(
     PollAnswerId
 );
 id_type!(
+    /// A decision a governance poll took about one answer's action.
+    DecisionId
+);
+id_type!(
     /// A ballot cast in a poll (a re-vote casts a new one; the old one is kept as history).
     BallotId
 );

@@ -59,6 +59,11 @@ pub trait Store: Repos {
 #[async_trait]
 pub trait Transaction: Repos {
     async fn commit(self: Box<Self>) -> DomainResult<()>;
+    /// Undoes the transaction (for a savepoint: what was done since it was taken).
+    async fn rollback(self: Box<Self>) -> DomainResult<()>;
+    /// A savepoint inside this transaction: committed, its work joins the transaction; rolled back, only its
+    /// work is undone. Use the savepoint, not this transaction, until it ends.
+    async fn savepoint(&self) -> DomainResult<Box<dyn Transaction>>;
 }
 
 /// One unit of work in progress: its transaction (reach the repositories through it: `uow.posts()`), who acts,
@@ -108,6 +113,32 @@ impl UnitOfWork {
         self.tx.jobs().enqueue(job).await?;
         self.jobs_enqueued = true;
         Ok(())
+    }
+
+    /// Runs `command` as `actor` inside a savepoint: if it fails, everything it wrote, announced and queued is
+    /// undone and its error returned, and the unit of work goes on (a decision records a refused action this
+    /// way, with nothing of it left behind). A transient failure is returned too, and the caller should give
+    /// it up to the retry of the whole unit of work.
+    pub async fn run_isolated<C: Command>(&mut self, actor: Actor, command: &C) -> DomainResult<C::Output> {
+        let savepoint = self.tx.savepoint().await?;
+        let outer = std::mem::replace(&mut self.tx, savepoint);
+        let outer_actor = std::mem::replace(&mut self.actor, actor);
+        let (announced, enqueued) = (self.announcements.len(), self.jobs_enqueued);
+        let result = command.run(self).await;
+        self.actor = outer_actor;
+        let savepoint = std::mem::replace(&mut self.tx, outer);
+        match result {
+            Ok(output) => {
+                savepoint.commit().await?;
+                Ok(output)
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                self.announcements.truncate(announced);
+                self.jobs_enqueued = enqueued;
+                Err(e)
+            }
+        }
     }
 
     /// What the work has announced so far.

@@ -302,3 +302,100 @@ impl From<weco_domain::polls::ResultsVisibility> for ResultsVisibility {
         }
     }
 }
+
+/// When a governance poll decides.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DecideWhen {
+    /// At its end time, or when it is closed.
+    AtEnd,
+    /// Also as soon as an answer with an action passes.
+    OnThreshold,
+}
+
+impl From<DecideWhen> for weco_domain::polls::governance::DecideWhen {
+    fn from(d: DecideWhen) -> Self {
+        match d {
+            DecideWhen::AtEnd => Self::AtEnd,
+            DecideWhen::OnThreshold => Self::OnThreshold,
+        }
+    }
+}
+
+impl From<weco_domain::polls::governance::DecideWhen> for DecideWhen {
+    fn from(d: weco_domain::polls::governance::DecideWhen) -> Self {
+        match d {
+            weco_domain::polls::governance::DecideWhen::AtEnd => Self::AtEnd,
+            weco_domain::polls::governance::DecideWhen::OnThreshold => Self::OnThreshold,
+        }
+    }
+}
+
+/// What a passing answer of a governance poll makes its space do.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum GovernanceActionKind {
+    /// A new space under the deciding space (`handle`, `name`, `description`).
+    CreateChildSpace,
+    /// `userHandle` becomes a moderator.
+    AddModerator,
+    /// `userHandle` stops moderating.
+    RemoveModerator,
+    /// A new `name` and/or `description`.
+    UpdateSpace,
+    /// The child `spaceId` leaves the deciding space.
+    DetachChild,
+    /// The deciding space becomes private.
+    MakePrivate,
+    /// `userHandle` joins the cooperative (root-space polls of COOP_MEMBERS only).
+    GrantCoopMembership,
+}
+
+impl From<GovernanceActionKind> for weco_domain::polls::governance::GovernanceActionKind {
+    fn from(k: GovernanceActionKind) -> Self {
+        match k {
+            GovernanceActionKind::CreateChildSpace => Self::CreateChildSpace,
+            GovernanceActionKind::AddModerator => Self::AddModerator,
+            GovernanceActionKind::RemoveModerator => Self::RemoveModerator,
+            GovernanceActionKind::UpdateSpace => Self::UpdateSpace,
+            GovernanceActionKind::DetachChild => Self::DetachChild,
+            GovernanceActionKind::MakePrivate => Self::MakePrivate,
+            GovernanceActionKind::GrantCoopMembership => Self::GrantCoopMembership,
+        }
+    }
+}
+
+impl From<weco_domain::polls::governance::GovernanceActionKind> for GovernanceActionKind {
+    fn from(k: weco_domain::polls::governance::GovernanceActionKind) -> Self {
+        use weco_domain::polls::governance::GovernanceActionKind as K;
+        match k {
+            K::CreateChildSpace => Self::CreateChildSpace,
+            K::AddModerator => Self::AddModerator,
+            K::RemoveModerator => Self::RemoveModerator,
+            K::UpdateSpace => Self::UpdateSpace,
+            K::DetachChild => Self::DetachChild,
+            K::MakePrivate => Self::MakePrivate,
+            K::GrantCoopMembership => Self::GrantCoopMembership,
+        }
+    }
+}
+
+/// How a decision went for one answer.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DecisionOutcome {
+    /// The answer passed and its action ran.
+    Executed,
+    /// The answer did not pass.
+    Rejected,
+    /// The answer passed but a rule refused its action (`errorCode` says which); nothing of it applied.
+    Failed,
+}
+
+impl From<weco_domain::polls::governance::DecisionOutcome> for DecisionOutcome {
+    fn from(o: weco_domain::polls::governance::DecisionOutcome) -> Self {
+        use weco_domain::polls::governance::DecisionOutcome as O;
+        match o {
+            O::Executed => Self::Executed,
+            O::Rejected => Self::Rejected,
+            O::Failed => Self::Failed,
+        }
+    }
+}

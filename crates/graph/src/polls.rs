@@ -7,17 +7,20 @@
 
 use crate::accounts::{UserObject, load_user};
 use crate::connection::{connection, cost, int, page_request_in};
-use crate::enums::{PollType, PollVoters, ResultsVisibility};
+use crate::enums::{DecideWhen, DecisionOutcome, GovernanceActionKind, PollType, PollVoters, ResultsVisibility};
 use crate::error::{ApiError, ApiResult};
+use crate::holarchy::{SpaceObject, load_space};
 use crate::ids::{parse_id, to_id};
+use crate::posts::PostObject;
 use crate::scope::{app, scope};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
+use weco_domain::polls::governance::{self, Decision, GovernanceAction};
 use weco_domain::polls::{self, Ballot, BallotEntry, Poll, PollAnswer};
-use weco_domain::{App, DomainError, PollAnswerId, PostId, Viewer};
+use weco_domain::{App, DomainError, PollAnswerId, PostId, SpaceId, Viewer};
 
 /// The polls of posts, those the viewer may see, with their winners.
 pub(crate) struct PollLoader {
@@ -62,6 +65,21 @@ impl Loader<PostId> for RosterLoader {
     async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, bool>, DomainError> {
         let on = self.app.polls().on_roster(self.viewer, keys).await?;
         Ok(keys.iter().map(|k| (*k, on.contains(k))).collect())
+    }
+}
+
+/// The decision taken about each answer (of polls the viewer may see).
+pub(crate) struct DecisionLoader {
+    pub app: App,
+    pub viewer: Viewer,
+}
+
+impl Loader<PollAnswerId> for DecisionLoader {
+    type Value = Decision;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[PollAnswerId]) -> Result<HashMap<PollAnswerId, Decision>, DomainError> {
+        self.app.polls().answer_decisions(self.viewer, keys).await
     }
 }
 
@@ -195,6 +213,11 @@ impl PollObject {
         Ok(Some(self.entries(&ballot, shown)))
     }
 
+    /// For a governance poll: the space that decides and its rule.
+    async fn governance(&self) -> Option<GovernanceObject> {
+        self.0.governance.clone().map(GovernanceObject)
+    }
+
     /// The answer with the most votes (points for WEIGHTED; the Schulze winner for RANKED); null while results
     /// are hidden, without votes, or on a tie.
     async fn winner(&self, ctx: &Context<'_>) -> ApiResult<Option<PollAnswerObject>> {
@@ -238,7 +261,155 @@ impl PollAnswerObject {
     async fn total_points(&self) -> Option<i32> {
         (self.shown && self.kind == polls::PollType::Weighted).then(|| int(self.answer.total_points))
     }
+
+    /// What the deciding space does when this answer passes (governance polls).
+    async fn action(&self) -> Option<GovernanceActionObject> {
+        self.answer.action.clone().map(GovernanceActionObject)
+    }
+
+    /// The decision taken about this answer's action, once the poll decided.
+    async fn decision(&self, ctx: &Context<'_>) -> ApiResult<Option<DecisionObject>> {
+        if self.answer.action.is_none() {
+            return Ok(None);
+        }
+        Ok(scope(ctx)?.loaders.decisions.load_one(self.answer.id).await?.map(|d| DecisionObject(Arc::new(d))))
+    }
 }
+
+/// The rule of a governance poll.
+pub struct GovernanceObject(governance::Governance);
+
+#[Object(name = "Governance")]
+impl GovernanceObject {
+    /// The space that decides.
+    async fn space(&self, ctx: &Context<'_>) -> ApiResult<SpaceObject> {
+        load_space(ctx, self.0.space_id).await
+    }
+
+    /// Voters needed for any answer to pass.
+    async fn quorum(&self) -> i32 {
+        int(self.0.quorum)
+    }
+
+    /// The share (in percent) an answer needs to pass.
+    async fn threshold(&self) -> i32 {
+        int(self.0.threshold)
+    }
+
+    async fn decide_when(&self) -> DecideWhen {
+        self.0.decide_when.into()
+    }
+}
+
+/// What a passing answer makes its space do.
+#[derive(Clone)]
+pub struct GovernanceActionObject(GovernanceAction);
+
+#[Object(name = "GovernanceAction")]
+impl GovernanceActionObject {
+    async fn kind(&self) -> GovernanceActionKind {
+        self.0.kind.into()
+    }
+
+    /// The new child space's handle (CREATE_CHILD_SPACE).
+    async fn handle(&self) -> Option<&str> {
+        self.0.handle.as_deref()
+    }
+
+    /// The new name (CREATE_CHILD_SPACE, UPDATE_SPACE).
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The new description (CREATE_CHILD_SPACE, UPDATE_SPACE).
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// The user concerned (ADD_MODERATOR, REMOVE_MODERATOR, GRANT_COOP_MEMBERSHIP).
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<UserObject>> {
+        match self.0.user_id {
+            Some(id) => load_user(ctx, id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The child space to detach (DETACH_CHILD), as the viewer sees it.
+    async fn space(&self, ctx: &Context<'_>) -> ApiResult<Option<SpaceObject>> {
+        match self.0.space_id {
+            Some(id) => Ok(scope(ctx)?.loaders.spaces.load_one(id).await?.map(SpaceObject::from)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A decision of a governance poll about one answer's action: part of its space's public decision log.
+#[derive(Clone)]
+pub struct DecisionObject(pub Arc<Decision>);
+
+impl DecisionObject {
+    async fn poll_object(&self, ctx: &Context<'_>) -> ApiResult<Option<PollObject>> {
+        Ok(scope(ctx)?.loaders.polls.load_one(self.0.post_id).await?.map(PollObject::from))
+    }
+}
+
+#[Object(name = "Decision")]
+impl DecisionObject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// The governance poll that decided.
+    async fn poll(&self, ctx: &Context<'_>) -> ApiResult<PostObject> {
+        let post = scope(ctx)?.loaders.posts.load_one(self.0.post_id).await?;
+        post.map(PostObject::from).ok_or(ApiError(DomainError::NotFound("post")))
+    }
+
+    /// The space that decided.
+    async fn space(&self, ctx: &Context<'_>) -> ApiResult<SpaceObject> {
+        load_space(ctx, self.0.space_id).await
+    }
+
+    /// The answer decided about.
+    async fn answer(&self, ctx: &Context<'_>) -> ApiResult<Option<PollAnswerObject>> {
+        let Some(poll) = self.poll_object(ctx).await? else { return Ok(None) };
+        let shown = poll.shown(ctx).await?;
+        Ok(poll.answer(self.0.answer_id, shown))
+    }
+
+    /// The answer's action.
+    async fn action(&self, ctx: &Context<'_>) -> ApiResult<Option<GovernanceActionObject>> {
+        let Some(poll) = self.poll_object(ctx).await? else { return Ok(None) };
+        let answer = poll.0.answers.iter().find(|a| a.id == self.0.answer_id);
+        Ok(answer.and_then(|a| a.action.clone()).map(GovernanceActionObject))
+    }
+
+    async fn outcome(&self) -> DecisionOutcome {
+        self.0.outcome.into()
+    }
+
+    /// For FAILED: the code of the rule that refused the action (`CONFLICT`, `CYCLE`, `PRIVACY_WIDENING`, …).
+    async fn error_code(&self) -> Option<&str> {
+        self.0.error_code.as_deref()
+    }
+
+    /// The answer's votes (points for WEIGHTED; first preferences for RANKED) when the poll decided.
+    async fn votes(&self) -> i32 {
+        int(self.0.votes)
+    }
+
+    /// The answer's share, from 0 to 1 (votes ÷ voters; points ÷ (100 × voters); for RANKED 1 for the Schulze
+    /// winner, else 0).
+    async fn share(&self) -> f64 {
+        self.0.share
+    }
+
+    async fn decided_at(&self) -> DateTime<Utc> {
+        self.0.decided_at
+    }
+}
+
+connection!(DecisionConnection, DecisionEdge, DecisionObject, "decision");
 
 /// One line of a ballot.
 #[derive(Clone)]
@@ -307,25 +478,82 @@ pub struct PollInput {
     /// True: nobody, moderators included, can see who cast which ballot.
     #[graphql(default_with = "Some(false)")]
     pub anonymous: Option<bool>,
+    /// Makes it a governance poll: it needs exactly one space in `spaceIds`, the space that decides.
+    pub governance: Option<GovernanceInput>,
 }
 
-impl From<PollInput> for polls::PollInput {
-    fn from(input: PollInput) -> Self {
-        Self {
+/// The rule of a governance poll.
+#[derive(InputObject)]
+pub struct GovernanceInput {
+    /// Voters needed for any answer to pass.
+    #[graphql(default_with = "Some(1)")]
+    pub quorum: Option<i32>,
+    /// The share (in percent, 1 to 100) an answer needs to pass.
+    #[graphql(default_with = "Some(50)")]
+    pub threshold: Option<i32>,
+    #[graphql(default_with = "Some(DecideWhen::AtEnd)")]
+    pub decide_when: Option<DecideWhen>,
+}
+
+/// What an answer of a governance poll makes its space do when it passes.
+#[derive(InputObject)]
+pub struct GovernanceActionInput {
+    pub kind: GovernanceActionKind,
+    pub handle: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub user_handle: Option<String>,
+    pub space_id: Option<ID>,
+}
+
+impl GovernanceActionInput {
+    fn to_domain(&self, field: &str) -> ApiResult<governance::ActionInput> {
+        Ok(governance::ActionInput {
+            kind: self.kind.into(),
+            handle: self.handle.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            user_handle: self.user_handle.clone(),
+            space_id: self
+                .space_id
+                .as_ref()
+                .map(|id| parse_id::<SpaceId>(id, &format!("{field}.spaceId")))
+                .transpose()?,
+        })
+    }
+}
+
+impl PollInput {
+    pub(crate) fn into_domain(self) -> ApiResult<polls::PollInput> {
+        let mut answers = Vec::with_capacity(self.answers.len());
+        for (i, answer) in self.answers.iter().enumerate() {
+            let field = format!("input.poll.answers.{i}.action");
+            let action = answer.action.as_ref().map(|a| a.to_domain(&field)).transpose()?;
+            answers.push(polls::AnswerInput { text: answer.text.clone(), action });
+        }
+        let input = self;
+        Ok(polls::PollInput {
             kind: input.kind.into(),
-            answers: input.answers.into_iter().map(|a| a.text).collect(),
+            answers,
             answers_locked: input.answers_locked.unwrap_or(true),
             ends_at: input.ends_at,
             voters: input.voters.unwrap_or(PollVoters::Anyone).into(),
             results_visibility: input.results_visibility.unwrap_or(ResultsVisibility::Always).into(),
             anonymous: input.anonymous.unwrap_or(false),
-        }
+            governance: input.governance.map(|g| governance::GovernanceInput {
+                quorum: i64::from(g.quorum.unwrap_or(1)),
+                threshold: i64::from(g.threshold.unwrap_or(50)),
+                decide_when: g.decide_when.unwrap_or(DecideWhen::AtEnd).into(),
+            }),
+        })
     }
 }
 
 #[derive(InputObject)]
 pub struct PollAnswerInput {
     pub text: String,
+    /// For a governance poll: what the space does when this answer passes.
+    pub action: Option<GovernanceActionInput>,
 }
 
 /// One line of a ballot: an answer and, for WEIGHTED and RANKED, its points or rank.
@@ -377,7 +605,8 @@ impl PollMutation {
     ) -> ApiResult<PollAnswerObject> {
         let scope = scope(ctx)?;
         let post = parse_id::<PostId>(&post_id, "postId")?;
-        let added = app(ctx).polls().add_answer(scope.viewer, post, &answer.text).await?;
+        let action = answer.action.as_ref().map(|a| a.to_domain("answer.action")).transpose()?;
+        let added = app(ctx).polls().add_answer(scope.viewer, post, &answer.text, action).await?;
         scope.invalidate();
         let poll = scope.loaders.polls.load_one(post).await?.ok_or(ApiError(DomainError::NotFound("poll")))?;
         let poll = PollObject::from(poll);

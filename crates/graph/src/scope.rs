@@ -6,7 +6,7 @@ use crate::accounts::{CoopMemberLoader, UserLoader};
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
-use crate::polls::{PollLoader, RosterLoader, ViewerBallotLoader};
+use crate::polls::{DecisionLoader, PollLoader, RosterLoader, ViewerBallotLoader};
 use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader, PostVisibilityLoader};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -41,6 +41,7 @@ pub(crate) struct Loaders {
     pub polls: Cached<PollLoader>,
     pub viewer_ballots: Cached<ViewerBallotLoader>,
     pub poll_rosters: Cached<RosterLoader>,
+    pub decisions: Cached<DecisionLoader>,
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
     pub invite_links: Cached<InviteLinkLoader>,
@@ -61,6 +62,7 @@ impl Loaders {
             polls: cached(PollLoader { app: app.clone(), viewer }),
             viewer_ballots: cached(ViewerBallotLoader { app: app.clone(), viewer }),
             poll_rosters: cached(RosterLoader { app: app.clone(), viewer }),
+            decisions: cached(DecisionLoader { app: app.clone(), viewer }),
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
@@ -82,6 +84,7 @@ impl Loaders {
         self.polls.clear::<weco_domain::PostId>();
         self.viewer_ballots.clear::<weco_domain::PostId>();
         self.poll_rosters.clear::<weco_domain::PostId>();
+        self.decisions.clear::<weco_domain::PollAnswerId>();
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();
         self.invite_links.clear::<weco_domain::SpaceId>();

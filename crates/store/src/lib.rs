@@ -279,4 +279,13 @@ impl Transaction for Db<DatabaseTransaction> {
     async fn commit(self: Box<Self>) -> DomainResult<()> {
         self.conn.commit().await.map_err(|e| db_err("committing", e))
     }
+
+    async fn rollback(self: Box<Self>) -> DomainResult<()> {
+        self.conn.rollback().await.map_err(|e| db_err("rolling back", e))
+    }
+
+    async fn savepoint(&self) -> DomainResult<Box<dyn Transaction>> {
+        let nested = self.conn.begin().await.map_err(|e| db_err("taking a savepoint", e))?;
+        Ok(Box::new(Db { conn: nested, backend: self.backend, metrics: self.metrics.clone(), replicas: None }))
+    }
 }

@@ -14,6 +14,9 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use uuid::Uuid;
+use weco_domain::polls::governance::{
+    DecideWhen, Decision, DecisionOutcome, Governance, GovernanceAction, GovernanceActionKind,
+};
 use weco_domain::polls::ports::{BallotEnd, PollRepo};
 use weco_domain::polls::{
     Ballot, BallotEntry, NewPoll, Poll, PollAnswer, PollType, PollVoters, ResultsVisibility, Roster, TallyChange,
@@ -77,6 +80,73 @@ fn visibility_from_db(s: &str) -> DomainResult<ResultsVisibility> {
     })
 }
 
+fn decide_when_to_db(when: DecideWhen) -> &'static str {
+    match when {
+        DecideWhen::AtEnd => "AT_END",
+        DecideWhen::OnThreshold => "ON_THRESHOLD",
+    }
+}
+
+fn action_kind_to_db(kind: GovernanceActionKind) -> &'static str {
+    match kind {
+        GovernanceActionKind::CreateChildSpace => "CREATE_CHILD_SPACE",
+        GovernanceActionKind::AddModerator => "ADD_MODERATOR",
+        GovernanceActionKind::RemoveModerator => "REMOVE_MODERATOR",
+        GovernanceActionKind::UpdateSpace => "UPDATE_SPACE",
+        GovernanceActionKind::DetachChild => "DETACH_CHILD",
+        GovernanceActionKind::MakePrivate => "MAKE_PRIVATE",
+        GovernanceActionKind::GrantCoopMembership => "GRANT_COOP_MEMBERSHIP",
+    }
+}
+
+fn action_kind_from_db(s: &str) -> DomainResult<GovernanceActionKind> {
+    use GovernanceActionKind as K;
+    [
+        K::CreateChildSpace,
+        K::AddModerator,
+        K::RemoveModerator,
+        K::UpdateSpace,
+        K::DetachChild,
+        K::MakePrivate,
+        K::GrantCoopMembership,
+    ]
+    .into_iter()
+    .find(|k| action_kind_to_db(*k) == s)
+    .ok_or_else(|| DomainError::internal("decoding poll answer", format!("action kind {s}")))
+}
+
+fn outcome_to_db(outcome: DecisionOutcome) -> &'static str {
+    match outcome {
+        DecisionOutcome::Executed => "EXECUTED",
+        DecisionOutcome::Rejected => "REJECTED",
+        DecisionOutcome::Failed => "FAILED",
+    }
+}
+
+fn decision_from_row(row: &QueryResult) -> DomainResult<Decision> {
+    const CX: &str = "decoding decision";
+    let outcome = match get::<String>(row, CX, "outcome")?.as_str() {
+        "EXECUTED" => DecisionOutcome::Executed,
+        "REJECTED" => DecisionOutcome::Rejected,
+        "FAILED" => DecisionOutcome::Failed,
+        other => return Err(DomainError::internal(CX, format!("outcome {other}"))),
+    };
+    Ok(Decision {
+        id: DecisionId(get(row, CX, "id")?),
+        post_id: PostId(get(row, CX, "post_id")?),
+        space_id: SpaceId(get(row, CX, "space_id")?),
+        answer_id: PollAnswerId(get(row, CX, "answer_id")?),
+        outcome,
+        error_code: get(row, CX, "error_code")?,
+        votes: get(row, CX, "votes")?,
+        share: get(row, CX, "share")?,
+        decided_at: get(row, CX, "decided_at")?,
+    })
+}
+
+const DECISION_COLS: &str =
+    "d.id, d.post_id, d.space_id, d.answer_id, d.outcome, d.error_code, d.votes, d.share, d.decided_at";
+
 /// The voter key of `user` in the poll whose salt is `salt`.
 fn voter_key(salt: &str, user: UserId) -> String {
     let mut hasher = Sha256::new();
@@ -88,7 +158,8 @@ fn voter_key(salt: &str, user: UserId) -> String {
 
 /// Every column of a poll `pl` and its post `p` that [`poll_from_row`] reads.
 const POLL_COLS: &str = "pl.post_id, p.creator_id, pl.poll_type, pl.answers_locked, pl.ends_at, pl.closed_at, \
-     pl.voters, pl.results_visibility, pl.anonymous, pl.eligible_voters, pl.total_voters, pl.version";
+     pl.voters, pl.results_visibility, pl.anonymous, pl.eligible_voters, pl.total_voters, pl.version, \
+     pl.space_id, pl.quorum, pl.threshold, pl.decide_when, pl.decided_at";
 
 fn poll_from_row(row: &QueryResult) -> DomainResult<Poll> {
     const CX: &str = "decoding poll";
@@ -107,6 +178,19 @@ fn poll_from_row(row: &QueryResult) -> DomainResult<Poll> {
         version: get(row, CX, "version")?,
         answers: Vec::new(),
         winner: None,
+        governance: match get::<Option<Uuid>>(row, CX, "space_id")? {
+            None => None,
+            Some(space) => Some(Governance {
+                space_id: SpaceId(space),
+                quorum: get::<Option<i64>>(row, CX, "quorum")?.unwrap_or(1),
+                threshold: get::<Option<i64>>(row, CX, "threshold")?.unwrap_or(50),
+                decide_when: match get::<Option<String>>(row, CX, "decide_when")?.as_deref() {
+                    Some("ON_THRESHOLD") => DecideWhen::OnThreshold,
+                    _ => DecideWhen::AtEnd,
+                },
+                decided_at: get(row, CX, "decided_at")?,
+            }),
+        },
     })
 }
 
@@ -121,8 +205,35 @@ fn answer_from_row(row: &QueryResult) -> DomainResult<(PostId, PollAnswer)> {
             total_votes: get(row, CX, "total_votes")?,
             total_points: get(row, CX, "total_points")?,
             created_at: get(row, CX, "created_at")?,
+            action: match get::<Option<String>>(row, CX, "action_kind")? {
+                None => None,
+                Some(kind) => Some(GovernanceAction {
+                    kind: action_kind_from_db(&kind)?,
+                    handle: get(row, CX, "action_handle")?,
+                    name: get(row, CX, "action_name")?,
+                    description: get(row, CX, "action_description")?,
+                    user_id: get::<Option<Uuid>>(row, CX, "action_user_id")?.map(UserId),
+                    space_id: get::<Option<Uuid>>(row, CX, "action_space_id")?.map(SpaceId),
+                }),
+            },
         },
     ))
+}
+
+/// The columns of an answer's action, in the order [`answer_action_values`] gives their values.
+const ACTION_COLS: &str =
+    "action_kind, action_handle, action_name, action_description, action_user_id, action_space_id";
+
+fn answer_action_values(answer: &PollAnswer) -> Vec<Value> {
+    let a = answer.action.as_ref();
+    vec![
+        v(a.map(|a| action_kind_to_db(a.kind))),
+        v(a.and_then(|a| a.handle.clone())),
+        v(a.and_then(|a| a.name.clone())),
+        v(a.and_then(|a| a.description.clone())),
+        v(a.and_then(|a| a.user_id.map(|u| u.0))),
+        v(a.and_then(|a| a.space_id.map(|s| s.0))),
+    ]
 }
 
 fn ballot_from_row(row: &QueryResult) -> DomainResult<Ballot> {
@@ -147,8 +258,8 @@ impl<C: ConnectionTrait> Db<C> {
         }
         let ids: Vec<PostId> = polls.iter().map(|p| p.post_id).collect();
         let sql = format!(
-            "SELECT post_id, id, text, creator_id, total_votes, total_points, created_at FROM poll_answers \
-             WHERE post_id IN ({}) ORDER BY post_id, position",
+            "SELECT post_id, id, text, creator_id, total_votes, total_points, created_at, {ACTION_COLS} \
+             FROM poll_answers WHERE post_id IN ({}) ORDER BY post_id, position",
             placeholders(1, ids.len())
         );
         let rows = self.sql().all("loading poll answers", &sql, uuid_values(&ids)).await?;
@@ -227,7 +338,8 @@ impl<C: ConnectionTrait + Send + Sync> PollRepo for Db<C> {
             .exec(
                 "creating a poll",
                 "INSERT INTO polls (post_id, poll_type, answers_locked, ends_at, voters, results_visibility, \
-                 anonymous, voter_salt, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 anonymous, voter_salt, created_at, space_id, quorum, threshold, decide_when) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 vec![
                     v(poll.post_id.0),
                     v(poll_type_to_db(poll.kind)),
@@ -238,6 +350,10 @@ impl<C: ConnectionTrait + Send + Sync> PollRepo for Db<C> {
                     v(poll.anonymous),
                     v(salt),
                     v(poll.created_at),
+                    v(poll.governance.map(|(space, _)| space.0)),
+                    v(poll.governance.map(|(_, rule)| rule.quorum)),
+                    v(poll.governance.map(|(_, rule)| rule.threshold)),
+                    v(poll.governance.map(|(_, rule)| decide_when_to_db(rule.decide_when))),
                 ],
             )
             .await?;
@@ -246,17 +362,20 @@ impl<C: ConnectionTrait + Send + Sync> PollRepo for Db<C> {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                vec![v(a.id.0), v(poll.post_id.0), v(i as i64), v(a.text.clone()), v(a.creator_id.0), v(a.created_at)]
+                let mut row = vec![
+                    v(a.id.0),
+                    v(poll.post_id.0),
+                    v(i as i64),
+                    v(a.text.clone()),
+                    v(a.creator_id.0),
+                    v(a.created_at),
+                ];
+                row.extend(answer_action_values(a));
+                row
             })
             .collect();
-        self.insert_rows(
-            "creating poll answers",
-            "poll_answers (id, post_id, position, text, creator_id, created_at)",
-            6,
-            rows,
-            "",
-        )
-        .await?;
+        let into = format!("poll_answers (id, post_id, position, text, creator_id, created_at, {ACTION_COLS})");
+        self.insert_rows("creating poll answers", &into, 12, rows, "").await?;
         let (table, spaces) = match roster {
             Roster::Anyone => return Ok(()),
             Roster::Followers(spaces) => ("space_followers", spaces.as_slice()),
@@ -451,9 +570,16 @@ impl<C: ConnectionTrait + Send + Sync> PollRepo for Db<C> {
         self.sql()
             .exec(
                 "adding a poll answer",
-                "INSERT INTO poll_answers (id, post_id, position, text, creator_id, created_at) VALUES ($1, $2, \
-                 (SELECT COALESCE(MAX(position), -1) + 1 FROM poll_answers WHERE post_id = $2), $3, $4, $5)",
-                vec![v(answer.id.0), v(post.0), v(answer.text.clone()), v(answer.creator_id.0), v(at)],
+                &format!(
+                    "INSERT INTO poll_answers (id, post_id, position, text, creator_id, created_at, {ACTION_COLS}) \
+                     VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM poll_answers WHERE post_id = $2), \
+                     $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ),
+                [
+                    vec![v(answer.id.0), v(post.0), v(answer.text.clone()), v(answer.creator_id.0), v(at)],
+                    answer_action_values(answer),
+                ]
+                .concat(),
             )
             .await?;
         if ranked {
@@ -482,6 +608,66 @@ impl<C: ConnectionTrait + Send + Sync> PollRepo for Db<C> {
             )
             .await?;
         Ok(closed > 0)
+    }
+
+    async fn mark_decided(&self, post: PostId, at: DateTime<Utc>) -> DomainResult<bool> {
+        let marked = self
+            .sql()
+            .exec(
+                "deciding a poll",
+                "UPDATE polls SET decided_at = $2 WHERE post_id = $1 AND decided_at IS NULL AND space_id IS NOT NULL",
+                vec![v(post.0), v(at)],
+            )
+            .await?;
+        Ok(marked > 0)
+    }
+
+    async fn insert_decision(&self, d: &Decision) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "recording a decision",
+                "INSERT INTO decisions (id, post_id, space_id, answer_id, outcome, error_code, votes, share, decided_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                vec![
+                    v(d.id.0),
+                    v(d.post_id.0),
+                    v(d.space_id.0),
+                    v(d.answer_id.0),
+                    v(outcome_to_db(d.outcome)),
+                    v(d.error_code.clone()),
+                    v(d.votes),
+                    v(d.share),
+                    v(d.decided_at),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn decisions(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Decision>> {
+        let listing = Listing {
+            context: "listing decisions",
+            select: DECISION_COLS,
+            base: "FROM decisions d WHERE d.space_id = $1".to_owned(),
+            values: vec![v(space.0)],
+            key: Key::Time("d.decided_at"),
+            id: "d.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql().page(listing, page, decision_from_row).await
+    }
+
+    async fn decisions_of_answers(&self, answers: &[PollAnswerId]) -> DomainResult<Vec<Decision>> {
+        if answers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {DECISION_COLS} FROM decisions d WHERE d.answer_id IN ({})",
+            placeholders(1, answers.len())
+        );
+        let rows = self.sql().all("reading decisions", &sql, uuid_values(answers)).await?;
+        rows.iter().map(decision_from_row).collect()
     }
 
     async fn ballots(&self, post: PostId, page: &PageRequest) -> DomainResult<Page<Ballot>> {

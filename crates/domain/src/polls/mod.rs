@@ -16,6 +16,7 @@
 //! - A poll with an end time takes no ballot after it; a job on the durable queue ([`POLL_END_JOB`]) records
 //!   its closing at that time and announces it, once.
 
+pub mod governance;
 pub mod ports;
 pub mod schulze;
 
@@ -83,16 +84,24 @@ pub enum ResultsVisibility {
     AfterEnd,
 }
 
+/// An answer as given.
+#[derive(Debug, Clone)]
+pub struct AnswerInput {
+    pub text: String,
+    pub action: Option<governance::ActionInput>,
+}
+
 /// A poll as given with `createPost`.
 #[derive(Debug, Clone)]
 pub struct PollInput {
     pub kind: PollType,
-    pub answers: Vec<String>,
+    pub answers: Vec<AnswerInput>,
     pub answers_locked: bool,
     pub ends_at: Option<DateTime<Utc>>,
     pub voters: PollVoters,
     pub results_visibility: ResultsVisibility,
     pub anonymous: bool,
+    pub governance: Option<governance::GovernanceInput>,
 }
 
 /// An answer with its totals.
@@ -106,6 +115,9 @@ pub struct PollAnswer {
     /// Points given to it (WEIGHTED; zero otherwise).
     pub total_points: i64,
     pub created_at: DateTime<Utc>,
+    /// What the deciding space does when the answer passes (governance polls).
+    #[serde(default)]
+    pub action: Option<governance::GovernanceAction>,
 }
 
 /// A poll with its answers and totals. It holds nothing about who voted, so it can travel in events.
@@ -132,6 +144,9 @@ pub struct Poll {
     /// The winning answer: the most votes (points for WEIGHTED), or the Schulze winner (RANKED); `None`
     /// without votes or on a tie.
     pub winner: Option<PollAnswerId>,
+    /// Set for a governance poll: the space that decides and its rule.
+    #[serde(default)]
+    pub governance: Option<governance::Governance>,
 }
 
 impl Poll {
@@ -215,6 +230,8 @@ pub struct NewPoll {
     pub anonymous: bool,
     pub answers: Vec<PollAnswer>,
     pub created_at: DateTime<Utc>,
+    /// The deciding space and its rule, for a governance poll.
+    pub governance: Option<(SpaceId, governance::GovernanceInput)>,
 }
 
 /// Whose votes a new poll takes, read once when it is created.
@@ -362,7 +379,7 @@ fn parse_reason(raw: Option<&str>) -> DomainResult<Option<String>> {
 #[derive(Debug, Clone)]
 pub struct ParsedPoll {
     input: PollInput,
-    answers: Vec<String>,
+    answers: Vec<(String, Option<governance::ActionInput>)>,
 }
 
 /// Checks a poll given with `createPost`: 2 to 50 answers when locked (0 to 50 when open), texts, an end in
@@ -376,12 +393,24 @@ pub fn parse_poll(input: PollInput, now: DateTime<Utc>) -> DomainResult<ParsedPo
                 .replace("  ", " "),
         ));
     }
-    let answers = input
-        .answers
-        .iter()
-        .enumerate()
-        .map(|(i, a)| parse_answer_text(a, &format!("input.poll.answers.{i}.text")))
-        .collect::<DomainResult<Vec<_>>>()?;
+    let mut answers = Vec::with_capacity(input.answers.len());
+    for (i, answer) in input.answers.iter().enumerate() {
+        let text = parse_answer_text(&answer.text, &format!("input.poll.answers.{i}.text"))?;
+        let action = match &answer.action {
+            None => None,
+            Some(_) if input.governance.is_none() => {
+                return Err(DomainError::validation(
+                    format!("input.poll.answers.{i}.action"),
+                    "only a governance poll's answers carry actions",
+                ));
+            }
+            Some(action) => Some(governance::parse_action(action, &format!("input.poll.answers.{i}.action"))?),
+        };
+        answers.push((text, action));
+    }
+    if let Some(rule) = input.governance {
+        governance::parse_governance(rule)?;
+    }
     if input.ends_at.is_some_and(|end| end <= now) {
         return Err(DomainError::validation("input.poll.endsAt", "must be in the future"));
     }
@@ -398,18 +427,35 @@ pub(crate) async fn create(
 ) -> DomainResult<()> {
     let now = uow.now();
     let input = &parsed.input;
-    let answers = parsed
-        .answers
-        .iter()
-        .map(|text| PollAnswer {
+    let deciding = match (input.governance, spaces) {
+        (None, _) => None,
+        (Some(rule), [space]) => Some((*space, rule)),
+        (Some(_), _) => {
+            return Err(DomainError::validation(
+                "input.spaceIds",
+                "a governance poll is posted in exactly one space: the space that decides",
+            ));
+        }
+    };
+    let mut answers = Vec::with_capacity(parsed.answers.len());
+    for (i, (text, action)) in parsed.answers.iter().enumerate() {
+        let action = match (action, deciding) {
+            (Some(action), Some((space, _))) => Some(
+                governance::resolve_action(uow, action, space, input.voters, &format!("input.poll.answers.{i}.action"))
+                    .await?,
+            ),
+            _ => None,
+        };
+        answers.push(PollAnswer {
             id: PollAnswerId::generate(),
             text: text.clone(),
             creator_id: creator,
             total_votes: 0,
             total_points: 0,
             created_at: now,
-        })
-        .collect();
+            action,
+        });
+    }
     let roster = match input.voters {
         PollVoters::Anyone => Roster::Anyone,
         PollVoters::Followers => Roster::Followers(spaces.to_vec()),
@@ -427,6 +473,7 @@ pub(crate) async fn create(
         anonymous: input.anonymous,
         answers,
         created_at: now,
+        governance: deciding,
     };
     uow.polls().insert_poll(&poll, &roster).await?;
     if let Some(ends_at) = input.ends_at {
@@ -457,6 +504,8 @@ impl JobHandler for PollEnd {
         let at = poll.ends_at.unwrap_or(job.due_at);
         uow.polls().close_poll(post, at).await?;
         uow.polls().apply_tally(post, &TallyChange::default()).await?;
+        let poll = current(uow, post).await?;
+        governance::decide(uow, &poll).await?;
         announce(uow, post).await?;
         Ok(())
     }
@@ -479,17 +528,28 @@ async fn require_voter(uow: &UnitOfWork, poll: &Poll, user: UserId) -> DomainRes
     Ok(())
 }
 
-/// Applies `change`, then reads the poll back with its winner and announces it.
+/// Applies `change` — and for a governance poll deciding on its threshold, decides and closes it once an answer
+/// with an action passes — then reads the poll back with its winner and announces it.
 async fn apply_and_announce(uow: &mut UnitOfWork, post: PostId, change: &TallyChange) -> DomainResult<Poll> {
     uow.polls().apply_tally(post, &change.merged()).await?;
+    let poll = current(uow, post).await?;
+    if governance::crossed(&poll) {
+        uow.polls().close_poll(post, uow.now()).await?;
+        governance::decide(uow, &poll).await?;
+    }
     announce(uow, post).await
+}
+
+/// The poll as it now is, with its winner (its row locked).
+async fn current(uow: &UnitOfWork, post: PostId) -> DomainResult<Poll> {
+    let poll = uow.polls().lock_poll(post).await?.ok_or(DomainError::NotFound("poll"))?;
+    let pairs = pairs_of(&**uow, &poll).await?;
+    Ok(poll.with_winner(&pairs))
 }
 
 /// Announces the poll as it now is (`PollChanged`) on the post's topic; returns it.
 async fn announce(uow: &mut UnitOfWork, post: PostId) -> DomainResult<Poll> {
-    let poll = uow.polls().lock_poll(post).await?.ok_or(DomainError::NotFound("poll"))?;
-    let pairs = pairs_of(&**uow, &poll).await?;
-    let poll = poll.with_winner(&pairs);
+    let poll = current(uow, post).await?;
     let audience = uow.posts().audiences(&[post]).await?.remove(&post).unwrap_or_default();
     uow.announce(vec![Topic::Post(post)], Event::PollChanged { post_id: post, poll: Box::new(poll.clone()), audience });
     Ok(poll)
@@ -562,6 +622,7 @@ impl Command for Retract {
 struct AddAnswer {
     post: PostId,
     text: String,
+    action: Option<governance::ActionInput>,
 }
 
 #[async_trait]
@@ -581,6 +642,15 @@ impl Command for AddAnswer {
         if poll.answers.len() >= MAX_ANSWERS {
             return Err(DomainError::validation("answer", format!("a poll has at most {MAX_ANSWERS} answers")));
         }
+        let action = match (&self.action, &poll.governance) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(DomainError::validation("answer.action", "only a governance poll's answers carry actions"));
+            }
+            (Some(action), Some(rule)) => {
+                Some(governance::resolve_action(uow, action, rule.space_id, poll.voters, "answer.action").await?)
+            }
+        };
         let answer = PollAnswer {
             id: PollAnswerId::generate(),
             text: self.text.clone(),
@@ -588,6 +658,7 @@ impl Command for AddAnswer {
             total_votes: 0,
             total_points: 0,
             created_at: uow.now(),
+            action,
         };
         uow.polls().add_answer(self.post, &answer, poll.kind == PollType::Ranked, uow.now()).await?;
         uow.polls().apply_tally(self.post, &TallyChange::default()).await?;
@@ -621,6 +692,8 @@ impl Command for Close {
         poll.require_open(uow.now())?;
         uow.polls().close_poll(self.post, uow.now()).await?;
         uow.polls().apply_tally(self.post, &TallyChange::default()).await?;
+        let poll = current(uow, self.post).await?;
+        governance::decide(uow, &poll).await?;
         announce(uow, self.post).await
     }
 }
@@ -655,10 +728,42 @@ impl PollService<'_> {
     }
 
     /// Adds an answer to a poll whose answer list is open (its creator, or anyone who may vote in it).
-    pub async fn add_answer(&self, viewer: Viewer, post: PostId, text: &str) -> DomainResult<PollAnswer> {
+    pub async fn add_answer(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        text: &str,
+        action: Option<governance::ActionInput>,
+    ) -> DomainResult<PollAnswer> {
         let actor = viewer.actor()?;
         let text = parse_answer_text(text, "answer.text")?;
-        self.app.execute(actor, &AddAnswer { post, text }).await
+        let action = action.map(|a| governance::parse_action(&a, "answer.action")).transpose()?;
+        self.app.execute(actor, &AddAnswer { post, text, action }).await
+    }
+
+    /// A space's decisions, newest first: its public decision log (empty without access to the space).
+    pub async fn decisions(
+        &self,
+        space: crate::privacy::Accessible,
+        page: PageRequest,
+    ) -> DomainResult<Page<governance::Decision>> {
+        let viewer = space.viewer();
+        let id = space.check(viewer)?;
+        self.app.reads(viewer).polls().decisions(id, &page).await
+    }
+
+    /// The decisions about `answers` (those of polls the viewer may see).
+    pub async fn answer_decisions(
+        &self,
+        viewer: Viewer,
+        answers: &[PollAnswerId],
+    ) -> DomainResult<HashMap<PollAnswerId, governance::Decision>> {
+        let store = self.app.reads(viewer);
+        let decisions = store.polls().decisions_of_answers(answers).await?;
+        let posts: Vec<PostId> = decisions.iter().map(|d| d.post_id).collect();
+        let visible: HashSet<PostId> =
+            store.posts().visible_posts_among(viewer.id(), &posts).await?.into_iter().collect();
+        Ok(decisions.into_iter().filter(|d| visible.contains(&d.post_id)).map(|d| (d.answer_id, d)).collect())
     }
 
     /// Closes a poll: its creator, or a moderator of a space it was posted in.
@@ -752,9 +857,11 @@ mod tests {
                     total_votes: 0,
                     total_points: 0,
                     created_at: Utc::now(),
+                    action: None,
                 })
                 .collect(),
             winner: None,
+            governance: None,
         }
     }
 

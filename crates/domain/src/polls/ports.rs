@@ -1,6 +1,7 @@
 //! What the polls area needs from a store: polls and their answers, rosters, ballots with their history, and
 //! the tallies (per-answer totals, voters, pairwise preferences) kept in step with the ballots.
 
+use super::governance::Decision;
 use super::{Ballot, NewPoll, Poll, Roster, TallyChange};
 use crate::error::DomainResult;
 use crate::ids::*;
@@ -56,4 +57,12 @@ pub trait PollRepo: Send + Sync {
     async fn close_poll(&self, post: PostId, at: DateTime<Utc>) -> DomainResult<bool>;
     /// The ballots in force of a poll that is not anonymous, newest first, with their voters.
     async fn ballots(&self, post: PostId, page: &PageRequest) -> DomainResult<Page<Ballot>>;
+    /// Marks a governance poll decided; `false` when it was already.
+    async fn mark_decided(&self, post: PostId, at: DateTime<Utc>) -> DomainResult<bool>;
+    /// Records a decision (one per answer: a second is `CONFLICT`).
+    async fn insert_decision(&self, decision: &Decision) -> DomainResult<()>;
+    /// A space's decisions, newest first.
+    async fn decisions(&self, space: SpaceId, page: &PageRequest) -> DomainResult<Page<Decision>>;
+    /// The decisions about `answers`.
+    async fn decisions_of_answers(&self, answers: &[PollAnswerId]) -> DomainResult<Vec<Decision>>;
 }

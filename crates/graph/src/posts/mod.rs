@@ -175,7 +175,7 @@ impl PostMutation {
             title: input.title,
             text: input.text,
             url: input.url,
-            poll: input.poll.map(Into::into),
+            poll: input.poll.map(crate::polls::PollInput::into_domain).transpose()?,
         };
         let post = app(ctx).posts().create_post(scope.viewer, command).await?;
         scope.invalidate();
