@@ -9,7 +9,8 @@
 //! - a **user** acts by their standing: moderators run their space, authors own their posts, an invitee
 //!   answers their own invitation;
 //! - a **decision** of a space (a poll that passed) has that space's authority — anything a moderator of the
-//!   deciding space may do to it — and nothing personal (it writes no posts and answers no invitation);
+//!   deciding space may do to it — and nothing personal (it writes no posts and answers no invitation); a
+//!   decision of the root space also admits members to the cooperative;
 //! - the **system** (jobs, maintenance) may do anything.
 
 use crate::actor::Actor;
@@ -143,10 +144,11 @@ pub fn allows(actor: &Actor, standing: Standing, action: Action) -> bool {
             Action::ManageCoopMembership => standing.admin,
             _ => standing.moderator,
         },
-        Actor::Decision { .. } => match action {
-            // Nothing personal: a decision writes no posts and is invited nowhere. Granting cooperative
-            // membership is not a space's to decide.
-            Action::DeletePost | Action::AnswerInvitation | Action::ManageCoopMembership => false,
+        Actor::Decision { space, .. } => match action {
+            // Nothing personal: a decision writes no posts and is invited nowhere.
+            Action::DeletePost | Action::AnswerInvitation => false,
+            // The cooperative decides who joins it through polls of the root space (and only those).
+            Action::ManageCoopMembership => *space == crate::ids::ROOT_SPACE_ID,
             _ => standing.moderator,
         },
     }
@@ -190,6 +192,7 @@ mod tests {
         let user = Actor::User(UserId::generate());
         let decision = Actor::Decision { space: SpaceId::generate(), poll: PostId::generate() };
         let system = Actor::System;
+        let root_decision = Actor::Decision { space: crate::ids::ROOT_SPACE_ID, poll: PostId::generate() };
         use Action::*;
         let moderated = [
             AttachSpace,
@@ -242,6 +245,7 @@ mod tests {
             (&user, Standing::MODERATOR, ManageCoopMembership, false),
             (&user, Standing::NONE, ManageCoopMembership, false),
             (&decision, Standing::MODERATOR, ManageCoopMembership, false),
+            (&root_decision, Standing::NONE, ManageCoopMembership, true),
             (&system, Standing::NONE, ManageCoopMembership, true),
         ]);
         for (actor, standing, action, allowed) in &table {

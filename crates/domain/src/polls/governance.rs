@@ -348,8 +348,13 @@ impl crate::uow::Command for Execute<'_> {
                     .map(drop)
             }
             GovernanceActionKind::GrantCoopMembership => {
-                // Allowed when the poll was created: a root-space poll of cooperative members.
+                // Only a root-space poll of cooperative members carries this action (checked when it was made).
                 let user = a.user_id.ok_or_else(invalid)?;
+                crate::policy::require(
+                    &uow.actor(),
+                    crate::policy::Standing::NONE,
+                    crate::policy::Action::ManageCoopMembership,
+                )?;
                 uow.accounts().set_coop_member(user, true).await.map(drop)
             }
         }
