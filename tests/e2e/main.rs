@@ -12,6 +12,7 @@ mod limits;
 mod nesting_limits;
 mod operations;
 mod permissions;
+mod poll_deadlines;
 mod polls;
 mod posts;
 mod privacy;
