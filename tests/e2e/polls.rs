@@ -24,6 +24,7 @@ on_both_backends!(
     an_anonymous_poll_never_links_a_ballot_to_its_voter,
     a_poll_in_a_private_space_is_invisible_outside_it,
     poll_changed_reaches_each_subscriber_as_its_viewer_may_see_it,
+    a_vote_storm_reaches_subscribers_coalesced_and_ends_on_the_exact_tallies,
 );
 
 const POLL: &str = "type closed totalVoters eligibleVoters anonymous viewerCanVote answersLocked \
@@ -669,6 +670,33 @@ async fn poll_changed_reaches_each_subscriber_as_its_viewer_may_see_it(app: Test
     app.wait_for_subscriptions(3).await;
     vote(&app, &ada, &secret, single(&s[0])).await;
     assert_eq!(next_poll(&mut member, "s").await["poll"]["totalVoters"], 1);
+}
+
+async fn a_vote_storm_reaches_subscribers_coalesced_and_ends_on_the_exact_tallies(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let space = app.create_space(&ada, "town", None).await;
+    let (post, a) = create_poll(&app, &ada, &[&space], poll_input("SINGLE", 2, json!({}))).await;
+    let voters = users(&app, "voter", 25).await;
+    let mut client = WsClient::ready(app.addr, None).await;
+    client.subscribe("p", POLL_UPDATES, json!({ "p": post })).await;
+    app.wait_for_subscriptions(1).await;
+    let storm = voters.iter().map(|t| app.gql(Some(t), VOTE, json!({ "p": post, "b": single(&a[0]) })));
+    for body in futures_util::future::join_all(storm).await {
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    // 25 ballots, fewer events, each newer than the one before, up to the exact tally.
+    let mut seen: Vec<i64> = Vec::new();
+    while seen.last() != Some(&25) {
+        let event = next_poll(&mut client, "p").await;
+        seen.push(event["poll"]["totalVoters"].as_i64().unwrap_or_else(|| panic!("no total: {event}")));
+        assert!(seen.last() <= Some(&25), "beyond the total: {seen:?}");
+    }
+    assert!(seen.len() < 25, "not coalesced: {} events for 25 ballots: {seen:?}", seen.len());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "an older tally after a newer one: {seen:?}");
+    // Nothing follows the exact tally but what changes it.
+    app.ok(Some(&voters[0]), "mutation($p: ID!) { retractVote(postId: $p) { totalVoters } }", json!({ "p": post }))
+        .await;
+    assert_eq!(next_poll(&mut client, "p").await["poll"]["totalVoters"], 24);
 }
 
 /// Cooperative membership needs platform admins: this test's servers name `root` one (`WECO_ADMINS`).
