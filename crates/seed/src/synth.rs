@@ -738,6 +738,7 @@ pub(crate) fn chunk(
             ratings,
             comments,
             links: s.links[i],
+            poll: None,
         });
     }
     posts

@@ -22,7 +22,7 @@ mod holarchy;
 pub mod invariants;
 mod jobs;
 mod outbox;
-mod polls;
+pub(crate) mod polls;
 mod posts;
 mod replicas;
 mod requests;

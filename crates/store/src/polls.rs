@@ -23,7 +23,7 @@ use weco_domain::polls::{
 };
 use weco_domain::*;
 
-fn poll_type_to_db(kind: PollType) -> &'static str {
+pub fn poll_type_to_db(kind: PollType) -> &'static str {
     match kind {
         PollType::Single => "SINGLE",
         PollType::Multiple => "MULTIPLE",
@@ -42,7 +42,7 @@ fn poll_type_from_db(s: &str) -> DomainResult<PollType> {
     })
 }
 
-fn voters_to_db(voters: PollVoters) -> &'static str {
+pub fn voters_to_db(voters: PollVoters) -> &'static str {
     match voters {
         PollVoters::Anyone => "ANYONE",
         PollVoters::Followers => "FOLLOWERS",
@@ -63,7 +63,7 @@ fn voters_from_db(s: &str) -> DomainResult<PollVoters> {
     })
 }
 
-fn visibility_to_db(visibility: ResultsVisibility) -> &'static str {
+pub fn visibility_to_db(visibility: ResultsVisibility) -> &'static str {
     match visibility {
         ResultsVisibility::Always => "ALWAYS",
         ResultsVisibility::AfterVote => "AFTER_VOTE",
@@ -80,14 +80,14 @@ fn visibility_from_db(s: &str) -> DomainResult<ResultsVisibility> {
     })
 }
 
-fn decide_when_to_db(when: DecideWhen) -> &'static str {
+pub fn decide_when_to_db(when: DecideWhen) -> &'static str {
     match when {
         DecideWhen::AtEnd => "AT_END",
         DecideWhen::OnThreshold => "ON_THRESHOLD",
     }
 }
 
-fn action_kind_to_db(kind: GovernanceActionKind) -> &'static str {
+pub fn action_kind_to_db(kind: GovernanceActionKind) -> &'static str {
     match kind {
         GovernanceActionKind::CreateChildSpace => "CREATE_CHILD_SPACE",
         GovernanceActionKind::AddModerator => "ADD_MODERATOR",
@@ -115,7 +115,7 @@ fn action_kind_from_db(s: &str) -> DomainResult<GovernanceActionKind> {
     .ok_or_else(|| DomainError::internal("decoding poll answer", format!("action kind {s}")))
 }
 
-fn outcome_to_db(outcome: DecisionOutcome) -> &'static str {
+pub fn outcome_to_db(outcome: DecisionOutcome) -> &'static str {
     match outcome {
         DecisionOutcome::Executed => "EXECUTED",
         DecisionOutcome::Rejected => "REJECTED",
@@ -148,7 +148,7 @@ const DECISION_COLS: &str =
     "d.id, d.post_id, d.space_id, d.answer_id, d.outcome, d.error_code, d.votes, d.share, d.decided_at";
 
 /// The voter key of `user` in the poll whose salt is `salt`.
-fn voter_key(salt: &str, user: UserId) -> String {
+pub fn voter_key(salt: &str, user: UserId) -> String {
     let mut hasher = Sha256::new();
     hasher.update(salt.as_bytes());
     hasher.update(b":");
