@@ -306,6 +306,12 @@ async fn check_shape(db: &DatabaseConnection) {
     );
     assert!(scalar(db, "SELECT COUNT(*) AS v FROM comments WHERE parent_id IS NOT NULL").await > 0, "replies");
     assert!(scalar(db, "SELECT COUNT(*) AS v FROM space_posts WHERE kind = 'REPOST'").await > 0, "reposts");
+    // One post in fifty is a poll, of every type, voted on by those who liked it.
+    let (polls, posts) =
+        (scalar(db, "SELECT COUNT(*) AS v FROM polls").await, scalar(db, "SELECT COUNT(*) AS v FROM posts").await);
+    assert_eq!(polls, posts / 50, "polls");
+    assert_eq!(scalar(db, "SELECT COUNT(DISTINCT poll_type) AS v FROM polls").await, 4, "every type");
+    assert!(scalar(db, "SELECT COUNT(*) AS v FROM poll_ballots").await > 0, "ballots");
     // Skew: the most-liked post has far more likes than the average one.
     let max = scalar(db, "SELECT MAX(total_likes) AS v FROM posts").await;
     let avg =
