@@ -11,6 +11,7 @@ use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
 use crate::jobs::JobRegistry;
 use crate::outbox::Relay;
+use crate::polls::PollService;
 use crate::ports::{Clock, EventBus, LoginThrottle, PasswordHasher};
 use crate::posts::PostService;
 use crate::uow::Store;
@@ -48,6 +49,8 @@ pub struct App {
     pub(crate) jobs: Arc<JobRegistry>,
     /// Recent answers about sessions, kept for a short bound ([`SessionCache`]).
     pub(crate) sessions: Arc<SessionCache>,
+    /// The handles of the platform's admins, who grant and revoke membership of the cooperative.
+    pub(crate) admins: Arc<std::collections::HashSet<String>>,
 }
 
 impl App {
@@ -57,12 +60,20 @@ impl App {
             relay: Arc::default(),
             jobs: Arc::new(JobRegistry::with_builtin_handlers()),
             sessions: Arc::default(),
+            admins: Arc::default(),
         }
     }
 
     /// The same application keeping answers about sessions for `bound` (zero: reading the store every time).
     pub fn with_session_cache(mut self, bound: std::time::Duration) -> Self {
         self.sessions = Arc::new(SessionCache::new(bound));
+        self
+    }
+
+    /// The same application with these platform admins (handles; the setting `WECO_ADMINS`).
+    pub fn with_admins(mut self, handles: impl IntoIterator<Item = String>) -> Self {
+        self.admins =
+            Arc::new(handles.into_iter().map(|h| h.trim().to_lowercase()).filter(|h| !h.is_empty()).collect());
         self
     }
 
@@ -108,6 +119,10 @@ impl App {
 
     pub fn posts(&self) -> PostService<'_> {
         PostService { app: self }
+    }
+
+    pub fn polls(&self) -> PollService<'_> {
+        PollService { app: self }
     }
 
     pub fn feeds(&self) -> FeedService<'_> {

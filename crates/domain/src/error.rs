@@ -33,6 +33,9 @@ pub enum DomainError {
     /// The edit would expose existing content to a wider audience.
     #[error("{0}")]
     PrivacyWidening(String),
+    /// A vote, re-vote, retraction or new answer on a poll that has closed (by `closePoll` or at its end time).
+    #[error("{0}")]
+    PollClosed(String),
     /// Too many requests.
     #[error("{0}")]
     RateLimited(String),
@@ -58,6 +61,7 @@ impl DomainError {
             Self::Cycle(_) => "CYCLE",
             Self::PrivacyMismatch(_) => "PRIVACY_MISMATCH",
             Self::PrivacyWidening(_) => "PRIVACY_WIDENING",
+            Self::PollClosed(_) => "POLL_CLOSED",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::Transient(_) | Self::Internal(_) => "INTERNAL",
         }

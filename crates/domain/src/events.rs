@@ -204,6 +204,10 @@ pub enum Event {
     AccessChanged { space_id: SpaceId },
     /// A comment was added to a post.
     CommentAdded { post_id: PostId, comment: Box<CommentWire>, audience: Vec<SpaceId> },
+    /// A post's poll changed (a ballot, a retraction, a new answer, its closing): the poll as it now is, with
+    /// every total. It names no voter; each subscriber shows of it what its viewer may see (results can be
+    /// hidden until the viewer votes or the poll ends).
+    PollChanged { post_id: PostId, poll: Box<crate::polls::Poll>, audience: Vec<SpaceId> },
 }
 
 impl Event {
@@ -213,7 +217,8 @@ impl Event {
             Event::PostAdded { audience, .. }
             | Event::PostRemoved { audience, .. }
             | Event::PostStatsChanged { audience, .. }
-            | Event::CommentAdded { audience, .. } => Some(audience),
+            | Event::CommentAdded { audience, .. }
+            | Event::PollChanged { audience, .. } => Some(audience),
             Event::AccessChanged { .. } => None,
         }
     }
@@ -224,7 +229,7 @@ impl Event {
             Event::PostAdded { direct_spaces, .. }
             | Event::PostRemoved { direct_spaces, .. }
             | Event::PostStatsChanged { direct_spaces, .. } => direct_spaces.contains(&space),
-            Event::AccessChanged { .. } | Event::CommentAdded { .. } => true,
+            Event::AccessChanged { .. } | Event::CommentAdded { .. } | Event::PollChanged { .. } => true,
         }
     }
 }

@@ -76,6 +76,19 @@ id_type!(
 );
 
 id_type!(
+    /// An answer of a poll.
+    PollAnswerId
+);
+id_type!(
+    /// A decision a governance poll took about one answer's action.
+    DecisionId
+);
+id_type!(
+    /// A ballot cast in a poll (a re-vote casts a new one; the old one is kept as history).
+    BallotId
+);
+
+id_type!(
     /// An event: the same id on every topic it is published to, so receivers can drop a repeat.
     EventId
 );

@@ -102,7 +102,7 @@ pub struct JobRegistry {
 impl JobRegistry {
     /// The handlers of this crate's areas.
     pub fn with_builtin_handlers() -> Self {
-        Self::default()
+        Self::default().register(crate::polls::POLL_END_JOB, Arc::new(crate::polls::PollEnd))
     }
 
     /// Adds (or replaces) the handler of `kind`.

@@ -21,7 +21,7 @@
 //!
 //! The areas, each with its ports (`ports.rs`: the repository trait the store implements) and its service
 //! (`mod.rs`: the use cases, as commands run through the unit of work, and the reads):
-//! [`accounts`], [`holarchy`], [`access`], [`posts`], [`feeds`].
+//! [`accounts`], [`holarchy`], [`access`], [`posts`], [`polls`], [`feeds`].
 //!
 //! This crate knows no database, no GraphQL and no runtime: it is tested with plain unit tests.
 
@@ -40,6 +40,7 @@ pub mod model;
 pub mod outbox;
 pub mod page;
 pub mod policy;
+pub mod polls;
 pub mod ports;
 pub mod posts;
 pub mod privacy;

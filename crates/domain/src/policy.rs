@@ -9,7 +9,8 @@
 //! - a **user** acts by their standing: moderators run their space, authors own their posts, an invitee
 //!   answers their own invitation;
 //! - a **decision** of a space (a poll that passed) has that space's authority — anything a moderator of the
-//!   deciding space may do to it — and nothing personal (it writes no posts and answers no invitation);
+//!   deciding space may do to it — and nothing personal (it writes no posts and answers no invitation); a
+//!   decision of the root space also admits members to the cooperative;
 //! - the **system** (jobs, maintenance) may do anything.
 
 use crate::actor::Actor;
@@ -55,10 +56,16 @@ pub enum Action {
     ModeratePost,
     /// Delete a post everywhere.
     DeletePost,
+    // ---- polls ----------------------------------------------------------------------------------------
+    /// Close a poll before its end time (standing towards the poll's post and the spaces it was posted in).
+    ClosePoll,
+    // ---- the platform ---------------------------------------------------------------------------------
+    /// Grant or revoke someone's membership of the platform's cooperative.
+    ManageCoopMembership,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::AttachSpace,
         Action::AdoptSpace,
         Action::DetachSpace,
@@ -75,6 +82,8 @@ impl Action {
         Action::AnswerInvitation,
         Action::ModeratePost,
         Action::DeletePost,
+        Action::ClosePoll,
+        Action::ManageCoopMembership,
     ];
 
     /// What the actor needs to be, in words, for the error a refusal gives.
@@ -96,6 +105,8 @@ impl Action {
             Action::AnswerInvitation => "only the invited user can answer an invitation",
             Action::ModeratePost => "only moderators of the space can remove or reinstate its posts",
             Action::DeletePost => "only its creator can delete a post",
+            Action::ClosePoll => "only its creator or a moderator of a space it was posted in can close a poll",
+            Action::ManageCoopMembership => "only platform admins grant or revoke membership of the cooperative",
         }
     }
 }
@@ -110,13 +121,16 @@ pub struct Standing {
     pub author: bool,
     /// Is the user an invitation acted on is addressed to.
     pub invitee: bool,
+    /// Is a platform admin (named in the setting `WECO_ADMINS`).
+    pub admin: bool,
 }
 
 impl Standing {
-    pub const NONE: Standing = Standing { moderator: false, author: false, invitee: false };
-    pub const MODERATOR: Standing = Standing { moderator: true, author: false, invitee: false };
-    pub const AUTHOR: Standing = Standing { moderator: false, author: true, invitee: false };
-    pub const INVITEE: Standing = Standing { moderator: false, author: false, invitee: true };
+    pub const NONE: Standing = Standing { moderator: false, author: false, invitee: false, admin: false };
+    pub const MODERATOR: Standing = Standing { moderator: true, ..Standing::NONE };
+    pub const AUTHOR: Standing = Standing { author: true, ..Standing::NONE };
+    pub const INVITEE: Standing = Standing { invitee: true, ..Standing::NONE };
+    pub const ADMIN: Standing = Standing { admin: true, ..Standing::NONE };
 }
 
 /// Whether `actor`, standing as `standing`, may take `action`.
@@ -126,11 +140,15 @@ pub fn allows(actor: &Actor, standing: Standing, action: Action) -> bool {
         Actor::User(_) => match action {
             Action::DeletePost => standing.author,
             Action::AnswerInvitation => standing.invitee,
+            Action::ClosePoll => standing.author || standing.moderator,
+            Action::ManageCoopMembership => standing.admin,
             _ => standing.moderator,
         },
-        Actor::Decision { .. } => match action {
+        Actor::Decision { space, .. } => match action {
             // Nothing personal: a decision writes no posts and is invited nowhere.
             Action::DeletePost | Action::AnswerInvitation => false,
+            // The cooperative decides who joins it through polls of the root space (and only those).
+            Action::ManageCoopMembership => *space == crate::ids::ROOT_SPACE_ID,
             _ => standing.moderator,
         },
     }
@@ -174,6 +192,7 @@ mod tests {
         let user = Actor::User(UserId::generate());
         let decision = Actor::Decision { space: SpaceId::generate(), poll: PostId::generate() };
         let system = Actor::System;
+        let root_decision = Actor::Decision { space: crate::ids::ROOT_SPACE_ID, poll: PostId::generate() };
         use Action::*;
         let moderated = [
             AttachSpace,
@@ -215,6 +234,19 @@ mod tests {
             (&user, Standing::NONE, AnswerInvitation, false),
             (&decision, Standing::MODERATOR, AnswerInvitation, false),
             (&system, Standing::NONE, AnswerInvitation, true),
+            (&user, Standing::AUTHOR, ClosePoll, true),
+            (&user, Standing::MODERATOR, ClosePoll, true),
+            (&user, Standing::NONE, ClosePoll, false),
+            (&user, Standing::INVITEE, ClosePoll, false),
+            (&decision, Standing::MODERATOR, ClosePoll, true),
+            (&decision, Standing::NONE, ClosePoll, false),
+            (&system, Standing::NONE, ClosePoll, true),
+            (&user, Standing::ADMIN, ManageCoopMembership, true),
+            (&user, Standing::MODERATOR, ManageCoopMembership, false),
+            (&user, Standing::NONE, ManageCoopMembership, false),
+            (&decision, Standing::MODERATOR, ManageCoopMembership, false),
+            (&root_decision, Standing::NONE, ManageCoopMembership, true),
+            (&system, Standing::NONE, ManageCoopMembership, true),
         ]);
         for (actor, standing, action, allowed) in &table {
             assert_eq!(allows(actor, *standing, *action), *allowed, "{actor:?} as {standing:?} → {action:?}");

@@ -23,6 +23,7 @@ use crate::holarchy::ports::HolarchyRepo;
 use crate::ids::UserId;
 use crate::jobs::{JobRepo, NewJob};
 use crate::outbox::OutboxRepo;
+use crate::polls::ports::PollRepo;
 use crate::posts::ports::PostRepo;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -34,6 +35,7 @@ pub trait Repos: Send + Sync {
     fn holarchy(&self) -> &dyn HolarchyRepo;
     fn access(&self) -> &dyn AccessRepo;
     fn posts(&self) -> &dyn PostRepo;
+    fn polls(&self) -> &dyn PollRepo;
     fn feeds(&self) -> &dyn FeedRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
@@ -57,6 +59,11 @@ pub trait Store: Repos {
 #[async_trait]
 pub trait Transaction: Repos {
     async fn commit(self: Box<Self>) -> DomainResult<()>;
+    /// Undoes the transaction (for a savepoint: what was done since it was taken).
+    async fn rollback(self: Box<Self>) -> DomainResult<()>;
+    /// A savepoint inside this transaction: committed, its work joins the transaction; rolled back, only its
+    /// work is undone. Use the savepoint, not this transaction, until it ends.
+    async fn savepoint(&self) -> DomainResult<Box<dyn Transaction>>;
 }
 
 /// One unit of work in progress: its transaction (reach the repositories through it: `uow.posts()`), who acts,
@@ -64,6 +71,7 @@ pub trait Transaction: Repos {
 pub struct UnitOfWork {
     tx: Box<dyn Transaction>,
     actor: Actor,
+    admins: std::sync::Arc<std::collections::HashSet<String>>,
     now: DateTime<Utc>,
     announcements: Vec<Announcement>,
     jobs_enqueued: bool,
@@ -83,6 +91,11 @@ impl UnitOfWork {
         self.actor
     }
 
+    /// The handles of the platform's admins (the setting `WECO_ADMINS`).
+    pub fn admins(&self) -> &std::collections::HashSet<String> {
+        &self.admins
+    }
+
     /// The time of the unit of work: every row it writes carries the same.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
@@ -100,6 +113,32 @@ impl UnitOfWork {
         self.tx.jobs().enqueue(job).await?;
         self.jobs_enqueued = true;
         Ok(())
+    }
+
+    /// Runs `command` as `actor` inside a savepoint: if it fails, everything it wrote, announced and queued is
+    /// undone and its error returned, and the unit of work goes on (a decision records a refused action this
+    /// way, with nothing of it left behind). A transient failure is returned too, and the caller should give
+    /// it up to the retry of the whole unit of work.
+    pub async fn run_isolated<C: Command>(&mut self, actor: Actor, command: &C) -> DomainResult<C::Output> {
+        let savepoint = self.tx.savepoint().await?;
+        let outer = std::mem::replace(&mut self.tx, savepoint);
+        let outer_actor = std::mem::replace(&mut self.actor, actor);
+        let (announced, enqueued) = (self.announcements.len(), self.jobs_enqueued);
+        let result = command.run(self).await;
+        self.actor = outer_actor;
+        let savepoint = std::mem::replace(&mut self.tx, outer);
+        match result {
+            Ok(output) => {
+                savepoint.commit().await?;
+                Ok(output)
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                self.announcements.truncate(announced);
+                self.jobs_enqueued = enqueued;
+                Err(e)
+            }
+        }
     }
 
     /// What the work has announced so far.
@@ -149,8 +188,14 @@ impl App {
 
     async fn attempt<C: Command>(&self, actor: Actor, command: &C) -> DomainResult<C::Output> {
         let tx = self.ports.store.begin().await?;
-        let mut uow =
-            UnitOfWork { tx, actor, now: self.ports.clock.now(), announcements: Vec::new(), jobs_enqueued: false };
+        let mut uow = UnitOfWork {
+            tx,
+            actor,
+            admins: self.admins.clone(),
+            now: self.ports.clock.now(),
+            announcements: Vec::new(),
+            jobs_enqueued: false,
+        };
         let output = command.run(&mut uow).await?;
         let UnitOfWork { tx, announcements, jobs_enqueued, .. } = uow;
         if !announcements.is_empty() {

@@ -50,6 +50,11 @@ impl UserObject {
         self.0.created_at
     }
 
+    /// A member of the platform's cooperative: may vote in polls for cooperative members.
+    async fn is_coop_member(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(scope(ctx)?.loaders.coop_members.load_one(self.0.id).await?.unwrap_or(false))
+    }
+
     /// The user's posts that the viewer may see, newest first.
     #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
     async fn posts(
@@ -70,6 +75,21 @@ connection!(UserConnection, UserEdge, UserObject, "user");
 pub(crate) async fn load_user(ctx: &Context<'_>, id: UserId) -> ApiResult<UserObject> {
     let user = scope(ctx)?.loaders.users.load_one(id).await?;
     user.map(UserObject::from).ok_or(ApiError(DomainError::NotFound("user")))
+}
+
+/// Whether each user is a member of the cooperative.
+pub(crate) struct CoopMemberLoader {
+    pub app: App,
+}
+
+impl Loader<UserId> for CoopMemberLoader {
+    type Value = bool;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, bool>, DomainError> {
+        let members = self.app.accounts().coop_members(keys).await?;
+        Ok(keys.iter().map(|k| (*k, members.contains(k))).collect())
+    }
 }
 
 pub(crate) struct UserLoader {
@@ -206,6 +226,22 @@ impl AccountMutation {
     async fn unmute_user(&self, ctx: &Context<'_>, handle: String) -> ApiResult<UserObject> {
         let scope = scope(ctx)?;
         let user = app(ctx).accounts().set_muted(scope.viewer, &handle, false).await?;
+        scope.invalidate();
+        Ok(user.into())
+    }
+
+    /// Makes a user a member of the platform's cooperative (platform admins, named in `WECO_ADMINS`).
+    async fn grant_coop_membership(&self, ctx: &Context<'_>, user_handle: String) -> ApiResult<UserObject> {
+        let scope = scope(ctx)?;
+        let user = app(ctx).accounts().set_coop_member(scope.viewer, &user_handle, true).await?;
+        scope.invalidate();
+        Ok(user.into())
+    }
+
+    /// Ends a user's membership of the cooperative (platform admins).
+    async fn revoke_coop_membership(&self, ctx: &Context<'_>, user_handle: String) -> ApiResult<UserObject> {
+        let scope = scope(ctx)?;
+        let user = app(ctx).accounts().set_coop_member(scope.viewer, &user_handle, false).await?;
         scope.invalidate();
         Ok(user.into())
     }

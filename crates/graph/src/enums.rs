@@ -196,3 +196,206 @@ impl From<AccessRequestKind> for weco_domain::AccessRequestKind {
         }
     }
 }
+
+/// How a poll's ballots are filled in and counted.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PollType {
+    /// One answer per ballot.
+    Single,
+    /// One or more distinct answers per ballot.
+    Multiple,
+    /// 100 points spread over answers, at least 1 each (participatory budgeting).
+    Weighted,
+    /// A ranking 1..k of some answers; the Schulze method elects the winner.
+    Ranked,
+}
+
+impl From<PollType> for weco_domain::polls::PollType {
+    fn from(t: PollType) -> Self {
+        match t {
+            PollType::Single => Self::Single,
+            PollType::Multiple => Self::Multiple,
+            PollType::Weighted => Self::Weighted,
+            PollType::Ranked => Self::Ranked,
+        }
+    }
+}
+
+impl From<weco_domain::polls::PollType> for PollType {
+    fn from(t: weco_domain::polls::PollType) -> Self {
+        use weco_domain::polls::PollType as T;
+        match t {
+            T::Single => Self::Single,
+            T::Multiple => Self::Multiple,
+            T::Weighted => Self::Weighted,
+            T::Ranked => Self::Ranked,
+        }
+    }
+}
+
+/// Who may vote in a poll: anyone who sees it, or the roster taken when it was created.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PollVoters {
+    Anyone,
+    /// The followers of the poll's spaces.
+    Followers,
+    /// The members of the poll's spaces.
+    Members,
+    /// The moderators of the poll's spaces.
+    Moderators,
+    /// The platform's cooperative members.
+    CoopMembers,
+}
+
+impl From<PollVoters> for weco_domain::polls::PollVoters {
+    fn from(v: PollVoters) -> Self {
+        match v {
+            PollVoters::Anyone => Self::Anyone,
+            PollVoters::Followers => Self::Followers,
+            PollVoters::Members => Self::Members,
+            PollVoters::Moderators => Self::Moderators,
+            PollVoters::CoopMembers => Self::CoopMembers,
+        }
+    }
+}
+
+impl From<weco_domain::polls::PollVoters> for PollVoters {
+    fn from(v: weco_domain::polls::PollVoters) -> Self {
+        use weco_domain::polls::PollVoters as V;
+        match v {
+            V::Anyone => Self::Anyone,
+            V::Followers => Self::Followers,
+            V::Members => Self::Members,
+            V::Moderators => Self::Moderators,
+            V::CoopMembers => Self::CoopMembers,
+        }
+    }
+}
+
+/// When a poll's results are shown.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ResultsVisibility {
+    Always,
+    /// To a viewer who has voted, and to everyone once the poll is closed.
+    AfterVote,
+    /// Once the poll is closed.
+    AfterEnd,
+}
+
+impl From<ResultsVisibility> for weco_domain::polls::ResultsVisibility {
+    fn from(v: ResultsVisibility) -> Self {
+        match v {
+            ResultsVisibility::Always => Self::Always,
+            ResultsVisibility::AfterVote => Self::AfterVote,
+            ResultsVisibility::AfterEnd => Self::AfterEnd,
+        }
+    }
+}
+
+impl From<weco_domain::polls::ResultsVisibility> for ResultsVisibility {
+    fn from(v: weco_domain::polls::ResultsVisibility) -> Self {
+        use weco_domain::polls::ResultsVisibility as R;
+        match v {
+            R::Always => Self::Always,
+            R::AfterVote => Self::AfterVote,
+            R::AfterEnd => Self::AfterEnd,
+        }
+    }
+}
+
+/// When a governance poll decides.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DecideWhen {
+    /// At its end time, or when it is closed.
+    AtEnd,
+    /// Also as soon as an answer with an action passes.
+    OnThreshold,
+}
+
+impl From<DecideWhen> for weco_domain::polls::governance::DecideWhen {
+    fn from(d: DecideWhen) -> Self {
+        match d {
+            DecideWhen::AtEnd => Self::AtEnd,
+            DecideWhen::OnThreshold => Self::OnThreshold,
+        }
+    }
+}
+
+impl From<weco_domain::polls::governance::DecideWhen> for DecideWhen {
+    fn from(d: weco_domain::polls::governance::DecideWhen) -> Self {
+        match d {
+            weco_domain::polls::governance::DecideWhen::AtEnd => Self::AtEnd,
+            weco_domain::polls::governance::DecideWhen::OnThreshold => Self::OnThreshold,
+        }
+    }
+}
+
+/// What a passing answer of a governance poll makes its space do.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum GovernanceActionKind {
+    /// A new space under the deciding space (`handle`, `name`, `description`).
+    CreateChildSpace,
+    /// `userHandle` becomes a moderator.
+    AddModerator,
+    /// `userHandle` stops moderating.
+    RemoveModerator,
+    /// A new `name` and/or `description`.
+    UpdateSpace,
+    /// The child `spaceId` leaves the deciding space.
+    DetachChild,
+    /// The deciding space becomes private.
+    MakePrivate,
+    /// `userHandle` joins the cooperative (root-space polls of COOP_MEMBERS only).
+    GrantCoopMembership,
+}
+
+impl From<GovernanceActionKind> for weco_domain::polls::governance::GovernanceActionKind {
+    fn from(k: GovernanceActionKind) -> Self {
+        match k {
+            GovernanceActionKind::CreateChildSpace => Self::CreateChildSpace,
+            GovernanceActionKind::AddModerator => Self::AddModerator,
+            GovernanceActionKind::RemoveModerator => Self::RemoveModerator,
+            GovernanceActionKind::UpdateSpace => Self::UpdateSpace,
+            GovernanceActionKind::DetachChild => Self::DetachChild,
+            GovernanceActionKind::MakePrivate => Self::MakePrivate,
+            GovernanceActionKind::GrantCoopMembership => Self::GrantCoopMembership,
+        }
+    }
+}
+
+impl From<weco_domain::polls::governance::GovernanceActionKind> for GovernanceActionKind {
+    fn from(k: weco_domain::polls::governance::GovernanceActionKind) -> Self {
+        use weco_domain::polls::governance::GovernanceActionKind as K;
+        match k {
+            K::CreateChildSpace => Self::CreateChildSpace,
+            K::AddModerator => Self::AddModerator,
+            K::RemoveModerator => Self::RemoveModerator,
+            K::UpdateSpace => Self::UpdateSpace,
+            K::DetachChild => Self::DetachChild,
+            K::MakePrivate => Self::MakePrivate,
+            K::GrantCoopMembership => Self::GrantCoopMembership,
+        }
+    }
+}
+
+/// How a decision went for one answer.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DecisionOutcome {
+    /// The answer passed and its action ran.
+    Executed,
+    /// The answer did not pass.
+    Rejected,
+    /// The answer passed but a rule refused its action (`errorCode` says which); nothing of it applied.
+    Failed,
+}
+
+impl From<weco_domain::polls::governance::DecisionOutcome> for DecisionOutcome {
+    fn from(o: weco_domain::polls::governance::DecisionOutcome) -> Self {
+        use weco_domain::polls::governance::DecisionOutcome as O;
+        match o {
+            O::Executed => Self::Executed,
+            O::Rejected => Self::Rejected,
+            O::Failed => Self::Failed,
+        }
+    }
+}

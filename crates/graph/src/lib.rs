@@ -9,7 +9,7 @@
 //! - `budget`: the cost limit and the response size held at run time, while the operation resolves.
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
-//! `holarchy`, `access`, `posts`, `feeds`; `subscription` streams live feeds and post updates. The roots
+//! `holarchy`, `access`, `posts`, `polls`, `feeds`; `subscription` streams live feeds and post updates. The roots
 //! below merge the areas' roots: a new area adds one name to each.
 
 pub mod error;
@@ -22,6 +22,7 @@ mod enums;
 mod feeds;
 mod holarchy;
 mod ids;
+mod polls;
 mod posts;
 mod scope;
 mod subscription;
@@ -39,7 +40,13 @@ pub struct Query(accounts::AccountQuery, holarchy::SpaceQuery, posts::PostQuery,
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, holarchy::SpaceMutation, posts::PostMutation, access::AccessMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    holarchy::SpaceMutation,
+    posts::PostMutation,
+    polls::PollMutation,
+    access::AccessMutation,
+);
 
 /// The executable schema.
 pub type WecoSchema = Schema<Query, Mutation, Subscription>;

@@ -2,10 +2,11 @@
 //! its loaders in its own module; they are registered here, one line each.
 
 use crate::access::{InviteLinkLoader, MembershipLoader};
-use crate::accounts::UserLoader;
+use crate::accounts::{CoopMemberLoader, UserLoader};
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
+use crate::polls::{DecisionLoader, PollLoader, RosterLoader, ViewerBallotLoader};
 use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -29,12 +30,17 @@ where
 /// The request's loaders, one per kind of batched read.
 pub(crate) struct Loaders {
     pub users: Arc<Cached<UserLoader>>,
+    pub coop_members: Cached<CoopMemberLoader>,
     pub spaces: Cached<SpaceLoader>,
     pub viewer_spaces: Cached<ViewerSpaceLoader>,
     pub posts: Cached<PostLoader>,
     pub post_actions: Cached<PostActionsLoader>,
     pub post_spaces: Cached<PostSpacesLoader>,
     pub comments: Cached<CommentLoader>,
+    pub polls: Cached<PollLoader>,
+    pub viewer_ballots: Cached<ViewerBallotLoader>,
+    pub poll_rosters: Cached<RosterLoader>,
+    pub decisions: Cached<DecisionLoader>,
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
     pub invite_links: Cached<InviteLinkLoader>,
@@ -44,12 +50,17 @@ impl Loaders {
     fn new(app: &App, viewer: Viewer) -> Self {
         let users = Arc::new(cached(UserLoader { app: app.clone() }));
         Self {
+            coop_members: cached(CoopMemberLoader { app: app.clone() }),
             spaces: cached(SpaceLoader { app: app.clone(), viewer }),
             viewer_spaces: cached(ViewerSpaceLoader { app: app.clone(), viewer }),
             posts: cached(PostLoader { app: app.clone(), viewer }),
             post_actions: cached(PostActionsLoader { app: app.clone(), viewer }),
             post_spaces: cached(PostSpacesLoader { app: app.clone(), viewer }),
             comments: cached(CommentLoader { app: app.clone(), viewer }),
+            polls: cached(PollLoader { app: app.clone(), viewer }),
+            viewer_ballots: cached(ViewerBallotLoader { app: app.clone(), viewer }),
+            poll_rosters: cached(RosterLoader { app: app.clone(), viewer }),
+            decisions: cached(DecisionLoader { app: app.clone(), viewer }),
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
@@ -60,12 +71,17 @@ impl Loaders {
     /// Forgets every cached load.
     fn clear(&self) {
         self.users.clear::<weco_domain::UserId>();
+        self.coop_members.clear::<weco_domain::UserId>();
         self.spaces.clear::<weco_domain::SpaceId>();
         self.viewer_spaces.clear::<weco_domain::SpaceId>();
         self.posts.clear::<weco_domain::PostId>();
         self.post_actions.clear::<weco_domain::PostId>();
         self.post_spaces.clear::<weco_domain::PostId>();
         self.comments.clear::<weco_domain::CommentId>();
+        self.polls.clear::<weco_domain::PostId>();
+        self.viewer_ballots.clear::<weco_domain::PostId>();
+        self.poll_rosters.clear::<weco_domain::PostId>();
+        self.decisions.clear::<weco_domain::PollAnswerId>();
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();
         self.invite_links.clear::<weco_domain::SpaceId>();

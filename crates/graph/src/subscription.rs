@@ -7,7 +7,8 @@
 //! - Stats are throttled per subscriber and post, on the leading edge: the first change goes out at once; the
 //!   changes that follow within [`STATS_INTERVAL`] are held and the newest (highest `version`) goes out when
 //!   the interval ends, so a quiet post updates in milliseconds, a like storm costs one event per interval, and
-//!   the last event carries the exact totals.
+//!   the last event carries the exact totals. Poll changes are throttled the same way, by the poll's version:
+//!   a vote storm on a poll ends on its exact tallies.
 //! - `spaceFeed(depth: DIRECT)` hears only of posts placed directly in its space: additions, removals and
 //!   stats of the others are dropped.
 //! - A logged-in viewer's `spaceFeed` leaves out new posts of the users they muted, as `Space.posts` does.
@@ -25,6 +26,7 @@ use crate::connection::{decode_cursor, encode_cursor, int};
 use crate::enums::Depth;
 use crate::error::ApiError;
 use crate::ids::{parse_id, to_id};
+use crate::polls::PollObject;
 use crate::posts::{CommentObject, PostObject};
 use crate::scope::{RequestScope, app, scope};
 use async_graphql::{Context, ID, Object, Subscription as SubscriptionRoot, Union};
@@ -132,6 +134,24 @@ impl CommentAdded {
     }
 }
 
+/// A post's poll changed: a ballot, a retraction, a new answer or its closing. The poll shows what the
+/// subscriber's viewer may see of it (hidden results stay hidden).
+pub struct PollChanged {
+    post_id: PostId,
+    poll: PollObject,
+}
+
+#[Object]
+impl PollChanged {
+    async fn post_id(&self) -> ID {
+        to_id(self.post_id)
+    }
+
+    async fn poll(&self) -> &PollObject {
+        &self.poll
+    }
+}
+
 /// What changes a feed.
 #[derive(Union)]
 #[allow(clippy::enum_variant_names)] // The names are the contract's.
@@ -147,6 +167,7 @@ pub enum PostEvent {
     PostStatsChanged(PostStatsChanged),
     CommentAdded(CommentAdded),
     PostRemoved(PostRemoved),
+    PollChanged(PollChanged),
 }
 
 fn new_cursor(post: &Post) -> String {
@@ -169,10 +190,27 @@ struct Throttle {
     private: bool,
 }
 
-/// Passes deliveries through, throttling stats per post on the leading edge (see the module docs).
+/// A poll's throttle: as [`Throttle`], holding the newest `PollChanged` (by the poll's version).
+struct PollThrottle {
+    sent_at: Instant,
+    sent_version: i64,
+    held: Option<Arc<Envelope>>,
+}
+
+/// The version of the poll a `PollChanged` carries.
+fn poll_version(envelope: &Envelope) -> i64 {
+    match &envelope.event {
+        Event::PollChanged { poll, .. } => poll.version,
+        _ => 0,
+    }
+}
+
+/// Passes deliveries through, throttling stats and poll changes per post on the leading edge (see the module
+/// docs).
 struct Coalesce {
     deliveries: EventStream,
     posts: HashMap<PostId, Throttle>,
+    polls: HashMap<PostId, PollThrottle>,
     ready: VecDeque<Step>,
     /// Fires when the earliest held stats are due.
     timer: Option<Pin<Box<Sleep>>>,
@@ -181,7 +219,42 @@ struct Coalesce {
 
 impl Coalesce {
     fn new(deliveries: EventStream) -> Self {
-        Self { deliveries, posts: HashMap::new(), ready: VecDeque::new(), timer: None, ended: false }
+        Self {
+            deliveries,
+            posts: HashMap::new(),
+            polls: HashMap::new(),
+            ready: VecDeque::new(),
+            timer: None,
+            ended: false,
+        }
+    }
+
+    /// Holds the timer to fire by `due` at the latest.
+    fn due_by(&mut self, due: Instant) {
+        if self.timer.as_ref().is_none_or(|timer| timer.deadline() > due) {
+            self.timer = Some(Box::pin(tokio::time::sleep_until(due)));
+        }
+    }
+
+    fn poll_changed(&mut self, post: PostId, envelope: Arc<Envelope>, now: Instant) {
+        let version = poll_version(&envelope);
+        match self.polls.get_mut(&post) {
+            None => {
+                self.polls.insert(post, PollThrottle { sent_at: now, sent_version: version, held: None });
+                self.ready.push_back(Step::Event(envelope));
+            }
+            Some(t) if version <= t.sent_version || t.held.as_ref().is_some_and(|h| poll_version(h) >= version) => {}
+            Some(t) if t.held.is_none() && now >= t.sent_at + STATS_INTERVAL => {
+                t.sent_at = now;
+                t.sent_version = version;
+                self.ready.push_back(Step::Event(envelope));
+            }
+            Some(t) => {
+                t.held = Some(envelope);
+                let due = t.sent_at + STATS_INTERVAL;
+                self.due_by(due);
+            }
+        }
     }
 
     fn stats(&mut self, post: PostId, stats: PostStats, private: bool, now: Instant) {
@@ -231,6 +304,23 @@ impl Coalesce {
                 None => due > now,
             }
         });
+        self.polls.retain(|_, t| {
+            let due = t.sent_at + STATS_INTERVAL;
+            match t.held.take() {
+                Some(envelope) if everything || due <= now => {
+                    t.sent_at = now;
+                    t.sent_version = poll_version(&envelope);
+                    ready.push_back(Step::Event(envelope));
+                    true
+                }
+                Some(envelope) => {
+                    t.held = Some(envelope);
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                    true
+                }
+                None => due > now,
+            }
+        });
         self.timer = next.map(|at| Box::pin(tokio::time::sleep_until(at)));
     }
 }
@@ -246,6 +336,7 @@ impl Stream for Coalesce {
                     Event::PostStatsChanged { post_id, stats, audience, .. } => {
                         this.stats(*post_id, *stats, !audience.is_empty(), Instant::now())
                     }
+                    Event::PollChanged { post_id, .. } => this.poll_changed(*post_id, envelope.clone(), Instant::now()),
                     _ => this.ready.push_back(Step::Event(envelope)),
                 },
                 Poll::Ready(Some(Delivery::Lagged(n))) => this.ready.push_back(Step::Lagged(n)),
@@ -401,7 +492,7 @@ impl Subscription {
                                 lost()
                             }
                         }
-                        Event::PostStatsChanged { .. } | Event::CommentAdded { .. } => None,
+                        Event::PostStatsChanged { .. } | Event::CommentAdded { .. } | Event::PollChanged { .. } => None,
                     }
                 }
             })
@@ -448,6 +539,10 @@ impl Subscription {
                             Event::PostRemoved { post_id, deleted: true, .. } => {
                                 Some(Ok(PostEvent::PostRemoved(PostRemoved { space_id: None, post_id: *post_id })))
                             }
+                            Event::PollChanged { post_id, poll, .. } => Some(Ok(PostEvent::PollChanged(PollChanged {
+                                post_id: *post_id,
+                                poll: PollObject::from(poll.as_ref().clone()),
+                            }))),
                             _ => None,
                         },
                     }

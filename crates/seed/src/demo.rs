@@ -1,7 +1,8 @@
 //! `--preset demo`: a small holarchy a person can read, so a fresh server has something to explore in
 //! GraphiQL. A dozen people, about thirty spaces (sciences, arts, a city with its neighbourhoods, a private
 //! lab and a private housing co-op, two spaces with two parents), three dozen posts with comments, likes,
-//! ratings, a repost and links. Everything but the text (who likes what, the random bits of ids) comes from
+//! ratings, a repost and links, and polls of every kind (one anonymous, one governance poll that passed and
+//! made a space, one still open). Everything but the text (who likes what, the random bits of ids) comes from
 //! the seed; times are relative to the reference time.
 
 use super::synth::{Pool, cast_space};
@@ -59,6 +60,8 @@ const SPACES: &[SpaceDef] = &[
     ("easton", "Easton", "Easton and Lawrence Hill.", false, "sam", &["bristol"]),
     ("bedminster", "Bedminster", "Bedminster and Southville.", false, "oliver", &["bristol"]),
     ("community-gardens", "Community Gardens", "Growing food together.", false, "lucia", &["easton", "ecology"]),
+    // Created by a decision of Easton: the governance poll that proposed it passed (see `polls`).
+    ("easton-repair-cafe", "Easton Repair Café", "Bring it broken, leave with it fixed.", false, "sam", &["easton"]),
     (
         "bristol-housing-coop",
         "Bristol Housing Co-op",
@@ -504,6 +507,187 @@ const LINKS: &[(usize, usize, &str)] =
 /// (post, space, days after the post).
 const REPOSTS: &[(usize, &str, f64)] = &[(21, "painting", 1.0)];
 
+/// The demo's polls: one of each type, an anonymous one, a governance poll that passed (its child space,
+/// `easton-repair-cafe`, exists and its decision is logged) and one still open.
+fn polls(
+    rng: &mut impl Rng,
+    now: Secs,
+    community: &Community,
+    user: &HashMap<&str, u32>,
+    space: &HashMap<&str, u32>,
+) -> Vec<Post> {
+    use weco_domain::polls::governance::GovernanceActionKind;
+    use weco_domain::polls::{PollType, ResultsVisibility};
+    type Ballots = Vec<(&'static str, Vec<(usize, Option<i64>)>, Option<&'static str>)>;
+    // (space, author, days ago, title, type, visibility, anonymous, answers, ballots).
+    let plain: Vec<(&str, &str, f64, &str, PollType, ResultsVisibility, bool, Vec<&'static str>, Ballots)> = vec![
+        (
+            "easton",
+            "sam",
+            6.0,
+            "Which evening suits the street meeting?",
+            PollType::Single,
+            ResultsVisibility::Always,
+            false,
+            vec!["Tuesday", "Wednesday", "Thursday"],
+            vec![
+                ("sam", vec![(1, None)], Some("After the market closes")),
+                ("ben", vec![(1, None)], None),
+                ("lucia", vec![(2, None)], Some("Wednesdays I teach")),
+                ("oliver", vec![(0, None)], None),
+            ],
+        ),
+        (
+            "film",
+            "nadia",
+            4.0,
+            "Films for the summer rooftop series",
+            PollType::Multiple,
+            ResultsVisibility::AfterVote,
+            false,
+            vec!["Paris, Texas", "Spirited Away", "Stop Making Sense", "Portrait of a Lady on Fire"],
+            vec![
+                ("nadia", vec![(0, None), (2, None)], None),
+                ("aiko", vec![(1, None), (3, None)], Some("Something animated, please")),
+                ("tomas", vec![(2, None)], Some("A concert film on a roof!")),
+            ],
+        ),
+        (
+            "weco",
+            "jonas",
+            9.0,
+            "How should we spend this year's surplus?",
+            PollType::Weighted,
+            ResultsVisibility::Always,
+            false,
+            vec!["Servers and hosting", "Accessibility audit", "Member grants"],
+            vec![
+                ("jonas", vec![(0, Some(50)), (1, Some(30)), (2, Some(20))], Some("Uptime first")),
+                ("oliver", vec![(2, Some(100))], Some("Money to members")),
+                ("kwame", vec![(1, Some(60)), (2, Some(40))], None),
+            ],
+        ),
+        (
+            "weco",
+            "jonas",
+            3.0,
+            "Which feature next? Rank the ones you care about",
+            PollType::Ranked,
+            ResultsVisibility::Always,
+            true,
+            vec!["Events", "Chat", "Notifications", "Open data"],
+            vec![
+                ("jonas", vec![(2, Some(1)), (1, Some(2)), (0, Some(3))], None),
+                ("priya", vec![(3, Some(1)), (2, Some(2))], None),
+                ("sam", vec![(0, Some(1)), (2, Some(2)), (1, Some(3))], None),
+                ("maya", vec![(2, Some(1)), (3, Some(2))], None),
+                ("ben", vec![(1, Some(1)), (0, Some(2)), (2, Some(3))], None),
+            ],
+        ),
+    ];
+    let mut posts = Vec::new();
+    let post =
+        |rng: &mut dyn rand::RngCore, target: &str, author: &str, created: Secs, title: &str, mut poll: SeedPoll| {
+            poll.answer_ids = poll.answers.iter().map(|_| uuid_v7(&mut &mut *rng, created)).collect();
+            poll.ballot_ids = poll.ballots.iter().map(|(_, _, _, at)| uuid_v7(&mut &mut *rng, *at)).collect();
+            Post {
+                id: uuid_v7(&mut &mut *rng, created),
+                creator: user[author],
+                title: Some(title.into()),
+                text: None,
+                url: None,
+                created,
+                spaces: vec![space[target]],
+                reposts: Vec::new(),
+                likes: Vec::new(),
+                ratings: Vec::new(),
+                comments: Vec::new(),
+                links: 0,
+                poll: Some(poll),
+            }
+        };
+    let salt = |rng: &mut dyn rand::RngCore| format!("{:032x}", rng.random::<u128>());
+    for (target, author, days, title, kind, visibility, anonymous, answers, ballots) in plain {
+        let created = ago(now, days);
+        let ballots = ballots
+            .into_iter()
+            .enumerate()
+            .map(|(i, (who, entries, reason))| (user[who], entries, reason, created + 3600 * (i as Secs + 1)))
+            .collect();
+        let poll = SeedPoll {
+            kind,
+            visibility,
+            anonymous,
+            answers,
+            ballots,
+            closed: None,
+            governance: None,
+            salt: salt(rng),
+            answer_ids: Vec::new(),
+            ballot_ids: Vec::new(),
+        };
+        posts.push(post(rng, target, author, created, title, poll));
+    }
+    // Passed: Easton decided to start a repair café; the new space was made when the poll closed.
+    let cafe = community.spaces.iter().position(|s| s.handle == "easton-repair-cafe").unwrap_or_default();
+    let decided = community.spaces[cafe].created;
+    let created = decided - 7 * DAY;
+    let ballots = ["sam", "ben", "lucia", "oliver"]
+        .iter()
+        .enumerate()
+        .map(|(i, who)| (user[who], vec![(usize::from(*who == "oliver"), None)], None, created + DAY * (i as Secs + 1)))
+        .collect();
+    let poll = SeedPoll {
+        kind: PollType::Single,
+        visibility: ResultsVisibility::Always,
+        anonymous: false,
+        answers: vec!["Yes: start Easton Repair Café", "Not now"],
+        ballots,
+        closed: Some(decided),
+        governance: Some(SeedGovernance {
+            space: space["easton"],
+            quorum: 3,
+            threshold: 50,
+            answer: 0,
+            action: GovernanceActionKind::CreateChildSpace,
+            handle: Some("easton-repair-cafe"),
+            name: Some("Easton Repair Café"),
+            user: None,
+            decided: Some((uuid_v7(rng, decided), decided)),
+        }),
+        salt: salt(rng),
+        answer_ids: Vec::new(),
+        ballot_ids: Vec::new(),
+    };
+    posts.push(post(rng, "easton", "sam", created, "Should Easton start a repair café?", poll));
+    // Still open: Weco's members decide whether Maya moderates with them.
+    let created = ago(now, 2.0);
+    let poll = SeedPoll {
+        kind: PollType::Single,
+        visibility: ResultsVisibility::AfterVote,
+        anonymous: false,
+        answers: vec!["Yes, add Maya as a moderator", "No"],
+        ballots: vec![(user["jonas"], vec![(0, None)], Some("She reviews everything anyway"), created + 3600)],
+        closed: None,
+        governance: Some(SeedGovernance {
+            space: space["weco"],
+            quorum: 3,
+            threshold: 60,
+            answer: 0,
+            action: GovernanceActionKind::AddModerator,
+            handle: None,
+            name: None,
+            user: Some(user["maya"]),
+            decided: None,
+        }),
+        salt: salt(rng),
+        answer_ids: Vec::new(),
+        ballot_ids: Vec::new(),
+    };
+    posts.push(post(rng, "weco", "jonas", created, "Should Maya moderate Weco?", poll));
+    posts
+}
+
 fn ago(now: Secs, days: f64) -> Secs {
     now - (days * DAY as f64) as Secs
 }
@@ -589,6 +773,7 @@ pub(crate) fn build(seed: u64, now: Secs) -> (Community, Vec<Post>, Vec<Link>) {
                 ratings: Vec::new(),
                 comments: Vec::new(),
                 links: 0,
+                poll: None,
             }
         })
         .collect();
@@ -620,6 +805,7 @@ pub(crate) fn build(seed: u64, now: Secs) -> (Community, Vec<Post>, Vec<Link>) {
             post.ratings.push(Rating { user: u, value, space: cast_space(&mut rng, &rows, at), at });
         }
     }
+    posts.extend(polls(&mut rng, now, &community, &user, &space));
     let mut links = Vec::new();
     for &(a, b, description) in LINKS {
         let at = posts[a].created.max(posts[b].created) + 3600;

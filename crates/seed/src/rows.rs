@@ -76,6 +76,50 @@ table!(POST_LIKES, "post_likes", ["post_id", "user_id", "space_id", "created_at"
 table!(POST_RATINGS, "post_ratings", ["post_id", "user_id", "value", "space_id", "created_at", "updated_at"]);
 table!(COMMENTS, "comments", ["id", "post_id", "parent_id", "creator_id", "text", "created_at", "total_replies"]);
 table!(POST_LINKS, "post_links", ["id", "source_id", "target_id", "creator_id", "description", "created_at"]);
+table!(
+    POLLS,
+    "polls",
+    [
+        "post_id",
+        "poll_type",
+        "answers_locked",
+        "closed_at",
+        "voters",
+        "results_visibility",
+        "anonymous",
+        "voter_salt",
+        "total_voters",
+        "version",
+        "created_at",
+        "space_id",
+        "quorum",
+        "threshold",
+        "decide_when",
+        "decided_at"
+    ]
+);
+table!(
+    POLL_ANSWERS,
+    "poll_answers",
+    [
+        "id",
+        "post_id",
+        "position",
+        "text",
+        "creator_id",
+        "total_votes",
+        "total_points",
+        "created_at",
+        "action_kind",
+        "action_handle",
+        "action_name",
+        "action_user_id"
+    ]
+);
+table!(POLL_BALLOTS, "poll_ballots", ["id", "post_id", "voter_key", "voter_id", "reason", "state", "cast_at"]);
+table!(POLL_BALLOT_ENTRIES, "poll_ballot_entries", ["ballot_id", "answer_id", "value"]);
+table!(POLL_PAIRS, "poll_pairs", ["post_id", "above_id", "below_id", "ballots"]);
+table!(DECISIONS, "decisions", ["id", "post_id", "space_id", "answer_id", "outcome", "votes", "share", "decided_at"]);
 // A scratch table the final space counters are loaded into, then applied with one UPDATE.
 table!(
     SPACE_TOTALS,
@@ -148,9 +192,11 @@ pub(crate) enum Cell<'a> {
     Str(&'a str),
     OptStr(Option<&'a str>),
     Int(i64),
+    OptInt(Option<i64>),
     Real(f64),
     Bool(bool),
     Time(Secs),
+    OptTime(Option<Secs>),
 }
 
 /// How rows travel to the database.
@@ -202,7 +248,7 @@ fn copy_cell(out: &mut String, cell: &Cell<'_>) {
         Cell::Uuid(u) | Cell::OptUuid(Some(u)) => {
             out.push_str(u.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
         }
-        Cell::OptUuid(None) | Cell::OptStr(None) => out.push_str("\\N"),
+        Cell::OptUuid(None) | Cell::OptStr(None) | Cell::OptInt(None) | Cell::OptTime(None) => out.push_str("\\N"),
         Cell::Str(s) | Cell::OptStr(Some(s)) => {
             for c in s.chars() {
                 match c {
@@ -214,7 +260,7 @@ fn copy_cell(out: &mut String, cell: &Cell<'_>) {
                 }
             }
         }
-        Cell::Int(i) => {
+        Cell::Int(i) | Cell::OptInt(Some(i)) => {
             let _ = write!(out, "{i}");
         }
         // Rust prints the shortest text that reads back to the same double; PostgreSQL reads it exactly.
@@ -222,7 +268,7 @@ fn copy_cell(out: &mut String, cell: &Cell<'_>) {
             let _ = write!(out, "{f}");
         }
         Cell::Bool(b) => out.push(if *b { 't' } else { 'f' }),
-        Cell::Time(secs) => {
+        Cell::Time(secs) | Cell::OptTime(Some(secs)) => {
             let t = time(*secs);
             let _ = write!(
                 out,
@@ -245,6 +291,8 @@ fn value(cell: &Cell<'_>) -> Value {
         Cell::Str(s) => Value::String(Some((*s).to_owned())),
         Cell::OptStr(s) => Value::String(s.map(str::to_owned)),
         Cell::Int(i) => Value::BigInt(Some(*i)),
+        Cell::OptInt(i) => Value::BigInt(*i),
+        Cell::OptTime(secs) => Value::ChronoDateTimeUtc(secs.map(time)),
         Cell::Real(f) => Value::Double(Some(*f)),
         Cell::Bool(b) => Value::Bool(Some(*b)),
         Cell::Time(secs) => Value::ChronoDateTimeUtc(Some(time(*secs))),
@@ -413,6 +461,131 @@ impl<'a> Rows<'a> {
         b
     }
 
+    /// A poll's rows: the poll with its tallies, answers, ballots, pairwise counts and decision — what the
+    /// store's statements would have left after the same ballots (voters ANYONE, no end time).
+    fn poll(&self, p: &Post, poll: &SeedPoll, b: &mut Batch) {
+        use weco_domain::polls::governance::{DecideWhen, DecisionOutcome};
+        use weco_domain::polls::{PollType, PollVoters};
+        use weco_store::schema::{
+            action_kind_to_db, decide_when_to_db, outcome_to_db, poll_type_to_db, visibility_to_db, voter_key,
+            voters_to_db,
+        };
+        let n = poll.answers.len();
+        let voters = poll.ballots.len() as i64;
+        let (mut votes, mut points) = (vec![0i64; n], vec![0i64; n]);
+        let mut pairs = vec![vec![0i64; n]; n];
+        for (_, entries, _, _) in &poll.ballots {
+            for &(answer, value) in entries {
+                match poll.kind {
+                    PollType::Ranked => votes[answer] += i64::from(value == Some(1)),
+                    _ => votes[answer] += 1,
+                }
+                points[answer] += if poll.kind == PollType::Weighted { value.unwrap_or(0) } else { 0 };
+            }
+            if poll.kind == PollType::Ranked {
+                let ranks: Vec<(usize, i64)> = entries.iter().map(|&(a, v)| (a, v.unwrap_or(0))).collect();
+                weco_domain::polls::schulze::add_ranking(&mut pairs, &ranks, 1);
+            }
+        }
+        let governance = poll.governance.as_ref();
+        let decided = governance.and_then(|g| g.decided);
+        b.push(
+            &POLLS,
+            &[
+                Cell::Uuid(p.id),
+                Cell::Str(poll_type_to_db(poll.kind)),
+                Cell::Bool(true),
+                Cell::OptTime(poll.closed),
+                Cell::Str(voters_to_db(PollVoters::Anyone)),
+                Cell::Str(visibility_to_db(poll.visibility)),
+                Cell::Bool(poll.anonymous),
+                Cell::Str(&poll.salt),
+                Cell::Int(voters),
+                Cell::Int(voters + i64::from(poll.closed.is_some())),
+                Cell::Time(p.created),
+                Cell::OptUuid(governance.map(|g| self.space(g.space))),
+                Cell::OptInt(governance.map(|g| g.quorum)),
+                Cell::OptInt(governance.map(|g| g.threshold)),
+                Cell::OptStr(governance.map(|_| decide_when_to_db(DecideWhen::AtEnd))),
+                Cell::OptTime(decided.map(|(_, at)| at)),
+            ],
+        );
+        for (i, (text, id)) in poll.answers.iter().zip(&poll.answer_ids).enumerate() {
+            let action = governance.filter(|g| g.answer == i);
+            b.push(
+                &POLL_ANSWERS,
+                &[
+                    Cell::Uuid(*id),
+                    Cell::Uuid(p.id),
+                    Cell::Int(i as i64),
+                    Cell::Str(text),
+                    Cell::Uuid(self.user(p.creator)),
+                    Cell::Int(votes[i]),
+                    Cell::Int(points[i]),
+                    Cell::Time(p.created),
+                    Cell::OptStr(action.map(|g| action_kind_to_db(g.action))),
+                    Cell::OptStr(action.and_then(|g| g.handle)),
+                    Cell::OptStr(action.and_then(|g| g.name)),
+                    Cell::OptUuid(action.and_then(|g| g.user).map(|u| self.user(u))),
+                ],
+            );
+        }
+        for ((voter, entries, reason, at), id) in poll.ballots.iter().zip(&poll.ballot_ids) {
+            let key = voter_key(&poll.salt, weco_domain::UserId(self.user(*voter)));
+            let voter_id = (!poll.anonymous).then(|| self.user(*voter));
+            b.push(
+                &POLL_BALLOTS,
+                &[
+                    Cell::Uuid(*id),
+                    Cell::Uuid(p.id),
+                    Cell::Str(&key),
+                    Cell::OptUuid(voter_id),
+                    Cell::OptStr(*reason),
+                    Cell::Str("CURRENT"),
+                    Cell::Time(*at),
+                ],
+            );
+            for &(answer, value) in entries {
+                b.push(
+                    &POLL_BALLOT_ENTRIES,
+                    &[Cell::Uuid(*id), Cell::Uuid(poll.answer_ids[answer]), Cell::OptInt(value)],
+                );
+            }
+        }
+        for (above, row) in pairs.iter().enumerate() {
+            for (below, &count) in row.iter().enumerate() {
+                if count != 0 {
+                    b.push(
+                        &POLL_PAIRS,
+                        &[
+                            Cell::Uuid(p.id),
+                            Cell::Uuid(poll.answer_ids[above]),
+                            Cell::Uuid(poll.answer_ids[below]),
+                            Cell::Int(count),
+                        ],
+                    );
+                }
+            }
+        }
+        if let (Some(g), Some((id, at))) = (governance, decided) {
+            // The demo's decided poll passed: its action ran (the child space is among the community's).
+            let share = if voters > 0 { votes[g.answer] as f64 / voters as f64 } else { 0.0 };
+            b.push(
+                &DECISIONS,
+                &[
+                    Cell::Uuid(id),
+                    Cell::Uuid(p.id),
+                    Cell::Uuid(self.space(g.space)),
+                    Cell::Uuid(poll.answer_ids[g.answer]),
+                    Cell::Str(outcome_to_db(DecisionOutcome::Executed)),
+                    Cell::Int(votes[g.answer]),
+                    Cell::Real(share),
+                    Cell::Time(at),
+                ],
+            );
+        }
+    }
+
     /// A post with its appearances, likes, ratings and comments.
     pub(crate) fn post(&mut self, p: &Post, b: &mut Batch) {
         let rows = appearances(self.hol, &p.spaces, p.created, &p.reposts);
@@ -444,6 +617,9 @@ impl<'a> Rows<'a> {
         cells.extend(self.copied.iter().map(|&c| Cell::Int(totals.get(c))));
         cells.push(Cell::Int(rating_sum));
         b.push(&POSTS, &cells);
+        if let Some(poll) = &p.poll {
+            self.poll(p, poll, b);
+        }
         if self.encoding == Encoding::Values {
             // SQLite's FTS5 table; PostgreSQL derives its tsvector column by itself.
             b.push(

@@ -36,6 +36,68 @@ const SKELETON_STREAM: u64 = 4;
 const LINKS_STREAM: u64 = 5;
 const WEIGHTS_STREAM: u64 = 6;
 const CHUNK_STREAM: u64 = 1_000;
+/// Polls draw from a stream of their own per post, so adding them left every other generated value as it was.
+const POLL_STREAM: u64 = 1 << 40;
+/// One post in this many is a poll.
+pub(crate) const POLL_EVERY: usize = 50;
+
+/// Answers generated polls choose from.
+const POLL_ANSWERS: &[&str] =
+    &["Yes", "No", "Not yet", "Let's discuss first", "Option A", "Option B", "Both", "Neither", "Later this year"];
+
+/// A poll for post `i`: a type by turns, two to four answers, and a ballot from each user who liked the post
+/// (who may see it), cast when they liked it.
+fn synth_poll(seed: u64, i: usize, created: Secs, likes: &[Reaction]) -> SeedPoll {
+    use weco_domain::polls::{PollType, ResultsVisibility};
+    let mut rng = stream(seed, POLL_STREAM + i as u64);
+    let kind = [PollType::Single, PollType::Multiple, PollType::Weighted, PollType::Ranked][(i / POLL_EVERY) % 4];
+    let n = rng.random_range(2..=4usize);
+    let start = rng.random_range(0..POLL_ANSWERS.len());
+    let answers: Vec<&'static str> = (0..n).map(|k| POLL_ANSWERS[(start + k) % POLL_ANSWERS.len()]).collect();
+    let ballots = likes
+        .iter()
+        .map(|like| {
+            // Earlier answers are favoured, so results are skewed as real ones are.
+            let first = ((rng.random::<f64>().powi(2)) * n as f64) as usize % n;
+            let entries: Vec<(usize, Option<i64>)> = match kind {
+                PollType::Single => vec![(first, None)],
+                PollType::Multiple => {
+                    let mut picked: Vec<(usize, Option<i64>)> = vec![(first, None)];
+                    for a in (0..n).filter(|&a| a != first) {
+                        if rng.random::<f64>() < 0.3 {
+                            picked.push((a, None));
+                        }
+                    }
+                    picked
+                }
+                PollType::Weighted => {
+                    let second = (first + 1) % n;
+                    let split = rng.random_range(1..100i64);
+                    vec![(first, Some(split.max(100 - split))), (second, Some(split.min(100 - split)))]
+                }
+                PollType::Ranked => {
+                    let k = rng.random_range(1..=n);
+                    (0..k).map(|r| ((first + r) % n, Some(r as i64 + 1))).collect()
+                }
+            };
+            (like.user, entries, None, like.at.max(created + 1))
+        })
+        .collect::<Vec<_>>();
+    let answer_ids = answers.iter().map(|_| uuid_v7(&mut rng, created)).collect();
+    let ballot_ids = ballots.iter().map(|(_, _, _, at)| uuid_v7(&mut rng, *at)).collect();
+    SeedPoll {
+        kind,
+        visibility: ResultsVisibility::Always,
+        anonymous: false,
+        answers,
+        ballots,
+        closed: None,
+        governance: None,
+        salt: format!("{:032x}", rng.random::<u128>()),
+        answer_ids,
+        ballot_ids,
+    }
+}
 
 /// Users join in [now − 760 days, now − 20 days].
 const JOIN_FROM: Secs = 760 * DAY;
@@ -676,7 +738,7 @@ pub(crate) fn chunk(
         let w = f64::from(s.weight[i]);
 
         let n_likes = stochastic_round(&mut rng, (s.likes_per_weight * w).min(like_cap));
-        let likes = pool
+        let likes: Vec<Reaction> = pool
             .pick_distinct(&mut rng, n_likes, 1.8)
             .into_iter()
             .map(|user| {
@@ -725,6 +787,7 @@ pub(crate) fn chunk(
             .collect();
 
         let (title, text, url) = content(&mut rng, topic, place);
+        let poll = (i % POLL_EVERY == POLL_EVERY / 2).then(|| synth_poll(seed, i, created, &likes));
         posts.push(Post {
             id: s.id[i],
             creator: s.creator[i],
@@ -738,6 +801,7 @@ pub(crate) fn chunk(
             ratings,
             comments,
             links: s.links[i],
+            poll,
         });
     }
     posts

@@ -189,6 +189,41 @@ pub(crate) struct Post {
     pub comments: Vec<Comment>,
     /// How many links (either end) the post has; the links themselves are written once every post exists.
     pub links: u32,
+    /// Set when the post is a poll.
+    pub poll: Option<SeedPoll>,
+}
+
+/// A poll with its ballots (all in force), as a seed writes it: voters are ANYONE, and there is no end time.
+pub(crate) struct SeedPoll {
+    pub kind: weco_domain::polls::PollType,
+    pub visibility: weco_domain::polls::ResultsVisibility,
+    pub anonymous: bool,
+    pub answers: Vec<&'static str>,
+    /// (voter, entries as (answer index, value), reason, cast at).
+    pub ballots: Vec<(u32, Vec<(usize, Option<i64>)>, Option<&'static str>, Secs)>,
+    /// When it was closed, if it was.
+    pub closed: Option<Secs>,
+    pub governance: Option<SeedGovernance>,
+    /// The random salt of its voter keys.
+    pub salt: String,
+    /// The ids of its answers and of its ballots, in order.
+    pub answer_ids: Vec<Uuid>,
+    pub ballot_ids: Vec<Uuid>,
+}
+
+/// A governance poll's space, quorum and threshold, the answer that carries an action (creating a child
+/// space: its handle and name), and — when the poll has decided — the decision's id and time (the action ran:
+/// the child is one of the community's spaces).
+pub(crate) struct SeedGovernance {
+    pub space: u32,
+    pub quorum: i64,
+    pub threshold: i64,
+    pub answer: usize,
+    pub action: weco_domain::polls::governance::GovernanceActionKind,
+    pub handle: Option<&'static str>,
+    pub name: Option<&'static str>,
+    pub user: Option<u32>,
+    pub decided: Option<(Uuid, Secs)>,
 }
 
 impl Post {
@@ -200,6 +235,9 @@ impl Post {
         }
         if self.url.is_some() {
             kinds.push(PostKind::Url);
+        }
+        if self.poll.is_some() {
+            kinds.push(PostKind::Poll);
         }
         kinds
     }

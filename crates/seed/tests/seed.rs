@@ -306,6 +306,12 @@ async fn check_shape(db: &DatabaseConnection) {
     );
     assert!(scalar(db, "SELECT COUNT(*) AS v FROM comments WHERE parent_id IS NOT NULL").await > 0, "replies");
     assert!(scalar(db, "SELECT COUNT(*) AS v FROM space_posts WHERE kind = 'REPOST'").await > 0, "reposts");
+    // One post in fifty is a poll, of every type, voted on by those who liked it.
+    let (polls, posts) =
+        (scalar(db, "SELECT COUNT(*) AS v FROM polls").await, scalar(db, "SELECT COUNT(*) AS v FROM posts").await);
+    assert_eq!(polls, posts / 50, "polls");
+    assert_eq!(scalar(db, "SELECT COUNT(DISTINCT poll_type) AS v FROM polls").await, 4, "every type");
+    assert!(scalar(db, "SELECT COUNT(*) AS v FROM poll_ballots").await > 0, "ballots");
     // Skew: the most-liked post has far more likes than the average one.
     let max = scalar(db, "SELECT MAX(total_likes) AS v FROM posts").await;
     let avg =
@@ -331,6 +337,32 @@ async fn demo_checks(db: &DatabaseConnection) {
     assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM users").await, 12);
     assert!(scalar(db, "SELECT COUNT(*) AS v FROM posts").await >= 30);
     assert!(scalar(db, "SELECT COUNT(*) AS v FROM comments").await >= 15);
+    // Polls of every type, an anonymous one, and two governance polls: one decided (its child space exists and
+    // its decision is logged), one still open.
+    for kind in ["SINGLE", "MULTIPLE", "WEIGHTED", "RANKED"] {
+        let sql = format!("SELECT COUNT(*) AS v FROM polls WHERE poll_type = '{kind}'");
+        assert!(scalar(db, &sql).await > 0, "a {kind} poll");
+    }
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) AS v FROM poll_ballots WHERE voter_id IS NULL").await,
+        5,
+        "anonymous ballots"
+    );
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM polls WHERE space_id IS NOT NULL").await, 2, "governance polls");
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) AS v FROM polls WHERE decided_at IS NULL AND space_id IS NOT NULL").await,
+        1
+    );
+    assert!(handles.iter().any(|h| h == "easton-repair-cafe"), "the decided poll's space");
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) AS v FROM decisions d JOIN spaces s ON s.id = d.space_id \
+             WHERE s.handle = 'easton' AND d.outcome = 'EXECUTED'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]

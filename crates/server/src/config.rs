@@ -193,6 +193,10 @@ pub struct Settings {
     #[arg(long, env = "WECO_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// Handles of the platform's admins (comma-separated): they grant and revoke membership of the cooperative.
+    #[arg(long, env = "WECO_ADMINS", value_delimiter = ',')]
+    pub admins: Vec<String>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -242,6 +246,7 @@ impl Settings {
             ws_origins: Vec::new(),
             session_cache_ms: 5_000,
             trust_forwarded_for: false,
+            admins: Vec::new(),
             channel_prefix: "weco".into(),
             log_format: "text".into(),
             failpoint: None,
@@ -316,6 +321,7 @@ impl fmt::Debug for Settings {
             .field("ws_origins", &self.ws_origins)
             .field("session_cache_ms", &self.session_cache_ms)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("admins", &self.admins)
             .field("log_format", &self.log_format)
             .field("failpoint", &self.failpoint)
             .finish()
@@ -394,6 +400,7 @@ impl Cli {
             &mut cli.settings.ws_origins,
             &mut cli.settings.database_replica_urls,
             &mut cli.settings.redis_cluster_urls,
+            &mut cli.settings.admins,
         ] {
             list.retain(|value| !value.trim().is_empty());
         }

@@ -146,7 +146,8 @@ impl Application {
             wake_jobs: Some(Arc::new(move || wake.notify_one())),
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
         })
-        .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms));
+        .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms))
+        .with_admins(settings.admins.iter().cloned());
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {

@@ -223,4 +223,25 @@ impl<C: ConnectionTrait + Send + Sync> AccountRepo for Db<C> {
             .await?;
         rows.iter().map(|r| get::<Uuid>(r, "reading mutes", "muted_id").map(UserId)).collect()
     }
+
+    async fn set_coop_member(&self, user: UserId, member: bool) -> DomainResult<bool> {
+        let changed = self
+            .sql()
+            .exec(
+                "setting cooperative membership",
+                "UPDATE users SET is_coop_member = $2 WHERE id = $1 AND is_coop_member <> $2",
+                vec![v(user.0), v(member)],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn coop_members_among(&self, users: &[UserId]) -> DomainResult<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT id FROM users WHERE is_coop_member AND id IN ({})", placeholders(1, users.len()));
+        let rows = self.sql().all("reading cooperative membership", &sql, uuid_values(users)).await?;
+        rows.iter().map(|r| get::<Uuid>(r, "reading cooperative membership", "id").map(UserId)).collect()
+    }
 }

@@ -20,6 +20,9 @@
 //!   `private_above`, the private spaces at or above it.
 //! - `space_posts` rows: their copies of the post's counters ([`COPIED_TOTALS`](crate::schema::COPIED_TOTALS)),
 //!   `local_likes` (likes cast in the space or below it), `hot` and `local_hot` ([`post_hot`], [`local_hot`]).
+//! - Polls (docs/polls.md): `polls.total_voters` (ballots in force), each answer's `total_votes` (ballots in
+//!   force naming it; first preferences in a ranked poll) and `total_points`, and every `poll_pairs` count
+//!   against the pairs the ballots in force rank (a ranked answer above each answer the ballot leaves out).
 //!
 //! Each disagreement is one [`Mismatch`]: a row, a column, the stored value and the recounted one. Every value
 //! is compared with what it should be, recounted from the rows it derives from: a like left uncounted shows on
@@ -118,6 +121,9 @@ pub async fn verify(store: &SeaStore) -> DomainResult<Vec<Mismatch>> {
     db.recount_counters("spaces", "t.state = 'ACTIVE'", &space_counters(), &mut found).await?;
     db.recount_row_copies(&mut found).await?;
     db.recount_scores(&mut found).await?;
+    db.recount_counters_by("polls", "post_id", "TRUE", &poll_counters(), &mut found).await?;
+    db.recount_counters("poll_answers", "TRUE", &poll_answer_counters(), &mut found).await?;
+    db.recount_pairs(&mut found).await?;
     db.conn.commit().await.map_err(|e| db_err("ending a recount", e))?;
     Ok(found)
 }
@@ -203,6 +209,36 @@ fn space_counters() -> Vec<Counter> {
     ]
 }
 
+fn poll_counters() -> Vec<Counter> {
+    vec![counter(
+        "total_voters",
+        "SELECT post_id AS id, COUNT(*) AS n FROM poll_ballots WHERE state = 'CURRENT' GROUP BY post_id",
+    )]
+}
+
+/// The entries of ballots in force, each with its poll's type (`pl`).
+const ENTRIES_IN_FORCE: &str = "poll_ballot_entries e JOIN poll_ballots b ON b.id = e.ballot_id AND b.state = 'CURRENT' \
+     JOIN polls pl ON pl.post_id = b.post_id";
+
+fn poll_answer_counters() -> Vec<Counter> {
+    vec![
+        counter(
+            "total_votes",
+            format!(
+                "SELECT e.answer_id AS id, COUNT(*) AS n FROM {ENTRIES_IN_FORCE} \
+                 WHERE pl.poll_type <> 'RANKED' OR e.value = 1 GROUP BY e.answer_id"
+            ),
+        ),
+        counter(
+            "total_points",
+            format!(
+                "SELECT e.answer_id AS id, CAST(SUM(e.value) AS BIGINT) AS n FROM {ENTRIES_IN_FORCE} \
+                 WHERE pl.poll_type = 'WEIGHTED' GROUP BY e.answer_id"
+            ),
+        ),
+    ]
+}
+
 fn int_or_absent(n: Option<i64>) -> Figure {
     n.map_or(Figure::Absent, Figure::Int)
 }
@@ -210,6 +246,42 @@ fn int_or_absent(n: Option<i64>) -> Figure {
 impl<C: ConnectionTrait> Db<C> {
     async fn rows(&self, context: &str, sql: &str, values: Vec<Value>) -> DomainResult<Vec<sea_orm::QueryResult>> {
         self.sql().all(context, sql, values).await
+    }
+
+    /// The pairwise counts of ranked polls against the pairs their ballots in force rank: in each ballot, a
+    /// ranked answer is above every answer of the poll it ranks lower or leaves out.
+    async fn recount_pairs(&self, found: &mut Vec<Mismatch>) -> DomainResult<()> {
+        const CX: &str = "recounting pairwise preferences";
+        let sql = "WITH r AS ( \
+               SELECT b.post_id, e.answer_id AS above_id, x.id AS below_id, COUNT(*) AS n \
+               FROM poll_ballots b JOIN polls pl ON pl.post_id = b.post_id AND pl.poll_type = 'RANKED' \
+               JOIN poll_ballot_entries e ON e.ballot_id = b.id \
+               JOIN poll_answers x ON x.post_id = b.post_id AND x.id <> e.answer_id \
+               LEFT JOIN poll_ballot_entries f ON f.ballot_id = b.id AND f.answer_id = x.id \
+               WHERE b.state = 'CURRENT' AND (f.answer_id IS NULL OR f.value > e.value) \
+               GROUP BY b.post_id, e.answer_id, x.id) \
+             SELECT p.post_id, p.above_id, p.below_id, p.ballots AS stored, CAST(COALESCE(r.n, 0) AS BIGINT) AS recounted \
+             FROM poll_pairs p LEFT JOIN r ON r.post_id = p.post_id AND r.above_id = p.above_id AND r.below_id = p.below_id \
+             WHERE p.ballots <> COALESCE(r.n, 0) \
+             UNION ALL \
+             SELECT r.post_id, r.above_id, r.below_id, NULL, CAST(r.n AS BIGINT) FROM r \
+             WHERE NOT EXISTS (SELECT 1 FROM poll_pairs p \
+                               WHERE p.post_id = r.post_id AND p.above_id = r.above_id AND p.below_id = r.below_id) \
+             ORDER BY 1, 2, 3";
+        for row in self.rows(CX, sql, vec![]).await? {
+            found.push(Mismatch {
+                table: "poll_pairs",
+                key: vec![
+                    ("post_id", get(&row, CX, "post_id")?),
+                    ("above_id", get(&row, CX, "above_id")?),
+                    ("below_id", get(&row, CX, "below_id")?),
+                ],
+                column: "ballots",
+                stored: int_or_absent(get(&row, CX, "stored")?),
+                recounted: int_or_absent(get(&row, CX, "recounted")?),
+            });
+        }
+        Ok(())
     }
 
     /// Closure rows against the shortest paths along the edges: missing rows, extra rows, wrong depths.
@@ -299,8 +371,20 @@ impl<C: ConnectionTrait> Db<C> {
         counters: &[Counter],
         found: &mut Vec<Mismatch>,
     ) -> DomainResult<()> {
+        self.recount_counters_by(table, "id", filter, counters, found).await
+    }
+
+    /// [`Self::recount_counters`] for a table whose key column is `key`.
+    async fn recount_counters_by(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        filter: &str,
+        counters: &[Counter],
+        found: &mut Vec<Mismatch>,
+    ) -> DomainResult<()> {
         let context = format!("recounting {table}");
-        let mut select = vec!["t.id AS id".to_owned()];
+        let mut select = vec![format!("t.{key} AS id")];
         let mut joins = String::new();
         let mut differs = Vec::new();
         for (i, c) in counters.iter().enumerate() {
@@ -314,11 +398,11 @@ impl<C: ConnectionTrait> Db<C> {
                 format!("t.{}", c.column)
             };
             select.push(format!("{stored} AS s{i}, COALESCE(j{i}.n, 0) AS r{i}"));
-            joins.push_str(&format!(" LEFT JOIN ({}) j{i} ON j{i}.id = t.id", c.recount));
+            joins.push_str(&format!(" LEFT JOIN ({}) j{i} ON j{i}.id = t.{key}", c.recount));
             differs.push(format!("{stored} <> COALESCE(j{i}.n, 0)"));
         }
         let sql = format!(
-            "SELECT {} FROM {table} t{joins} WHERE ({filter}) AND ({}) ORDER BY t.id",
+            "SELECT {} FROM {table} t{joins} WHERE ({filter}) AND ({}) ORDER BY t.{key}",
             select.join(", "),
             differs.join(" OR ")
         );
@@ -330,7 +414,7 @@ impl<C: ConnectionTrait> Db<C> {
                 if stored != recounted {
                     found.push(Mismatch {
                         table,
-                        key: vec![("id", id)],
+                        key: vec![(key, id)],
                         column: c.column,
                         stored: Figure::Int(stored),
                         recounted: Figure::Int(recounted),

@@ -7,8 +7,9 @@
 //! - `fragments`: the SQL pieces areas share — access predicates, copied counters, the HOT score, stored words.
 //! - One module per area: `accounts`, `holarchy` (spaces and follows; `closure` and `aggregation` keep the
 //!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
-//!   reactions, comments, links), `feeds` (feeds, replays, search), `outbox`, `jobs`; `roles` and `requests` read
-//!   and write the tables of roles in spaces and of requests awaiting an answer, which several areas share.
+//!   reactions, comments, links), `polls` (polls, rosters, ballots, tallies), `feeds` (feeds, replays, search),
+//!   `outbox`, `jobs`; `roles` and `requests` read and write the tables of roles in spaces and of requests
+//!   awaiting an answer, which several areas share.
 //! - [`schema`]: the stored words, copied counters and scores, for code that writes the same rows in bulk.
 //! - [`invariants`]: recounts of every derived value from the rows it derives from, with each disagreement.
 
@@ -21,6 +22,7 @@ mod holarchy;
 pub mod invariants;
 mod jobs;
 mod outbox;
+pub(crate) mod polls;
 mod posts;
 mod replicas;
 mod requests;
@@ -42,6 +44,7 @@ use weco_domain::feeds::ports::FeedRepo;
 use weco_domain::holarchy::ports::HolarchyRepo;
 use weco_domain::jobs::JobRepo;
 use weco_domain::outbox::OutboxRepo;
+use weco_domain::polls::ports::PollRepo;
 use weco_domain::posts::ports::PostRepo;
 use weco_domain::uow::{Repos, Store, Transaction};
 use weco_domain::{DomainError, DomainResult, UserId, Viewer};
@@ -217,6 +220,9 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
     fn posts(&self) -> &dyn PostRepo {
         self
     }
+    fn polls(&self) -> &dyn PollRepo {
+        self
+    }
     fn feeds(&self) -> &dyn FeedRepo {
         self
     }
@@ -272,5 +278,14 @@ impl Store for Db<DatabaseConnection> {
 impl Transaction for Db<DatabaseTransaction> {
     async fn commit(self: Box<Self>) -> DomainResult<()> {
         self.conn.commit().await.map_err(|e| db_err("committing", e))
+    }
+
+    async fn rollback(self: Box<Self>) -> DomainResult<()> {
+        self.conn.rollback().await.map_err(|e| db_err("rolling back", e))
+    }
+
+    async fn savepoint(&self) -> DomainResult<Box<dyn Transaction>> {
+        let nested = self.conn.begin().await.map_err(|e| db_err("taking a savepoint", e))?;
+        Ok(Box::new(Db { conn: nested, backend: self.backend, metrics: self.metrics.clone(), replicas: None }))
     }
 }

@@ -363,9 +363,9 @@ impl Command for AnswerModeratorInvite {
 }
 
 /// Ends a moderatorship: removed by a moderator, or stepping down (`handle` = `None`).
-struct DropModerator {
-    space: SpaceId,
-    handle: Option<String>,
+pub(crate) struct DropModerator {
+    pub(crate) space: SpaceId,
+    pub(crate) handle: Option<String>,
 }
 
 #[async_trait]

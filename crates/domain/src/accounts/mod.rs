@@ -56,6 +56,33 @@ pub struct AccountService<'a> {
     pub(crate) app: &'a App,
 }
 
+/// Grants or revokes membership of the cooperative.
+struct SetCoopMember {
+    handle: String,
+    member: bool,
+}
+
+#[async_trait]
+impl Command for SetCoopMember {
+    type Output = User;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<User> {
+        let actor = uow.actor();
+        let admin = match actor.user() {
+            Some(user) => {
+                let me = uow.accounts().users_by_ids(&[user]).await?.into_iter().next();
+                me.is_some_and(|me| uow.admins().contains(&me.handle))
+            }
+            None => false,
+        };
+        let standing = crate::policy::Standing { admin, ..crate::policy::Standing::NONE };
+        crate::policy::require(&actor, standing, crate::policy::Action::ManageCoopMembership)?;
+        let user = uow.accounts().user_by_handle(&self.handle).await?.ok_or(DomainError::NotFound("user"))?;
+        uow.accounts().set_coop_member(user.id, self.member).await?;
+        Ok(user)
+    }
+}
+
 /// Inserts a new user whose input was checked and whose password was hashed, and opens their first session.
 struct Register {
     handle: Handle,
@@ -338,6 +365,17 @@ impl AccountService<'_> {
             Some(user) => Ok(self.app.ports.store.accounts().muted_by(user).await?.contains(&author)),
             None => Ok(false),
         }
+    }
+
+    /// Grants (`member`) or revokes a user's membership of the platform's cooperative: platform admins only.
+    pub async fn set_coop_member(&self, viewer: Viewer, handle: &str, member: bool) -> DomainResult<User> {
+        let actor = viewer.actor()?;
+        self.app.execute(actor, &SetCoopMember { handle: handle.to_owned(), member }).await
+    }
+
+    /// Which of `users` are members of the cooperative (who is, is public).
+    pub async fn coop_members(&self, users: &[UserId]) -> DomainResult<std::collections::HashSet<UserId>> {
+        Ok(self.app.ports.store.accounts().coop_members_among(users).await?.into_iter().collect())
     }
 
     /// Users are public: anyone may see any user's handle, name and bio.

@@ -33,4 +33,8 @@ pub trait AccountRepo: Send + Sync {
     async fn set_muted(&self, user: UserId, muted: UserId, on: bool) -> DomainResult<bool>;
     /// Whom `user` has muted.
     async fn muted_by(&self, user: UserId) -> DomainResult<Vec<UserId>>;
+    /// Makes `user` a member of the platform's cooperative (`true`) or not; `false` when nothing changed.
+    async fn set_coop_member(&self, user: UserId, member: bool) -> DomainResult<bool>;
+    /// Which of `users` are members of the cooperative.
+    async fn coop_members_among(&self, users: &[UserId]) -> DomainResult<Vec<UserId>>;
 }

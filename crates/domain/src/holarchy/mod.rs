@@ -119,13 +119,13 @@ pub(crate) async fn narrowed(uow: &mut UnitOfWork, space: SpaceId) -> DomainResu
     Ok(())
 }
 
-struct CreateSpace {
-    creator: UserId,
-    handle: Handle,
-    name: SpaceName,
-    description: Description,
-    privacy: Privacy,
-    parent: Option<SpaceId>,
+pub(crate) struct CreateSpace {
+    pub(crate) creator: UserId,
+    pub(crate) handle: Handle,
+    pub(crate) name: SpaceName,
+    pub(crate) description: Description,
+    pub(crate) privacy: Privacy,
+    pub(crate) parent: Option<SpaceId>,
 }
 
 #[async_trait]
@@ -274,9 +274,9 @@ impl Command for RespondToSpaceRequest {
     }
 }
 
-struct DetachSpace {
-    child: SpaceId,
-    parent: SpaceId,
+pub(crate) struct DetachSpace {
+    pub(crate) child: SpaceId,
+    pub(crate) parent: SpaceId,
 }
 
 #[async_trait]
@@ -333,11 +333,11 @@ impl Command for Follow {
     }
 }
 
-struct UpdateSpace {
-    space: SpaceId,
-    name: Option<SpaceName>,
-    description: Option<Description>,
-    privacy: Option<Privacy>,
+pub(crate) struct UpdateSpace {
+    pub(crate) space: SpaceId,
+    pub(crate) name: Option<SpaceName>,
+    pub(crate) description: Option<Description>,
+    pub(crate) privacy: Option<Privacy>,
 }
 
 #[async_trait]

@@ -27,6 +27,8 @@ pub struct CreatePostInput {
     pub title: Option<String>,
     pub text: Option<String>,
     pub url: Option<String>,
+    /// Makes the post a poll (docs/polls.md).
+    pub poll: Option<crate::polls::PollInput>,
 }
 
 /// The most spaces one post may be placed in at once.
@@ -142,6 +144,7 @@ struct CreatePost {
     text: Option<String>,
     url: Option<String>,
     kinds: Vec<PostKind>,
+    poll: Option<crate::polls::ParsedPoll>,
 }
 
 #[async_trait]
@@ -162,6 +165,9 @@ impl Command for CreatePost {
             created_at: uow.now(),
         };
         uow.posts().insert_post(&post, &self.targets).await?;
+        if let Some(poll) = &self.poll {
+            crate::polls::create(uow, post.id, user, &self.targets, poll).await?;
+        }
         let created = load_post(&**uow, post.id).await?;
         let placement = uow.posts().placement(post.id).await?;
         announce_added(uow, &created, &placement.spaces, &placement.audience).await?;
@@ -402,11 +408,15 @@ impl PostService<'_> {
         if url.is_some() {
             kinds.push(PostKind::Url);
         }
+        let poll = input.poll.map(|poll| crate::polls::parse_poll(poll, self.app.ports.clock.now())).transpose()?;
+        if poll.is_some() {
+            kinds.push(PostKind::Poll);
+        }
         if kinds.is_empty() {
-            return Err(DomainError::validation("input", "a post needs a title, a text or a url"));
+            return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
         }
         let targets = dedup_targets(&input.space_ids)?;
-        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds }).await
+        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll }).await
     }
 
     /// Adds a post the viewer can see directly to more spaces (the same audience rule applies).

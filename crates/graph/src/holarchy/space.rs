@@ -250,6 +250,20 @@ impl SpaceObject {
         crate::access::pending_access_requests(ctx, self.0.id, first, after, kind).await
     }
 
+    /// The decisions its governance polls took, newest first: the space's public decision log. `FORBIDDEN`
+    /// without access.
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn decisions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::polls::DecisionConnection> {
+        let page = page_request_in(ctx, first, after.as_deref())?;
+        let page = app(ctx).polls().decisions(self.proof()?, page).await?;
+        Ok(crate::polls::DecisionConnection::from_page(page, |d| crate::polls::DecisionObject(Arc::new(d))))
+    }
+
     /// Invitations to moderate this space not yet answered, oldest first. Moderators only.
     #[graphql(complexity = "cost(first, child_complexity)")]
     async fn pending_moderator_invites(

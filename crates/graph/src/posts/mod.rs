@@ -99,6 +99,8 @@ pub struct CreatePostInput {
     pub text: Option<String>,
     /// An http(s) address.
     pub url: Option<String>,
+    /// Makes the post a poll.
+    pub poll: Option<crate::polls::PollInput>,
 }
 
 #[derive(SimpleObject)]
@@ -157,6 +159,7 @@ impl PostMutation {
             title: input.title,
             text: input.text,
             url: input.url,
+            poll: input.poll.map(crate::polls::PollInput::into_domain).transpose()?,
         };
         let post = app(ctx).posts().create_post(scope.viewer, command).await?;
         scope.invalidate();

@@ -110,6 +110,14 @@ impl PostObject {
         Ok(self.actions(ctx).await?.rating.map(int))
     }
 
+    /// The post's poll, if it is one (null when the viewer may not see the post).
+    async fn poll(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::polls::PollObject>> {
+        if !self.0.kinds.contains(&weco_domain::values::PostKind::Poll) {
+            return Ok(None);
+        }
+        Ok(scope(ctx)?.loaders.polls.load_one(self.0.id).await?.map(Into::into))
+    }
+
     /// Top-level comments, oldest first. Empty when the viewer may not see the post (as on the post a
     /// `deletePost` returns).
     #[graphql(complexity = "cost(first, child_complexity)")]
