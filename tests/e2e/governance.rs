@@ -13,6 +13,7 @@ on_both_backends!(
     every_kind_of_action_runs_with_the_authority_of_the_space,
     on_threshold_decides_as_soon_as_an_answer_passes,
     a_decision_at_the_end_time_is_taken_once,
+    a_deleted_proposal_decides_nothing_at_its_end_time,
     governance_input_is_checked,
 );
 
@@ -358,4 +359,23 @@ async fn governance_input_is_checked(app: TestApp) {
         assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "{name}: {body}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM polls").await, 0, "nothing was written");
+}
+
+async fn a_deleted_proposal_decides_nothing_at_its_end_time(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let town = app.create_space(&ada, "town", None).await;
+    let answers = json!([
+        { "text": "a square", "action": { "kind": "CREATE_CHILD_SPACE", "handle": "square", "name": "Square" } },
+        { "text": "no" },
+    ]);
+    let ends_at = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let mut proposal = input(&town, "SINGLE", json!({}), answers);
+    proposal["poll"]["endsAt"] = json!(ends_at);
+    let (post, a) = propose(&app, &ada, proposal).await;
+    let ballot = json!({ "p": post, "b": [{ "answerId": a[0] }] });
+    let voted = app.gql(Some(&ada), VOTE, ballot).await["errors"].is_null();
+    app.ok(Some(&ada), "mutation($p: ID!) { deletePost(id: $p) { id } }", json!({ "p": post })).await;
+    eventually("the end job to run", async || count(&app, "SELECT COUNT(*) AS n FROM jobs").await == 0).await;
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM decisions").await, 0, "voted: {voted}");
+    assert!(children(&app, "town").await.is_empty());
 }

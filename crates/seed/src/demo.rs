@@ -519,8 +519,10 @@ fn polls(
     use weco_domain::polls::governance::GovernanceActionKind;
     use weco_domain::polls::{PollType, ResultsVisibility};
     type Ballots = Vec<(&'static str, Vec<(usize, Option<i64>)>, Option<&'static str>)>;
-    // (space, author, days ago, title, type, visibility, anonymous, answers, ballots).
-    let plain: Vec<(&str, &str, f64, &str, PollType, ResultsVisibility, bool, Vec<&'static str>, Ballots)> = vec![
+    /// (space, author, days ago, title, type, visibility, anonymous, answers, ballots).
+    type PollDef =
+        (&'static str, &'static str, f64, &'static str, PollType, ResultsVisibility, bool, Vec<&'static str>, Ballots);
+    let plain: Vec<PollDef> = vec![
         (
             "easton",
             "sam",

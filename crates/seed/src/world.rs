@@ -193,14 +193,16 @@ pub(crate) struct Post {
     pub poll: Option<SeedPoll>,
 }
 
+/// A ballot in force: (voter, entries as (answer index, value), reason, cast at).
+pub(crate) type SeedBallot = (u32, Vec<(usize, Option<i64>)>, Option<&'static str>, Secs);
+
 /// A poll with its ballots (all in force), as a seed writes it: voters are ANYONE, and there is no end time.
 pub(crate) struct SeedPoll {
     pub kind: weco_domain::polls::PollType,
     pub visibility: weco_domain::polls::ResultsVisibility,
     pub anonymous: bool,
     pub answers: Vec<&'static str>,
-    /// (voter, entries as (answer index, value), reason, cast at).
-    pub ballots: Vec<(u32, Vec<(usize, Option<i64>)>, Option<&'static str>, Secs)>,
+    pub ballots: Vec<SeedBallot>,
     /// When it was closed, if it was.
     pub closed: Option<Secs>,
     pub governance: Option<SeedGovernance>,

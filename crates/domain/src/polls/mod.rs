@@ -498,7 +498,8 @@ impl JobHandler for PollEnd {
         let post: PostId = serde_json::from_value(job.payload["post"].clone())
             .map_err(|e| DomainError::internal("reading a poll's end job", e))?;
         let Some(poll) = uow.polls().lock_poll(post).await? else { return Ok(()) };
-        if poll.closed_at.is_some() {
+        // Closed before (by `closePoll`, or on its threshold), or deleted with its post: nothing to do.
+        if poll.closed_at.is_some() || uow.posts().posts_by_ids(&[post]).await?.is_empty() {
             return Ok(());
         }
         let at = poll.ends_at.unwrap_or(job.due_at);
