@@ -204,6 +204,9 @@ pub enum Event {
     AccessChanged { space_id: SpaceId },
     /// A comment was added to a post.
     CommentAdded { post_id: PostId, comment: Box<CommentWire>, audience: Vec<SpaceId> },
+    /// A notification was written or folded into (on its recipient's topic). Whether it may be shown is
+    /// checked again when it arrives, as every read of notifications does.
+    NotificationCreated { notification: Box<crate::notifications::Notification> },
 }
 
 impl Event {
@@ -214,7 +217,7 @@ impl Event {
             | Event::PostRemoved { audience, .. }
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. } => Some(audience),
-            Event::AccessChanged { .. } => None,
+            Event::AccessChanged { .. } | Event::NotificationCreated { .. } => None,
         }
     }
 
@@ -224,7 +227,7 @@ impl Event {
             Event::PostAdded { direct_spaces, .. }
             | Event::PostRemoved { direct_spaces, .. }
             | Event::PostStatsChanged { direct_spaces, .. } => direct_spaces.contains(&space),
-            Event::AccessChanged { .. } | Event::CommentAdded { .. } => true,
+            Event::AccessChanged { .. } | Event::CommentAdded { .. } | Event::NotificationCreated { .. } => true,
         }
     }
 }

@@ -72,6 +72,11 @@ id_type!(
 );
 
 id_type!(
+    /// A notification: what happened that concerns a user, folded with others like it.
+    NotificationId
+);
+
+id_type!(
     /// An event: the same id on every topic it is published to, so receivers can drop a repeat.
     EventId
 );

@@ -22,7 +22,9 @@ use crate::feeds::ports::FeedRepo;
 use crate::holarchy::ports::HolarchyRepo;
 use crate::ids::UserId;
 use crate::jobs::{JobRepo, NewJob};
+use crate::notifications::ports::NotificationRepo;
 use crate::outbox::OutboxRepo;
+use crate::people::ports::PeopleRepo;
 use crate::posts::ports::PostRepo;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -35,6 +37,8 @@ pub trait Repos: Send + Sync {
     fn access(&self) -> &dyn AccessRepo;
     fn posts(&self) -> &dyn PostRepo;
     fn feeds(&self) -> &dyn FeedRepo;
+    fn people(&self) -> &dyn PeopleRepo;
+    fn notifications(&self) -> &dyn NotificationRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
 }

@@ -98,6 +98,10 @@ text_type!(
     /// A space's description (may be empty).
     Description, 10_000, false
 );
+text_type!(
+    /// What a user says about themselves (may be empty).
+    Bio, 1_000, false
+);
 
 /// An e-mail address: one `@` with something on each side. Stored lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]

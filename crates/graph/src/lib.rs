@@ -9,7 +9,8 @@
 //! - `budget`: the cost limit and the response size held at run time, while the operation resolves.
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
-//! `holarchy`, `access`, `posts`, `feeds`; `subscription` streams live feeds and post updates. The roots
+//! `holarchy`, `access`, `posts`, `feeds`, `people`, `notifications`; `subscription` streams live feeds, post
+//! updates and notifications. The roots
 //! below merge the areas' roots: a new area adds one name to each.
 
 pub mod error;
@@ -22,6 +23,8 @@ mod enums;
 mod feeds;
 mod holarchy;
 mod ids;
+mod notifications;
+mod people;
 mod posts;
 mod scope;
 mod subscription;
@@ -35,11 +38,25 @@ pub use subscription::Subscription;
 
 /// The query root: each area's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountQuery, holarchy::SpaceQuery, posts::PostQuery, feeds::FeedQuery, access::AccessQuery);
+pub struct Query(
+    accounts::AccountQuery,
+    holarchy::SpaceQuery,
+    posts::PostQuery,
+    feeds::FeedQuery,
+    access::AccessQuery,
+    people::PeopleQuery,
+);
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, holarchy::SpaceMutation, posts::PostMutation, access::AccessMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    holarchy::SpaceMutation,
+    posts::PostMutation,
+    access::AccessMutation,
+    people::PeopleMutation,
+    notifications::NotificationMutation,
+);
 
 /// The executable schema.
 pub type WecoSchema = Schema<Query, Mutation, Subscription>;

@@ -1,0 +1,243 @@
+//! People: follows between users (their counts kept on `users` in the same transaction), profiles, user search
+//! (tsvector + GIN on PostgreSQL, FTS5 on SQLite, both kept by the database itself), and the spaces a user
+//! belongs to.
+
+use crate::Db;
+use crate::accounts::{USER_COLS, user_from_row};
+use crate::fragments::{accessible_space, gated_sort_key, viewer_value};
+use crate::holarchy::{space_with_access_cols, space_with_access_from_row};
+use crate::sql::{Key, Listing, get, placeholders, uuid_values, v};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Value};
+use std::collections::HashMap;
+use uuid::Uuid;
+use weco_domain::people::ports::PeopleRepo;
+use weco_domain::values::SpaceSort;
+use weco_domain::{DomainResult, Page, PageRequest, Space, User, UserId};
+
+/// The words of a user search: letters and digits, everything else separates them (as both engines index
+/// handles, names and bios).
+fn words(query: &str) -> Vec<String> {
+    query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).take(16).collect()
+}
+
+/// The query for the backend's full-text engine: every word must match a word of the user or the start of one.
+/// Only letters and digits reach the engine, so no input is a syntax error.
+fn prefix_query(backend: DbBackend, words: &[String]) -> String {
+    if backend == DbBackend::Postgres {
+        words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ")
+    } else {
+        words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// A full-text match of user `u` against the query bound as `$n`.
+fn user_text_match(backend: DbBackend, n: usize) -> String {
+    if backend == DbBackend::Postgres {
+        format!("u.search @@ to_tsquery('simple', ${n})")
+    } else {
+        format!("u.id IN (SELECT f.user_id FROM users_fts f WHERE users_fts MATCH ${n})")
+    }
+}
+
+impl<C: ConnectionTrait + Send + Sync> Db<C> {
+    /// Adds `delta` to one user's count `column`.
+    async fn count_user(&self, user: UserId, column: &str, delta: i64) -> DomainResult<()> {
+        let sql = format!("UPDATE users SET {column} = {column} + $2 WHERE id = $1");
+        self.sql().exec("counting follows", &sql, vec![v(user.0), v(delta)]).await.map(drop)
+    }
+
+    /// A listing of the users on one side of `user_follows`: `mine` names the column that holds `user`, `theirs`
+    /// the one joined to the users listed.
+    async fn follow_listing(
+        &self,
+        user: UserId,
+        mine: &str,
+        theirs: &str,
+        page: &PageRequest,
+    ) -> DomainResult<Page<User>> {
+        let listing = Listing {
+            context: "listing follows",
+            select: USER_COLS,
+            base: format!("FROM user_follows f JOIN users u ON u.id = f.{theirs} WHERE f.{mine} = $1"),
+            values: vec![v(user.0)],
+            key: Key::Time("f.created_at"),
+            id: "u.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql().page(listing, page, user_from_row).await
+    }
+}
+
+#[async_trait]
+impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
+    async fn follow_user(&self, follower: UserId, followed: UserId, at: DateTime<Utc>) -> DomainResult<bool> {
+        let added = self
+            .sql()
+            .exec(
+                "following user",
+                "INSERT INTO user_follows (follower_id, followed_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                vec![v(follower.0), v(followed.0), v(at)],
+            )
+            .await?
+            > 0;
+        if added {
+            // Users' rows in id order, as every writer that touches two of them does.
+            let (first, second) = if follower < followed {
+                ((follower, "total_following"), (followed, "total_followers"))
+            } else {
+                ((followed, "total_followers"), (follower, "total_following"))
+            };
+            self.count_user(first.0, first.1, 1).await?;
+            self.count_user(second.0, second.1, 1).await?;
+        }
+        Ok(added)
+    }
+
+    async fn unfollow_user(&self, follower: UserId, followed: UserId) -> DomainResult<bool> {
+        let removed = self
+            .sql()
+            .exec(
+                "unfollowing user",
+                "DELETE FROM user_follows WHERE follower_id = $1 AND followed_id = $2",
+                vec![v(follower.0), v(followed.0)],
+            )
+            .await?
+            > 0;
+        if removed {
+            let (first, second) = if follower < followed {
+                ((follower, "total_following"), (followed, "total_followers"))
+            } else {
+                ((followed, "total_followers"), (follower, "total_following"))
+            };
+            self.count_user(first.0, first.1, -1).await?;
+            self.count_user(second.0, second.1, -1).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn followers(&self, user: UserId, page: &PageRequest) -> DomainResult<Page<User>> {
+        self.follow_listing(user, "followed_id", "follower_id", page).await
+    }
+
+    async fn following(&self, user: UserId, page: &PageRequest) -> DomainResult<Page<User>> {
+        self.follow_listing(user, "follower_id", "followed_id", page).await
+    }
+
+    async fn follower_counts(&self, users: &[UserId]) -> DomainResult<HashMap<UserId, i64>> {
+        if users.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("SELECT id, total_followers FROM users WHERE id IN ({})", placeholders(1, users.len()));
+        let rows = self.sql().all("counting followers", &sql, uuid_values(users)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    UserId(get::<Uuid>(r, "counting followers", "id")?),
+                    get::<i64>(r, "counting followers", "total_followers")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn followed_among(&self, follower: UserId, users: &[UserId]) -> DomainResult<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut values = vec![v(follower.0)];
+        values.extend(uuid_values(users));
+        let sql = format!(
+            "SELECT followed_id FROM user_follows WHERE follower_id = $1 AND followed_id IN ({})",
+            placeholders(2, users.len())
+        );
+        let rows = self.sql().all("reading follows", &sql, values).await?;
+        rows.iter().map(|r| get::<Uuid>(r, "reading follows", "followed_id").map(UserId)).collect()
+    }
+
+    async fn update_profile(&self, user: UserId, name: Option<&str>, bio: Option<Option<&str>>) -> DomainResult<()> {
+        let mut sets = Vec::new();
+        let mut values: Vec<Value> = vec![v(user.0)];
+        if let Some(name) = name {
+            values.push(v(name));
+            sets.push(format!("name = ${}", values.len()));
+        }
+        if let Some(bio) = bio {
+            values.push(v(bio.map(str::to_owned)));
+            sets.push(format!("bio = ${}", values.len()));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("UPDATE users SET {} WHERE id = $1", sets.join(", "));
+        self.sql().exec("updating profile", &sql, values).await.map(drop)
+    }
+
+    async fn search_users(&self, query: &str, page: &PageRequest) -> DomainResult<Page<User>> {
+        let words = words(query);
+        if words.is_empty() {
+            return Ok(Page::from_rows(Vec::new(), page).with_total(0));
+        }
+        let listing = Listing {
+            context: "searching users",
+            select: USER_COLS,
+            base: format!("FROM users u WHERE {}", user_text_match(self.backend, 1)),
+            values: vec![v(prefix_query(self.backend, &words))],
+            key: Key::Int("u.total_followers"),
+            id: "u.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql().page(listing, page, user_from_row).await
+    }
+
+    async fn user_spaces(
+        &self,
+        viewer: Option<UserId>,
+        user: UserId,
+        page: &PageRequest,
+    ) -> DomainResult<Page<(Space, bool)>> {
+        let select = space_with_access_cols(2);
+        let listing = Listing {
+            context: "listing a user's spaces",
+            select: &select,
+            base: format!(
+                "FROM spaces s WHERE s.state = 'ACTIVE' \
+                 AND s.id IN (SELECT m.space_id FROM space_moderators m WHERE m.user_id = $1 \
+                              UNION SELECT b.space_id FROM space_members b WHERE b.user_id = $1) AND {}",
+                accessible_space("s", 2)
+            ),
+            values: vec![v(user.0), viewer_value(viewer)],
+            key: gated_sort_key(SpaceSort::Followers),
+            id: "s.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql().page(listing, page, space_with_access_from_row).await
+    }
+
+    async fn users_by_handles(&self, handles: &[String]) -> DomainResult<Vec<User>> {
+        if handles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.handle IN ({})", placeholders(1, handles.len()));
+        let values = handles.iter().map(|h| v(h.as_str())).collect();
+        self.sql().all("finding users by handle", &sql, values).await?.iter().map(user_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_letters_and_digits_reach_the_search_engine() {
+        let w = words("Ada  o'Lovelace; DROP\"*");
+        assert_eq!(w, vec!["ada", "o", "lovelace", "drop"]);
+        assert_eq!(prefix_query(DbBackend::Postgres, &w), "ada:* & o:* & lovelace:* & drop:*");
+        assert_eq!(prefix_query(DbBackend::Sqlite, &w[..2]), "\"ada\"* \"o\"*");
+        assert!(words("-- !!").is_empty());
+    }
+}

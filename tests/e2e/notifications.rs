@@ -1,0 +1,299 @@
+//! Notifications: each kind created by the action that causes it, folded per thing and day, never from a muted
+//! user, never to the actor, never about what the recipient cannot see (checked again when read), counted while
+//! unseen, and pushed live over the `notifications` subscription.
+
+use e2e::ws::WsClient;
+use e2e::{TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    likes_of_one_post_fold_into_one_notification_with_the_count_and_the_latest_actor,
+    comments_replies_ratings_reposts_mentions_and_follows_each_notify,
+    nobody_is_notified_of_their_own_actions_nor_by_users_they_mute,
+    nobody_is_notified_about_what_they_cannot_see_even_after_losing_access,
+    unseen_notifications_are_counted_and_marked_seen,
+    notifications_are_the_users_own,
+    notifications_are_pushed_live_to_their_recipient_only,
+);
+
+const LIST: &str = "{ me { unseenNotifications notifications(first: 50) { totalCount nodes { id kind count seen \
+                    actor { handle } post { title } comment { text } space { handle } } } } }";
+
+/// The viewer's notifications, newest first.
+async fn list(app: &TestApp, token: &str) -> Vec<Value> {
+    let data = app.ok(Some(token), LIST, json!({})).await;
+    data["me"]["notifications"]["nodes"].as_array().cloned().unwrap_or_default()
+}
+
+/// `(kind, count, actor)` of each of the viewer's notifications, newest first.
+async fn summary(app: &TestApp, token: &str) -> Vec<(String, i64, String)> {
+    list(app, token)
+        .await
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap_or_default().to_owned(),
+                n["count"].as_i64().unwrap_or_default(),
+                n["actor"]["handle"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn unseen(app: &TestApp, token: &str) -> i64 {
+    app.ok(Some(token), "{ me { unseenNotifications } }", json!({})).await["me"]["unseenNotifications"]
+        .as_i64()
+        .unwrap_or(-1)
+}
+
+fn entry(kind: &str, count: i64, actor: &str) -> (String, i64, String) {
+    (kind.to_owned(), count, actor.to_owned())
+}
+
+const LIKE: &str = "mutation($p: ID!) { likePost(postId: $p) { id } }";
+const UNLIKE: &str = "mutation($p: ID!) { unlikePost(postId: $p) { id } }";
+const COMMENT: &str =
+    "mutation($p: ID!, $c: ID, $t: String!) { addComment(input: {postId: $p, parentCommentId: $c, text: $t}) { id } }";
+
+async fn comment(app: &TestApp, token: &str, post: &str, parent: Option<&str>, text: &str) -> String {
+    let data = app.ok(Some(token), COMMENT, json!({ "p": post, "c": parent, "t": text })).await;
+    data["addComment"]["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn likes_of_one_post_fold_into_one_notification_with_the_count_and_the_latest_actor(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let post = app.create_post(&ada, &[&space], "Engines").await;
+    let other = app.create_post(&ada, &[&space], "Looms").await;
+    app.ok(Some(&bob), LIKE, json!({ "p": post })).await;
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_LIKED", 1, "bob")]);
+    app.ok(Some(&cy), LIKE, json!({ "p": post })).await;
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_LIKED", 2, "cy")], "folded: the latest actor, two people");
+    // Taking a like back and giving it again is not one more person.
+    app.ok(Some(&cy), UNLIKE, json!({ "p": post })).await;
+    app.ok(Some(&cy), LIKE, json!({ "p": post })).await;
+    // Liking again what one already likes changes nothing.
+    app.ok(Some(&bob), LIKE, json!({ "p": post })).await;
+    let notes = list(&app, &ada).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["count"], 2);
+    assert_eq!(notes[0]["post"]["title"], "Engines");
+    // Another post is another notification, newest first.
+    app.ok(Some(&bob), LIKE, json!({ "p": other })).await;
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_LIKED", 1, "bob"), entry("POST_LIKED", 2, "cy")]);
+    assert_eq!(list(&app, &ada).await[0]["post"]["title"], "Looms");
+}
+
+async fn comments_replies_ratings_reposts_mentions_and_follows_each_notify(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let elsewhere = app.create_space(&bob, "elsewhere", None).await;
+    let post = app.create_post(&ada, &[&space], "Engines").await;
+
+    let first = comment(&app, &bob, &post, None, "Lovely").await;
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_COMMENTED", 1, "bob")]);
+    // Cy replies to Bob: Bob hears of the reply, Ada of one more person commenting.
+    comment(&app, &cy, &post, Some(&first), "Agreed").await;
+    assert_eq!(summary(&app, &bob).await, vec![entry("COMMENT_REPLIED", 1, "cy")]);
+    assert_eq!(list(&app, &bob).await[0]["comment"]["text"], "Agreed");
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_COMMENTED", 2, "cy")]);
+    // Ada replies to Bob on her own post: Bob hears of it once, as a reply.
+    comment(&app, &ada, &post, Some(&first), "Thanks").await;
+    assert_eq!(summary(&app, &bob).await, vec![entry("COMMENT_REPLIED", 2, "ada")]);
+
+    app.ok(Some(&bob), "mutation($p: ID!) { ratePost(postId: $p, value: 80) { id } }", json!({ "p": post })).await;
+    assert_eq!(summary(&app, &ada).await[0], entry("POST_RATED", 1, "bob"));
+    let repost = "mutation($p: ID!, $s: ID!) { repost(input: {postId: $p, spaceIds: [$s]}) { id } }";
+    app.ok(Some(&bob), repost, json!({ "p": post, "s": elsewhere })).await;
+    assert_eq!(summary(&app, &ada).await[0], entry("POST_REPOSTED", 1, "bob"));
+
+    app.ok(Some(&bob), "mutation { followUser(handle: \"ada\") { id } }", json!({})).await;
+    app.ok(Some(&cy), "mutation { followUser(handle: \"ada\") { id } }", json!({})).await;
+    assert_eq!(summary(&app, &ada).await[0], entry("USER_FOLLOWED", 2, "cy"));
+
+    // Mentions, in a post and in a comment; one notification per post or comment mentioning.
+    let create = "mutation($s: ID!, $t: String!, $x: String) { createPost(input: {spaceIds: [$s], title: $t, text: $x}) { post { id } } }";
+    let data = app.ok(Some(&ada), create, json!({ "s": space, "t": "Hello @cy", "x": "and @cy again, @nobody" })).await;
+    let mentioning = data["createPost"]["post"]["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(summary(&app, &cy).await, vec![entry("MENTIONED", 1, "ada")]);
+    assert_eq!(list(&app, &cy).await[0]["post"]["title"], "Hello @cy");
+    comment(&app, &bob, &mentioning, None, "@cy @ada look").await;
+    let cy_notes = list(&app, &cy).await;
+    assert_eq!(cy_notes[0]["kind"], "MENTIONED");
+    assert_eq!(cy_notes[0]["comment"]["text"], "@cy @ada look");
+    // Ada, whose post it is, hears of the comment once (not again as a mention).
+    assert_eq!(summary(&app, &ada).await[0], entry("POST_COMMENTED", 1, "bob"));
+    assert_eq!(list(&app, &ada).await.iter().filter(|n| n["kind"] == "MENTIONED").count(), 0);
+}
+
+async fn nobody_is_notified_of_their_own_actions_nor_by_users_they_mute(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let post = app.create_post(&ada, &[&space], "Engines").await;
+    app.ok(Some(&ada), LIKE, json!({ "p": post })).await;
+    comment(&app, &ada, &post, None, "Note to self, @ada").await;
+    assert!(list(&app, &ada).await.is_empty(), "nothing from oneself");
+
+    app.ok(Some(&ada), "mutation { muteUser(handle: \"bob\") { id } }", json!({})).await;
+    app.ok(Some(&bob), LIKE, json!({ "p": post })).await;
+    comment(&app, &bob, &post, None, "Hi @ada").await;
+    app.ok(Some(&bob), "mutation { followUser(handle: \"ada\") { id } }", json!({})).await;
+    assert!(list(&app, &ada).await.is_empty(), "nothing from a muted user");
+
+    // Muting later hides what came before; unmuting shows it again.
+    app.ok(Some(&cy), LIKE, json!({ "p": post })).await;
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_LIKED", 1, "cy")]);
+    app.ok(Some(&ada), "mutation { muteUser(handle: \"cy\") { id } }", json!({})).await;
+    assert!(list(&app, &ada).await.is_empty());
+    assert_eq!(unseen(&app, &ada).await, 0);
+    app.ok(Some(&ada), "mutation { unmuteUser(handle: \"cy\") { id } }", json!({})).await;
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_LIKED", 1, "cy")]);
+}
+
+async fn nobody_is_notified_about_what_they_cannot_see_even_after_losing_access(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let lab = app.create_space_with(&ada, json!({ "handle": "lab", "name": "Lab", "privacy": "PRIVATE" })).await;
+    // Bob is no member: a mention in the lab does not reach him.
+    app.ok(
+        Some(&ada),
+        "mutation($s: ID!) { createPost(input: {spaceIds: [$s], title: \"Secret @bob\"}) { post { id } } }",
+        json!({ "s": lab }),
+    )
+    .await;
+    assert!(list(&app, &bob).await.is_empty());
+
+    // Bob joins, posts in the lab, and Ada likes and comments on it: Bob is told.
+    let invite = "mutation($s: ID!) { inviteToSpace(spaceId: $s, userHandle: \"bob\") { id } }";
+    let request = app.ok(Some(&ada), invite, json!({ "s": lab })).await["inviteToSpace"]["id"].clone();
+    let accept = "mutation($r: ID!) { respondToSpaceInvitation(requestId: $r, accept: true) { state } }";
+    app.ok(Some(&bob), accept, json!({ "r": request })).await;
+    let post = app.create_post(&bob, &[&lab], "Inside").await;
+    app.ok(Some(&ada), LIKE, json!({ "p": post })).await;
+    comment(&app, &ada, &post, None, "Nice").await;
+    assert_eq!(summary(&app, &bob).await, vec![entry("POST_COMMENTED", 1, "ada"), entry("POST_LIKED", 1, "ada")]);
+    assert_eq!(unseen(&app, &bob).await, 2);
+
+    // Bob is removed from the lab: the notifications about its post are no longer shown, nor counted.
+    let remove = "mutation($s: ID!) { removeSpaceMember(spaceId: $s, userHandle: \"bob\") { id } }";
+    app.ok(Some(&ada), remove, json!({ "s": lab })).await;
+    assert!(list(&app, &bob).await.is_empty(), "{:?}", list(&app, &bob).await);
+    assert_eq!(unseen(&app, &bob).await, 0);
+    let count = app.ok(Some(&bob), "{ me { notifications { totalCount } } }", json!({})).await;
+    assert_eq!(count["me"]["notifications"]["totalCount"], 0);
+}
+
+async fn unseen_notifications_are_counted_and_marked_seen(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let mut posts = Vec::new();
+    for title in ["one", "two", "three"] {
+        posts.push(app.create_post(&ada, &[&space], title).await);
+    }
+    let (bob, _) = app.register("bob").await;
+    for post in &posts {
+        app.ok(Some(&bob), LIKE, json!({ "p": post })).await;
+    }
+    assert_eq!(unseen(&app, &ada).await, 3);
+    let notes = list(&app, &ada).await;
+    let mark = "mutation($ids: [ID!]) { markNotificationsSeen(ids: $ids) }";
+    let marked = app.ok(Some(&ada), mark, json!({ "ids": [notes[0]["id"]] })).await;
+    assert_eq!(marked["markNotificationsSeen"], 1);
+    let again = app.ok(Some(&ada), mark, json!({ "ids": [notes[0]["id"]] })).await;
+    assert_eq!(again["markNotificationsSeen"], 0, "already seen");
+    assert_eq!(unseen(&app, &ada).await, 2);
+    let unseen_only = "{ me { notifications(unseenOnly: true) { totalCount nodes { post { title } } } } }";
+    let data = app.ok(Some(&ada), unseen_only, json!({})).await;
+    assert_eq!(data["me"]["notifications"]["totalCount"], 2);
+    assert_eq!(
+        data["me"]["notifications"]["nodes"],
+        json!([{ "post": { "title": "two" } }, { "post": { "title": "one" } }])
+    );
+    assert_eq!(list(&app, &ada).await[0]["seen"], true);
+
+    // Someone else's ids change nothing; no ids marks all.
+    let (cy, _) = app.register("cy").await;
+    let theirs = app.ok(Some(&cy), mark, json!({ "ids": [notes[1]["id"]] })).await;
+    assert_eq!(theirs["markNotificationsSeen"], 0);
+    let all = app.ok(Some(&ada), mark, json!({ "ids": null })).await;
+    assert_eq!(all["markNotificationsSeen"], 2);
+    assert_eq!(unseen(&app, &ada).await, 0);
+
+    // One more person liking a seen notification's post makes it unseen again, on top.
+    app.ok(Some(&cy), LIKE, json!({ "p": posts[0] })).await;
+    assert_eq!(unseen(&app, &ada).await, 1);
+    let top = &list(&app, &ada).await[0];
+    assert_eq!(
+        (top["post"]["title"].as_str(), top["count"].as_i64(), top["seen"].as_bool()),
+        (Some("one"), Some(2), Some(false))
+    );
+    assert_eq!(app.error_code(None, mark, json!({ "ids": null })).await, "UNAUTHENTICATED");
+    assert_eq!(app.error_code(Some(&ada), mark, json!({ "ids": ["not-an-id"] })).await, "VALIDATION");
+}
+
+async fn notifications_are_the_users_own(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    app.ok(Some(&bob), "mutation { followUser(handle: \"ada\") { id } }", json!({})).await;
+    let query = "{ user(handle: \"ada\") { unseenNotifications } }";
+    assert_eq!(app.ok(Some(&ada), query, json!({})).await["user"]["unseenNotifications"], 1);
+    assert!(app.ok(Some(&bob), query, json!({})).await["user"]["unseenNotifications"].is_null());
+    assert!(app.ok(None, query, json!({})).await["user"]["unseenNotifications"].is_null());
+    let theirs = "{ user(handle: \"ada\") { notifications { totalCount } } }";
+    assert_eq!(app.error_code(Some(&bob), theirs, json!({})).await, "FORBIDDEN");
+    assert_eq!(app.error_code(None, theirs, json!({})).await, "UNAUTHENTICATED");
+}
+
+const LIVE: &str = "subscription { notifications { kind count actor { handle } post { title } } }";
+
+async fn next_notification(client: &mut WsClient) -> Value {
+    let message = client.next_json().await;
+    assert_eq!(message["type"], "next", "{message}");
+    message["payload"]["data"]["notifications"].clone()
+}
+
+async fn notifications_are_pushed_live_to_their_recipient_only(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let post = app.create_post(&ada, &[&space], "Engines").await;
+
+    let mut anonymous = WsClient::ready(app.addr, None).await;
+    anonymous.subscribe("n", LIVE, json!({})).await;
+    let refused = anonymous.next_json().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["payload"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+
+    let mut subscriber = WsClient::ready(app.addr, Some(&ada)).await;
+    subscriber.subscribe("n", LIVE, json!({})).await;
+    let mut bystander = WsClient::ready(app.addr, Some(&cy)).await;
+    bystander.subscribe("n", LIVE, json!({})).await;
+    app.wait_for_subscriptions(2).await;
+
+    app.ok(Some(&bob), LIKE, json!({ "p": post })).await;
+    assert_eq!(
+        next_notification(&mut subscriber).await,
+        json!({ "kind": "POST_LIKED", "count": 1, "actor": { "handle": "bob" }, "post": { "title": "Engines" } })
+    );
+    app.ok(Some(&cy), LIKE, json!({ "p": post })).await;
+    assert_eq!(next_notification(&mut subscriber).await["count"], 2, "the fold, live");
+
+    // A muted user's actions are never pushed: the next notification is Bob's comment.
+    app.ok(Some(&ada), "mutation { muteUser(handle: \"cy\") { id } }", json!({})).await;
+    comment(&app, &cy, &post, None, "Muted").await;
+    comment(&app, &bob, &post, None, "Heard").await;
+    let next = next_notification(&mut subscriber).await;
+    assert_eq!((next["kind"].as_str(), next["actor"]["handle"].as_str()), (Some("POST_COMMENTED"), Some("bob")));
+
+    // Cy's subscription heard nothing of Ada's notifications: its first event is its own.
+    app.ok(Some(&bob), "mutation { followUser(handle: \"cy\") { id } }", json!({})).await;
+    let own = next_notification(&mut bystander).await;
+    assert_eq!((own["kind"].as_str(), own["actor"]["handle"].as_str()), (Some("USER_FOLLOWED"), Some("bob")));
+}
