@@ -14,6 +14,7 @@ on_both_backends!(
     unseen_notifications_are_counted_and_marked_seen,
     notifications_are_the_users_own,
     notifications_are_pushed_live_to_their_recipient_only,
+    requests_and_invitations_notify_who_must_answer_and_who_asked,
 );
 
 const LIST: &str = "{ me { unseenNotifications notifications(first: 50) { totalCount nodes { id kind count seen \
@@ -177,16 +178,23 @@ async fn nobody_is_notified_about_what_they_cannot_see_even_after_losing_access(
     let post = app.create_post(&bob, &[&lab], "Inside").await;
     app.ok(Some(&ada), LIKE, json!({ "p": post })).await;
     comment(&app, &ada, &post, None, "Nice").await;
-    assert_eq!(summary(&app, &bob).await, vec![entry("POST_COMMENTED", 1, "ada"), entry("POST_LIKED", 1, "ada")]);
-    assert_eq!(unseen(&app, &bob).await, 2);
+    assert_eq!(
+        summary(&app, &bob).await,
+        vec![entry("POST_COMMENTED", 1, "ada"), entry("POST_LIKED", 1, "ada"), entry("SPACE_INVITATION", 1, "ada")]
+    );
+    assert_eq!(unseen(&app, &bob).await, 3);
 
-    // Bob is removed from the lab: the notifications about its post are no longer shown, nor counted.
+    // Bob is removed from the lab: the notifications about its post are no longer shown, nor counted; the
+    // invitation is, with the lab as an outsider sees it.
     let remove = "mutation($s: ID!) { removeSpaceMember(spaceId: $s, userHandle: \"bob\") { id } }";
     app.ok(Some(&ada), remove, json!({ "s": lab })).await;
-    assert!(list(&app, &bob).await.is_empty(), "{:?}", list(&app, &bob).await);
-    assert_eq!(unseen(&app, &bob).await, 0);
-    let count = app.ok(Some(&bob), "{ me { notifications { totalCount } } }", json!({})).await;
-    assert_eq!(count["me"]["notifications"]["totalCount"], 0);
+    assert_eq!(summary(&app, &bob).await, vec![entry("SPACE_INVITATION", 1, "ada")]);
+    assert_eq!(unseen(&app, &bob).await, 1);
+    let count = app
+        .ok(Some(&bob), "{ me { notifications { totalCount nodes { space { handle description } } } } }", json!({}))
+        .await;
+    assert_eq!(count["me"]["notifications"]["totalCount"], 1);
+    assert_eq!(count["me"]["notifications"]["nodes"][0]["space"], json!({ "handle": "lab", "description": null }));
 }
 
 async fn unseen_notifications_are_counted_and_marked_seen(app: TestApp) {
@@ -296,4 +304,55 @@ async fn notifications_are_pushed_live_to_their_recipient_only(app: TestApp) {
     app.ok(Some(&bob), "mutation { followUser(handle: \"cy\") { id } }", json!({})).await;
     let own = next_notification(&mut bystander).await;
     assert_eq!((own["kind"].as_str(), own["actor"]["handle"].as_str()), (Some("USER_FOLLOWED"), Some("bob")));
+}
+
+async fn requests_and_invitations_notify_who_must_answer_and_who_asked(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let (dan, _) = app.register("dan").await;
+    let lab = app.create_space_with(&ada, json!({ "handle": "lab", "name": "Lab", "privacy": "PRIVATE" })).await;
+    let spaces_of = |notes: &[Value]| -> Vec<String> {
+        notes.iter().map(|n| n["space"]["handle"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+
+    // Requests for access reach the moderators, folded per space and day.
+    let request = "mutation($s: ID!) { requestSpaceAccess(spaceId: $s) { id } }";
+    let from_bob = app.ok(Some(&bob), request, json!({ "s": lab })).await["requestSpaceAccess"]["id"].clone();
+    let from_cy = app.ok(Some(&cy), request, json!({ "s": lab })).await["requestSpaceAccess"]["id"].clone();
+    assert_eq!(summary(&app, &ada).await, vec![entry("ACCESS_REQUEST_RECEIVED", 2, "cy")]);
+    assert_eq!(spaces_of(&list(&app, &ada).await), vec!["lab"]);
+
+    // Answers reach who asked, accepted or not.
+    let respond = "mutation($r: ID!, $a: Boolean!) { respondToAccessRequest(requestId: $r, accept: $a) { state } }";
+    app.ok(Some(&ada), respond, json!({ "r": from_bob, "a": true })).await;
+    app.ok(Some(&ada), respond, json!({ "r": from_cy, "a": false })).await;
+    assert_eq!(summary(&app, &bob).await, vec![entry("ACCESS_REQUEST_ANSWERED", 1, "ada")]);
+    assert_eq!(summary(&app, &cy).await, vec![entry("ACCESS_REQUEST_ANSWERED", 1, "ada")]);
+
+    // Invitations reach the invited.
+    let invite = "mutation($s: ID!) { inviteToSpace(spaceId: $s, userHandle: \"dan\") { id } }";
+    app.ok(Some(&ada), invite, json!({ "s": lab })).await;
+    assert_eq!(summary(&app, &dan).await, vec![entry("SPACE_INVITATION", 1, "ada")]);
+    let moderate = "mutation($s: ID!) { inviteModerator(spaceId: $s, userHandle: \"bob\") { id } }";
+    app.ok(Some(&ada), moderate, json!({ "s": lab })).await;
+    assert_eq!(summary(&app, &bob).await[0], entry("MODERATOR_INVITATION", 1, "ada"));
+
+    // A request to attach a space reaches the parent's moderators; the answer reaches who asked.
+    let agora = app.create_space(&ada, "agora", None).await;
+    let garden = app.create_space(&cy, "garden", None).await;
+    let attach = "mutation($c: ID!, $p: ID!) { attachSpace(input: {childId: $c, parentId: $p}) { request { id } } }";
+    let asked =
+        app.ok(Some(&cy), attach, json!({ "c": garden, "p": agora })).await["attachSpace"]["request"]["id"].clone();
+    let ada_notes = list(&app, &ada).await;
+    assert_eq!(
+        (ada_notes[0]["kind"].as_str(), ada_notes[0]["actor"]["handle"].as_str()),
+        (Some("SPACE_REQUEST_RECEIVED"), Some("cy"))
+    );
+    assert_eq!(spaces_of(&ada_notes[..1]), vec!["agora"]);
+    let answer = "mutation($r: ID!) { respondToSpaceRequest(input: {requestId: $r, accept: true}) { state } }";
+    app.ok(Some(&ada), answer, json!({ "r": asked })).await;
+    let cy_notes = list(&app, &cy).await;
+    assert_eq!(cy_notes[0]["kind"], "SPACE_REQUEST_ANSWERED");
+    assert_eq!(spaces_of(&cy_notes[..1]), vec!["garden"]);
 }

@@ -60,7 +60,7 @@ impl<C: ConnectionTrait + Send + Sync> NotificationRepo for Db<C> {
             "INSERT INTO notifications \
                (id, recipient_id, kind, fold_key, actor_id, post_id, comment_id, space_id, count, seen, created_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, 1, FALSE, $9 \
-             WHERE $2 <> $5 AND {} AND {about_post} \
+             WHERE ($5 IS NULL OR ($2 <> $5 AND {})) AND {about_post} \
              ON CONFLICT (recipient_id, fold_key) DO UPDATE SET \
                count = notifications.count + CASE WHEN notifications.actor_id = excluded.actor_id THEN 0 ELSE 1 END, \
                actor_id = excluded.actor_id, comment_id = excluded.comment_id, \
@@ -73,7 +73,7 @@ impl<C: ConnectionTrait + Send + Sync> NotificationRepo for Db<C> {
             v(new.recipient.0),
             v(new.kind.as_str()),
             v(fold_key),
-            v(new.actor.0),
+            optional(new.actor),
             optional(new.post),
             optional(new.comment),
             optional(new.space),

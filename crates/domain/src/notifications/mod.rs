@@ -111,7 +111,8 @@ pub enum Fold {
 pub struct NewNotification {
     pub recipient: UserId,
     pub kind: NotificationKind,
-    pub actor: UserId,
+    /// Who acted; `None` for what no one person did (a decision, a reminder).
+    pub actor: Option<UserId>,
     pub post: Option<PostId>,
     pub comment: Option<CommentId>,
     pub space: Option<SpaceId>,
@@ -149,7 +150,7 @@ pub struct Notification {
 /// Writes a notification in the unit of work, and announces it on the recipient's topic once committed. One
 /// statement, none when the actor would notify themself.
 pub(crate) async fn notify(uow: &mut UnitOfWork, new: NewNotification) -> DomainResult<()> {
-    if new.recipient == new.actor {
+    if Some(new.recipient) == new.actor {
         return Ok(());
     }
     let at = uow.now();
@@ -161,6 +162,54 @@ pub(crate) async fn notify(uow: &mut UnitOfWork, new: NewNotification) -> Domain
         );
     }
     Ok(())
+}
+
+/// The most moderators of one space told of a request to it.
+pub const MAX_MODERATORS_TOLD: i64 = 100;
+
+/// Tells the moderators of `space` (the first [`MAX_MODERATORS_TOLD`]) of something that needs one of them.
+pub(crate) async fn notify_moderators(
+    uow: &mut UnitOfWork,
+    space: SpaceId,
+    kind: NotificationKind,
+    actor: Option<UserId>,
+    fold: Fold,
+) -> DomainResult<()> {
+    let moderators = uow.access().moderators(space, &PageRequest::first(MAX_MODERATORS_TOLD)).await?;
+    for (_, moderator) in moderators.items {
+        let new = NewNotification {
+            recipient: moderator.id,
+            kind,
+            actor,
+            post: None,
+            comment: None,
+            space: Some(space),
+            fold,
+        };
+        notify(uow, new).await?;
+    }
+    Ok(())
+}
+
+/// Tells `recipient` of something about `space` (an answer, an invitation): one notification each.
+pub(crate) async fn notify_about_space(
+    uow: &mut UnitOfWork,
+    recipient: UserId,
+    kind: NotificationKind,
+    space: SpaceId,
+    about: Uuid,
+) -> DomainResult<()> {
+    let actor = uow.actor().user();
+    let new = NewNotification {
+        recipient,
+        kind,
+        actor,
+        post: None,
+        comment: None,
+        space: Some(space),
+        fold: Fold::Never(about),
+    };
+    notify(uow, new).await
 }
 
 /// The most users one text may mention (the rest are not notified).
@@ -226,7 +275,7 @@ pub(crate) async fn notify_mentions(
         let new = NewNotification {
             recipient: user.id,
             kind: NotificationKind::Mentioned,
-            actor,
+            actor: Some(actor),
             post: Some(post),
             comment,
             space: None,
@@ -323,7 +372,7 @@ mod tests {
         let new = NewNotification {
             recipient: UserId::generate(),
             kind: NotificationKind::PostLiked,
-            actor: UserId::generate(),
+            actor: Some(UserId::generate()),
             post: Some(post),
             comment: None,
             space: None,

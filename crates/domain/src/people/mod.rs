@@ -55,7 +55,7 @@ impl Command for FollowUser {
                 let new = NewNotification {
                     recipient: target.id,
                     kind: NotificationKind::UserFollowed,
-                    actor: me,
+                    actor: Some(me),
                     post: None,
                     comment: None,
                     space: None,

@@ -142,7 +142,7 @@ async fn notify_creator(uow: &mut UnitOfWork, post: &Post, actor: UserId, kind: 
     let new = NewNotification {
         recipient: post.creator_id,
         kind,
-        actor,
+        actor: Some(actor),
         post: Some(post.id),
         comment: None,
         space: None,
@@ -400,7 +400,7 @@ impl Command for AddComment {
             let new = NewNotification {
                 recipient,
                 kind: NotificationKind::CommentReplied,
-                actor: user,
+                actor: Some(user),
                 post: Some(self.post),
                 comment: Some(comment.id),
                 space: None,
@@ -413,7 +413,7 @@ impl Command for AddComment {
             let new = NewNotification {
                 recipient: post.creator_id,
                 kind: NotificationKind::PostCommented,
-                actor: user,
+                actor: Some(user),
                 post: Some(self.post),
                 comment: Some(comment.id),
                 space: None,
