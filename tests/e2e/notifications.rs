@@ -2,9 +2,14 @@
 //! user, never to the actor, never about what the recipient cannot see (checked again when read), counted while
 //! unseen, and pushed live over the `notifications` subscription.
 
+use e2e::process::ServerProcess;
 use e2e::ws::WsClient;
-use e2e::{TestApp, on_both_backends};
+use e2e::{
+    Backend, TestApp, TestDatabase, on_both_backends, test_redis_url, wait_for_redis_subscribers,
+    wait_for_subscriptions_at,
+};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 on_both_backends!(
     likes_of_one_post_fold_into_one_notification_with_the_count_and_the_latest_actor,
@@ -15,6 +20,7 @@ on_both_backends!(
     notifications_are_the_users_own,
     notifications_are_pushed_live_to_their_recipient_only,
     requests_and_invitations_notify_who_must_answer_and_who_asked,
+    a_like_costs_one_statement_more_for_its_notification,
 );
 
 const LIST: &str = "{ me { unseenNotifications notifications(first: 50) { totalCount nodes { id kind count seen \
@@ -355,4 +361,116 @@ async fn requests_and_invitations_notify_who_must_answer_and_who_asked(app: Test
     let cy_notes = list(&app, &cy).await;
     assert_eq!(cy_notes[0]["kind"], "SPACE_REQUEST_ANSWERED");
     assert_eq!(spaces_of(&cy_notes[..1]), vec!["garden"]);
+}
+
+/// A like that notifies the post's author runs exactly one statement more than a like that notifies nobody (the
+/// author liking their own post): the notification is one upsert, and it travels in the outbox row the like
+/// writes anyway.
+async fn a_like_costs_one_statement_more_for_its_notification(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let mut posts = Vec::new();
+    for title in ["warm-up", "own", "other"] {
+        posts.push(app.create_post(&ada, &[&space], title).await);
+    }
+    app.ok(Some(&ada), LIKE, json!({ "p": posts[0] })).await;
+    let before = app.statements().await;
+    app.ok(Some(&ada), LIKE, json!({ "p": posts[1] })).await;
+    let own = app.statements().await - before;
+    let before = app.statements().await;
+    app.ok(Some(&bob), LIKE, json!({ "p": posts[2] })).await;
+    let other = app.statements().await - before;
+    assert_eq!(other, own + 1, "a like that notifies: {other} statements; one that does not: {own}");
+    assert_eq!(summary(&app, &ada).await, vec![entry("POST_LIKED", 1, "bob")]);
+}
+
+const REGISTER: &str = "mutation($h: String!, $e: String!) { register(input: {handle: $h, name: $h, email: $e, password: \"password-123\"}) { token } }";
+
+/// Registers `handle` through the server at `remote` and returns the token.
+async fn register_at(remote: &e2e::Remote<'_>, handle: &str) -> String {
+    let data = remote.ok(None, REGISTER, json!({ "h": handle, "e": format!("{handle}@example.org") })).await;
+    data["register"]["token"].as_str().expect("token").to_owned()
+}
+
+/// Ada's post, made through `remote`: (Ada's token, Bob's token, the post's id).
+async fn ada_bob_and_a_post(remote: &e2e::Remote<'_>) -> (String, String, String) {
+    let ada = register_at(remote, "ada").await;
+    let bob = register_at(remote, "bob").await;
+    let create = "mutation { createSpace(input: {handle: \"agora\", name: \"Agora\"}) { space { id } } }";
+    let space = remote.ok(Some(&ada), create, json!({})).await["createSpace"]["space"]["id"].clone();
+    let post = "mutation($s: ID!) { createPost(input: {spaceIds: [$s], title: \"Engines\"}) { post { id } } }";
+    let id = remote.ok(Some(&ada), post, json!({ "s": space })).await["createPost"]["post"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    (ada, bob, id)
+}
+
+/// Two replicas over one PostgreSQL database and one Redis: Ada listens on replica A, Bob likes her post through
+/// replica B, and the notification reaches Ada on A.
+#[tokio::test(flavor = "current_thread")]
+async fn a_notification_reaches_its_recipient_on_another_replica() {
+    let Some(redis) = test_redis_url().await else { return };
+    let Some(database) = TestDatabase::create(Backend::Postgres).await.expect("database") else { return };
+    let prefix = format!("weco-test-{}", uuid::Uuid::now_v7().simple());
+    let a = ServerProcess::spawn(&database.url, Some(&redis), &prefix).expect("replica A (is the weco binary built?)");
+    let b = ServerProcess::spawn(&database.url, Some(&redis), &prefix).expect("replica B");
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+    let (on_a, on_b) = (app.at(a.addr), app.at(b.addr));
+    let (ada, bob, post) = ada_bob_and_a_post(&on_b).await;
+    let ada_id = on_a.ok(Some(&ada), "{ me { id } }", json!({})).await["me"]["id"].as_str().expect("id").to_owned();
+
+    let mut subscriber = WsClient::ready(a.addr, Some(&ada)).await;
+    subscriber.subscribe("n", LIVE, json!({})).await;
+    wait_for_subscriptions_at(&app.client, a.addr, 1).await;
+    wait_for_redis_subscribers(&redis, &format!("{prefix}:user:{ada_id}"), 1).await;
+    on_b.ok(Some(&bob), LIKE, json!({ "p": post })).await;
+    assert_eq!(
+        next_notification(&mut subscriber).await,
+        json!({ "kind": "POST_LIKED", "count": 1, "actor": { "handle": "bob" }, "post": { "title": "Engines" } })
+    );
+}
+
+/// A replica that dies right after committing a like, before publishing anything: the notification is in the
+/// outbox, and the other replica's recovery delivers it to Ada, listening there, once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_notification_committed_by_a_replica_that_crashed_before_publishing_is_delivered() {
+    let Some(redis) = test_redis_url().await else { return };
+    let Some(database) = TestDatabase::create(Backend::Postgres).await.expect("database") else { return };
+    let prefix = format!("weco-test-{}", uuid::Uuid::now_v7().simple());
+    let b = ServerProcess::spawn(&database.url, Some(&redis), &prefix).expect("replica B (is the weco binary built?)");
+    let a = ServerProcess::spawn_with(&database.url, |c| {
+        c.env("WECO_CHANNEL_PREFIX", &prefix).env("REDIS_URL", &redis).env("WECO_FAILPOINT", "abort-after-commit");
+    })
+    .expect("replica A with the failpoint");
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+    let on_b = app.at(b.addr);
+    // Replica A dies at its first commit with events: everything else goes through B.
+    let (ada, bob, post) = ada_bob_and_a_post(&on_b).await;
+    let ada_id = on_b.ok(Some(&ada), "{ me { id } }", json!({})).await["me"]["id"].as_str().expect("id").to_owned();
+    let mut subscriber = WsClient::ready(b.addr, Some(&ada)).await;
+    subscriber.subscribe("n", LIVE, json!({})).await;
+    wait_for_subscriptions_at(&app.client, b.addr, 1).await;
+    wait_for_redis_subscribers(&redis, &format!("{prefix}:user:{ada_id}"), 1).await;
+
+    let like = app
+        .client
+        .post(format!("http://{}/graphql", a.addr))
+        .bearer_auth(&bob)
+        .json(&json!({ "query": LIKE, "variables": { "p": post } }))
+        .send()
+        .await;
+    assert!(like.is_err(), "the server with the failpoint answered instead of aborting: {like:?}");
+    drop(a);
+    // Recovery waits 5 s before publishing what another process committed; then Ada hears of the like.
+    let Some(e2e::ws::Frame::Json(message)) = subscriber.next_within(Duration::from_secs(30)).await else {
+        panic!("no notification after the crash")
+    };
+    assert_eq!(message["payload"]["data"]["notifications"]["kind"], "POST_LIKED", "{message}");
+    // Exactly once: the next notification is the next like's.
+    let cy = register_at(&on_b, "cy").await;
+    on_b.ok(Some(&cy), LIKE, json!({ "p": post })).await;
+    let next = next_notification(&mut subscriber).await;
+    assert_eq!((next["count"].as_i64(), next["actor"]["handle"].as_str()), (Some(2), Some("cy")));
 }
