@@ -6,6 +6,7 @@ mod budgets;
 mod clients;
 mod cluster;
 mod holarchy;
+mod home_feed;
 mod http;
 mod limits;
 mod nesting_limits;

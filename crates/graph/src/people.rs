@@ -3,8 +3,10 @@
 
 use crate::accounts::{UserConnection, UserObject};
 use crate::connection::{cost, page_request_in};
+use crate::enums::FeedSort;
 use crate::error::ApiResult;
 use crate::holarchy::{SpaceConnection, listed};
+use crate::posts::PostConnection;
 use crate::scope::{app, scope};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, InputObject, Object};
@@ -99,6 +101,24 @@ pub struct PeopleQuery;
 
 #[Object]
 impl PeopleQuery {
+    /// The viewer's home: posts in the spaces they follow (with everything that flows into them) and by the users
+    /// they follow, each post once, as they may see them and without the users they mute; ordered by each post's
+    /// own creation time (NEW), last activity (ACTIVE), likes (TOP) or HOT score. Anonymous viewers get the root
+    /// space's feed.
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn home_feed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "Some(FeedSort::New)")] sort: Option<FeedSort>,
+    ) -> ApiResult<PostConnection> {
+        let page = page_request_in(ctx, first, after.as_deref())?;
+        let sort = sort.unwrap_or(FeedSort::New).into();
+        let page = app(ctx).people().home_feed(scope(ctx)?.viewer, sort, page).await?;
+        Ok(PostConnection::from_page(page))
+    }
+
     /// Users whose handle, name or bio contain every word of `query` (whole, or as the start of a word), most
     /// followed first.
     #[graphql(complexity = "cost(first, child_complexity)")]

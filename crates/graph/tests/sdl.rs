@@ -237,6 +237,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("UserEdge.node", "node: User!"),
     // People and notifications (the second half of the contract, as far as it is built)
     ("Query.searchUsers", "searchUsers(query: String!, first: Int = 20, after: String): UserConnection!"),
+    ("Query.homeFeed", "homeFeed(first: Int = 20, after: String, sort: FeedSort = NEW): PostConnection!"),
     ("Mutation.followUser", "followUser(handle: String!): User!"),
     ("Mutation.unfollowUser", "unfollowUser(handle: String!): User!"),
     ("Mutation.markNotificationsSeen", "markNotificationsSeen(ids: [ID!]): Int!"),

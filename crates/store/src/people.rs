@@ -4,8 +4,9 @@
 
 use crate::Db;
 use crate::accounts::{USER_COLS, user_from_row};
-use crate::fragments::{accessible_space, gated_sort_key, viewer_value};
+use crate::fragments::{accessible_space, gated_sort_key, not_muted, viewer_value};
 use crate::holarchy::{space_with_access_cols, space_with_access_from_row};
+use crate::posts::{POST_COLS, post_from_row};
 use crate::sql::{Key, Listing, get, placeholders, uuid_values, v};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,8 +14,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
 use weco_domain::people::ports::PeopleRepo;
-use weco_domain::values::SpaceSort;
-use weco_domain::{DomainResult, Page, PageRequest, Space, User, UserId};
+use weco_domain::values::{FeedSort, SpaceSort};
+use weco_domain::{DomainResult, Page, PageRequest, Post, ROOT_SPACE_ID, Space, User, UserId};
 
 /// The words of a user search: letters and digits, everything else separates them (as both engines index
 /// handles, names and bios).
@@ -38,6 +39,17 @@ fn user_text_match(backend: DbBackend, n: usize) -> String {
         format!("u.search @@ to_tsquery('simple', ${n})")
     } else {
         format!("u.id IN (SELECT f.user_id FROM users_fts f WHERE users_fts MATCH ${n})")
+    }
+}
+
+/// A post's own key for a home feed ordering: the same whichever space or user brought the post in, so the post
+/// shows once and pages never repeat it. HOT is the post's score, which every one of its feed rows carries.
+fn home_key(sort: FeedSort) -> Key {
+    match sort {
+        FeedSort::New => Key::Time("p.created_at"),
+        FeedSort::Active => Key::Time("p.last_activity_at"),
+        FeedSort::Top => Key::Int("p.total_likes"),
+        FeedSort::Hot => Key::Float("(SELECT MAX(h.hot) FROM space_posts h WHERE h.post_id = p.id)"),
     }
 }
 
@@ -216,6 +228,43 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
             with_total: true,
         };
         self.sql().page(listing, page, space_with_access_from_row).await
+    }
+
+    async fn home_feed(&self, viewer: Option<UserId>, sort: FeedSort, page: &PageRequest) -> DomainResult<Page<Post>> {
+        // The viewer is $1 (the nil id when anonymous); the root space $2 for an anonymous viewer.
+        let mut values = vec![viewer_value(viewer)];
+        let sources = if viewer.is_some() {
+            format!(
+                "SELECT sp.post_id FROM space_followers f \
+                   JOIN spaces s ON s.id = f.space_id AND s.state = 'ACTIVE' \
+                   JOIN space_posts sp ON sp.space_id = f.space_id AND sp.state = 'ACTIVE' \
+                 WHERE f.user_id = $1 AND {access} \
+                 UNION \
+                 SELECT sp.post_id FROM user_follows uf \
+                   JOIN space_posts sp ON sp.creator_id = uf.followed_id AND sp.relationship = 'DIRECT' \
+                     AND sp.state = 'ACTIVE' \
+                   JOIN spaces s ON s.id = sp.space_id AND s.state = 'ACTIVE' \
+                 WHERE uf.follower_id = $1 AND {access}",
+                access = accessible_space("s", 1)
+            )
+        } else {
+            values.push(v(ROOT_SPACE_ID.0));
+            "SELECT sp.post_id FROM space_posts sp WHERE sp.space_id = $2 AND sp.state = 'ACTIVE'".to_owned()
+        };
+        let listing = Listing {
+            context: "reading the home feed",
+            select: POST_COLS,
+            base: format!(
+                "FROM posts p WHERE p.state = 'ACTIVE' AND p.id IN ({sources}) AND {}",
+                not_muted("p.creator_id", 1)
+            ),
+            values,
+            key: home_key(sort),
+            id: "p.id",
+            descending: true,
+            with_total: false,
+        };
+        self.sql().page(listing, page, post_from_row).await
     }
 
     async fn users_by_handles(&self, handles: &[String]) -> DomainResult<Vec<User>> {

@@ -1,5 +1,7 @@
 //! People: following users, profiles, finding users, and the spaces a user belongs to.
 //!
+//! The home feed gathers what the viewer follows, spaces and users, into one feed.
+//!
 //! Anyone logged in may follow anyone but themself; following is public (anyone may list a user's followers
 //! and whom they follow) and counted exactly. A new follower notifies the user followed
 //! ([`crate::notifications`]).
@@ -10,12 +12,12 @@ use crate::actor::Viewer;
 use crate::app::App;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::UserId;
-use crate::model::User;
+use crate::model::{Post, User};
 use crate::notifications::{self, Fold, NewNotification, NotificationKind};
 use crate::page::{Page, PageRequest};
 use crate::privacy::SpaceView;
 use crate::uow::{Command, UnitOfWork};
-use crate::values::{Bio, UserName};
+use crate::values::{Bio, FeedSort, UserName};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 
@@ -132,6 +134,12 @@ impl PeopleService<'_> {
     pub async fn search(&self, viewer: Viewer, query: &str, page: PageRequest) -> DomainResult<Page<User>> {
         let query = crate::values::parse_search_query(query, "query")?;
         self.app.reads(viewer).people().search_users(&query, &page).await
+    }
+
+    /// The viewer's home feed: posts in the spaces they follow (and everything flowing into them) and by the users
+    /// they follow, each once, as they may see them; the root space's feed for an anonymous viewer.
+    pub async fn home_feed(&self, viewer: Viewer, sort: FeedSort, page: PageRequest) -> DomainResult<Page<Post>> {
+        self.app.reads(viewer).people().home_feed(viewer.id(), sort, &page).await
     }
 
     /// The spaces `user` moderates or is a member of that the viewer may access.

@@ -2,8 +2,9 @@
 
 use crate::error::DomainResult;
 use crate::ids::UserId;
-use crate::model::{Space, User};
+use crate::model::{Post, Space, User};
 use crate::page::{Page, PageRequest};
+use crate::values::FeedSort;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -36,6 +37,11 @@ pub trait PeopleRepo: Send + Sync {
         user: UserId,
         page: &PageRequest,
     ) -> DomainResult<Page<(Space, bool)>>;
+    /// The viewer's home feed, in one statement: the posts appearing in the spaces they follow (with everything
+    /// that flows into them) and those placed by the users they follow, each once, among those they may see,
+    /// without the posts of users they mute, ordered by the post's own key for `sort` (creation, last activity,
+    /// likes, HOT score), then id. An anonymous viewer gets the root space's feed.
+    async fn home_feed(&self, viewer: Option<UserId>, sort: FeedSort, page: &PageRequest) -> DomainResult<Page<Post>>;
     /// The users with these handles (lower-case), in no particular order.
     async fn users_by_handles(&self, handles: &[String]) -> DomainResult<Vec<User>>;
 }
