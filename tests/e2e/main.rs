@@ -24,3 +24,4 @@ mod shape;
 mod shape_contention;
 mod shape_outbox;
 mod standards;
+mod streams;

@@ -10,6 +10,7 @@ on_both_backends!(
     profiles_change_within_their_limits,
     users_are_found_by_words_of_their_handle_name_and_bio,
     a_users_spaces_are_those_they_moderate_or_belong_to_that_the_viewer_may_access,
+    who_liked_and_who_rated_a_post_are_listed_with_when,
 );
 
 const FOLLOW: &str = "mutation($h: String!) { followUser(handle: $h) { handle totalFollowers viewerIsFollowing } }";
@@ -164,4 +165,34 @@ async fn a_users_spaces_are_those_they_moderate_or_belong_to_that_the_viewer_may
     let mut seen_by_bob = handles(&app.ok(Some(&bob), spaces, json!({})).await["user"]["spaces"]);
     seen_by_bob.sort();
     assert_eq!(seen_by_bob, vec!["agora", "lab"]);
+}
+
+async fn who_liked_and_who_rated_a_post_are_listed_with_when(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let space = app.create_space(&ada, "agora", None).await;
+    let post = app.create_post(&ada, &[&space], "Engines").await;
+    let like = "mutation($p: ID!) { likePost(postId: $p) { id } }";
+    let rate = "mutation($p: ID!, $v: Int!) { ratePost(postId: $p, value: $v) { id } }";
+    app.ok(Some(&bob), like, json!({ "p": post })).await;
+    app.ok(Some(&cy), like, json!({ "p": post })).await;
+    app.ok(Some(&cy), rate, json!({ "p": post, "v": 70 })).await;
+    app.ok(Some(&bob), rate, json!({ "p": post, "v": 40 })).await;
+    let lists = "query($p: ID!) { post(id: $p) { likes { totalCount nodes { handle } edges { at value } } \
+                 ratings { totalCount edges { value node { handle } } } } }";
+    let data = app.ok(None, lists, json!({ "p": post })).await;
+    assert_eq!(handles(&data["post"]["likes"]), vec!["cy", "bob"], "most recent first");
+    assert_eq!(data["post"]["likes"]["totalCount"], 2);
+    assert!(data["post"]["likes"]["edges"][0]["at"].is_string());
+    assert!(data["post"]["likes"]["edges"][0]["value"].is_null());
+    assert_eq!(
+        data["post"]["ratings"]["edges"],
+        json!([{ "value": 40, "node": { "handle": "bob" } }, { "value": 70, "node": { "handle": "cy" } }])
+    );
+    // A viewer who mutes Bob does not see him in the lists.
+    app.ok(Some(&ada), "mutation { muteUser(handle: \"bob\") { id } }", json!({})).await;
+    let seen_by_ada = app.ok(Some(&ada), lists, json!({ "p": post })).await;
+    assert_eq!(handles(&seen_by_ada["post"]["likes"]), vec!["cy"]);
+    assert_eq!(seen_by_ada["post"]["ratings"]["totalCount"], 1);
 }

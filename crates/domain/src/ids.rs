@@ -77,6 +77,11 @@ id_type!(
 );
 
 id_type!(
+    /// A stream: a named home feed over chosen spaces and users.
+    StreamId
+);
+
+id_type!(
     /// An event: the same id on every topic it is published to, so receivers can drop a repeat.
     EventId
 );

@@ -102,6 +102,10 @@ text_type!(
     /// What a user says about themselves (may be empty).
     Bio, 1_000, false
 );
+text_type!(
+    /// A stream's name.
+    StreamName, 100, true
+);
 
 /// An e-mail address: one `@` with something on each side. Stored lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,6 +117,11 @@ impl UserObject {
         crate::notifications::notifications(ctx, self.0.id, first, after, unseen_only.unwrap_or(false)).await
     }
 
+    /// The user's streams, oldest first; null for anyone but the user themself.
+    async fn streams(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<crate::people::StreamObject>>> {
+        crate::people::streams(ctx, self.0.id).await
+    }
+
     /// How many of the user's notifications are unseen; null for anyone but the user themself.
     async fn unseen_notifications(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
         crate::notifications::unseen(ctx, self.0.id).await

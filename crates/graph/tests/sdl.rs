@@ -238,6 +238,23 @@ const CONTRACT: &[(&str, &str)] = &[
     // People and notifications (the second half of the contract, as far as it is built)
     ("Query.searchUsers", "searchUsers(query: String!, first: Int = 20, after: String): UserConnection!"),
     ("Query.homeFeed", "homeFeed(first: Int = 20, after: String, sort: FeedSort = NEW): PostConnection!"),
+    ("Query.stream", "stream(id: ID!): Stream"),
+    ("Mutation.createStream", "createStream(input: StreamInput!): Stream!"),
+    ("Mutation.updateStream", "updateStream(id: ID!, input: StreamInput!): Stream!"),
+    ("Mutation.deleteStream", "deleteStream(id: ID!): Boolean!"),
+    ("User.streams", "streams: [Stream!]"),
+    ("Stream.id", "id: ID!"),
+    ("Stream.name", "name: String!"),
+    ("Stream.spaces", "spaces: [Space!]!"),
+    ("Stream.users", "users: [User!]!"),
+    (
+        "Stream.posts",
+        "posts(first: Int = 20, after: String, sort: FeedSort = NEW, metric: FeedMetric = LIKES, \
+         timeRange: TimeRange = ALL): PostConnection!",
+    ),
+    ("StreamInput.name", "name: String!"),
+    ("StreamInput.spaceIds", "spaceIds: [ID!]!"),
+    ("StreamInput.userHandles", "userHandles: [String!]!"),
     ("Mutation.followUser", "followUser(handle: String!): User!"),
     ("Mutation.unfollowUser", "unfollowUser(handle: String!): User!"),
     ("Mutation.markNotificationsSeen", "markNotificationsSeen(ids: [ID!]): Int!"),

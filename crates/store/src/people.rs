@@ -4,7 +4,7 @@
 
 use crate::Db;
 use crate::accounts::{USER_COLS, user_from_row};
-use crate::fragments::{accessible_space, gated_sort_key, not_muted, viewer_value};
+use crate::fragments::{accessible_space, gated_sort_key, not_muted, viewer_value, visible_post};
 use crate::holarchy::{space_with_access_cols, space_with_access_from_row};
 use crate::posts::{POST_COLS, post_from_row};
 use crate::sql::{Key, Listing, get, placeholders, uuid_values, v};
@@ -13,9 +13,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
-use weco_domain::people::ports::PeopleRepo;
-use weco_domain::values::{FeedSort, SpaceSort};
-use weco_domain::{DomainResult, Page, PageRequest, Post, ROOT_SPACE_ID, Space, User, UserId};
+use weco_domain::people::Stream;
+use weco_domain::people::ports::{FeedSources, PeopleRepo, Reaction, ReactionKind, SourcesOrder};
+use weco_domain::values::{FeedMetric, FeedSort, SpaceSort};
+use weco_domain::{
+    DomainResult, Page, PageRequest, Post, PostId, ROOT_SPACE_ID, Space, SpaceId, StreamId, User, UserId,
+};
 
 /// The words of a user search: letters and digits, everything else separates them (as both engines index
 /// handles, names and bios).
@@ -44,11 +47,17 @@ fn user_text_match(backend: DbBackend, n: usize) -> String {
 
 /// A post's own key for a home feed ordering: the same whichever space or user brought the post in, so the post
 /// shows once and pages never repeat it. HOT is the post's score, which every one of its feed rows carries.
-fn home_key(sort: FeedSort) -> Key {
+fn home_key(sort: FeedSort, metric: FeedMetric) -> Key {
     match sort {
         FeedSort::New => Key::Time("p.created_at"),
         FeedSort::Active => Key::Time("p.last_activity_at"),
-        FeedSort::Top => Key::Int("p.total_likes"),
+        FeedSort::Top => Key::Int(match metric {
+            FeedMetric::Likes => "p.total_likes",
+            FeedMetric::Comments => "p.total_comments",
+            FeedMetric::Reposts => "p.total_reposts",
+            FeedMetric::Ratings => "p.total_ratings",
+            FeedMetric::Links => "p.total_links",
+        }),
         FeedSort::Hot => Key::Float("(SELECT MAX(h.hot) FROM space_posts h WHERE h.post_id = p.id)"),
     }
 }
@@ -58,6 +67,68 @@ impl<C: ConnectionTrait + Send + Sync> Db<C> {
     async fn count_user(&self, user: UserId, column: &str, delta: i64) -> DomainResult<()> {
         let sql = format!("UPDATE users SET {column} = {column} + $2 WHERE id = $1");
         self.sql().exec("counting follows", &sql, vec![v(user.0), v(delta)]).await.map(drop)
+    }
+
+    /// Writes a stream's spaces and users.
+    async fn insert_stream_sources(&self, stream: &Stream) -> DomainResult<()> {
+        let sql = self.sql();
+        for (table, column, ids) in [
+            ("stream_spaces", "space_id", stream.space_ids.iter().map(|s| s.0).collect::<Vec<_>>()),
+            ("stream_users", "user_id", stream.user_ids.iter().map(|u| u.0).collect::<Vec<_>>()),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let rows: Vec<String> = (0..ids.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+            let mut values = vec![v(stream.id.0)];
+            values.extend(ids.into_iter().map(v));
+            let statement = format!("INSERT INTO {table} (stream_id, {column}) VALUES {}", rows.join(", "));
+            sql.exec("writing stream sources", &statement, values).await?;
+        }
+        Ok(())
+    }
+
+    /// Streams selected by `select` (id, owner_id, name, created_at), with their spaces and users.
+    async fn load_streams(&self, select: &str, values: Vec<Value>) -> DomainResult<Vec<Stream>> {
+        const CX: &str = "loading streams";
+        let rows = self.sql().all(CX, select, values).await?;
+        let mut streams = Vec::with_capacity(rows.len());
+        for row in &rows {
+            streams.push(Stream {
+                id: StreamId(get::<Uuid>(row, CX, "id")?),
+                owner_id: UserId(get::<Uuid>(row, CX, "owner_id")?),
+                name: get(row, CX, "name")?,
+                space_ids: Vec::new(),
+                user_ids: Vec::new(),
+                created_at: get::<DateTime<Utc>>(row, CX, "created_at")?,
+            });
+        }
+        if streams.is_empty() {
+            return Ok(streams);
+        }
+        let ids: Vec<StreamId> = streams.iter().map(|s| s.id).collect();
+        let sources = format!(
+            "SELECT stream_id, space_id AS source, 0 AS is_user FROM stream_spaces WHERE stream_id IN ({list}) \
+             UNION ALL SELECT stream_id, user_id, 1 FROM stream_users WHERE stream_id IN ({list})",
+            list = placeholders(1, ids.len())
+        );
+        let mut by_stream: HashMap<Uuid, (Vec<SpaceId>, Vec<UserId>)> = HashMap::new();
+        for row in self.sql().all(CX, &sources, uuid_values(&ids)).await? {
+            let entry = by_stream.entry(get::<Uuid>(&row, CX, "stream_id")?).or_default();
+            let source: Uuid = get(&row, CX, "source")?;
+            if get::<i32>(&row, CX, "is_user")? == 1 {
+                entry.1.push(UserId(source));
+            } else {
+                entry.0.push(SpaceId(source));
+            }
+        }
+        for stream in &mut streams {
+            if let Some((spaces, users)) = by_stream.remove(&stream.id.0) {
+                stream.space_ids = spaces;
+                stream.user_ids = users;
+            }
+        }
+        Ok(streams)
     }
 
     /// A listing of the users on one side of `user_follows`: `mine` names the column that holds `user`, `theirs`
@@ -230,41 +301,157 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
         self.sql().page(listing, page, space_with_access_from_row).await
     }
 
-    async fn home_feed(&self, viewer: Option<UserId>, sort: FeedSort, page: &PageRequest) -> DomainResult<Page<Post>> {
-        // The viewer is $1 (the nil id when anonymous); the root space $2 for an anonymous viewer.
+    async fn sources_feed(
+        &self,
+        viewer: Option<UserId>,
+        sources: FeedSources,
+        order: &SourcesOrder,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Post>> {
+        // The viewer is $1 (the nil id when anonymous); the root space (anonymous) or the stream is $2.
         let mut values = vec![viewer_value(viewer)];
-        let sources = if viewer.is_some() {
+        // The followed spaces and users, as (table, its space or user column, its owner column, owner).
+        let chosen = match sources {
+            FeedSources::Follows if viewer.is_some() => {
+                Some((("space_followers", "space_id", "user_id"), ("user_follows", "followed_id", "follower_id"), 1))
+            }
+            FeedSources::Stream(stream) => {
+                values.push(v(stream.0));
+                Some((("stream_spaces", "space_id", "stream_id"), ("stream_users", "user_id", "stream_id"), 2))
+            }
+            FeedSources::Follows => None,
+        };
+        let sources = if let Some(((spaces, space_col, space_owner), (users, user_col, user_owner), owner)) = chosen {
             format!(
-                "SELECT sp.post_id FROM space_followers f \
-                   JOIN spaces s ON s.id = f.space_id AND s.state = 'ACTIVE' \
-                   JOIN space_posts sp ON sp.space_id = f.space_id AND sp.state = 'ACTIVE' \
-                 WHERE f.user_id = $1 AND {access} \
+                "SELECT sp.post_id FROM {spaces} f \
+                   JOIN spaces s ON s.id = f.{space_col} AND s.state = 'ACTIVE' \
+                   JOIN space_posts sp ON sp.space_id = f.{space_col} AND sp.state = 'ACTIVE' \
+                 WHERE f.{space_owner} = ${owner} AND {access} \
                  UNION \
-                 SELECT sp.post_id FROM user_follows uf \
-                   JOIN space_posts sp ON sp.creator_id = uf.followed_id AND sp.relationship = 'DIRECT' \
+                 SELECT sp.post_id FROM {users} uf \
+                   JOIN space_posts sp ON sp.creator_id = uf.{user_col} AND sp.relationship = 'DIRECT' \
                      AND sp.state = 'ACTIVE' \
                    JOIN spaces s ON s.id = sp.space_id AND s.state = 'ACTIVE' \
-                 WHERE uf.follower_id = $1 AND {access}",
+                 WHERE uf.{user_owner} = ${owner} AND {access}",
                 access = accessible_space("s", 1)
             )
         } else {
             values.push(v(ROOT_SPACE_ID.0));
             "SELECT sp.post_id FROM space_posts sp WHERE sp.space_id = $2 AND sp.state = 'ACTIVE'".to_owned()
         };
+        let mut since = String::new();
+        if let Some(at) = order.since {
+            values.push(v(at));
+            since = format!(" AND p.created_at >= ${}", values.len());
+        }
         let listing = Listing {
-            context: "reading the home feed",
+            context: "reading a feed of followed sources",
             select: POST_COLS,
             base: format!(
-                "FROM posts p WHERE p.state = 'ACTIVE' AND p.id IN ({sources}) AND {}",
+                "FROM posts p WHERE p.state = 'ACTIVE' AND p.id IN ({sources}) AND {}{since}",
                 not_muted("p.creator_id", 1)
             ),
             values,
-            key: home_key(sort),
+            key: home_key(order.sort, order.metric),
             id: "p.id",
             descending: true,
             with_total: false,
         };
         self.sql().page(listing, page, post_from_row).await
+    }
+
+    async fn insert_stream(&self, stream: &Stream) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "creating stream",
+                "INSERT INTO streams (id, owner_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                vec![v(stream.id.0), v(stream.owner_id.0), v(stream.name.as_str()), v(stream.created_at)],
+            )
+            .await?;
+        self.insert_stream_sources(stream).await
+    }
+
+    async fn replace_stream(&self, stream: &Stream) -> DomainResult<()> {
+        let sql = self.sql();
+        let id = vec![v(stream.id.0)];
+        sql.exec(
+            "renaming stream",
+            "UPDATE streams SET name = $2 WHERE id = $1",
+            vec![v(stream.id.0), v(stream.name.as_str())],
+        )
+        .await?;
+        sql.exec("clearing stream spaces", "DELETE FROM stream_spaces WHERE stream_id = $1", id.clone()).await?;
+        sql.exec("clearing stream users", "DELETE FROM stream_users WHERE stream_id = $1", id).await?;
+        self.insert_stream_sources(stream).await
+    }
+
+    async fn delete_stream(&self, stream: StreamId) -> DomainResult<bool> {
+        let sql = self.sql();
+        let id = vec![v(stream.0)];
+        sql.exec("deleting stream spaces", "DELETE FROM stream_spaces WHERE stream_id = $1", id.clone()).await?;
+        sql.exec("deleting stream users", "DELETE FROM stream_users WHERE stream_id = $1", id.clone()).await?;
+        Ok(sql.exec("deleting stream", "DELETE FROM streams WHERE id = $1", id).await? > 0)
+    }
+
+    async fn streams_by_ids(&self, ids: &[StreamId]) -> DomainResult<Vec<Stream>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, owner_id, name, created_at FROM streams WHERE id IN ({}) ORDER BY created_at, id",
+            placeholders(1, ids.len())
+        );
+        self.load_streams(&sql, uuid_values(ids)).await
+    }
+
+    async fn streams_of(&self, owner: UserId) -> DomainResult<Vec<Stream>> {
+        let sql = "SELECT id, owner_id, name, created_at FROM streams WHERE owner_id = $1 ORDER BY created_at, id";
+        self.load_streams(sql, vec![v(owner.0)]).await
+    }
+
+    async fn reactions(
+        &self,
+        viewer: Option<UserId>,
+        post: PostId,
+        kind: ReactionKind,
+        page: &PageRequest,
+    ) -> DomainResult<Page<Reaction>> {
+        let (select, table, key) = match kind {
+            ReactionKind::Like => (
+                format!("{USER_COLS}, r.created_at AS reacted_at, CAST(NULL AS BIGINT) AS value"),
+                "post_likes",
+                Key::Time("r.created_at"),
+            ),
+            ReactionKind::Rating => (
+                format!("{USER_COLS}, r.updated_at AS reacted_at, r.value AS value"),
+                "post_ratings",
+                Key::Time("r.updated_at"),
+            ),
+        };
+        let listing = Listing {
+            context: "listing reactions",
+            select: &select,
+            base: format!(
+                "FROM {table} r JOIN users u ON u.id = r.user_id JOIN posts p ON p.id = r.post_id \
+                 WHERE r.post_id = $2 AND {} AND {}",
+                visible_post(1),
+                not_muted("r.user_id", 1)
+            ),
+            values: vec![viewer_value(viewer), v(post.0)],
+            key,
+            id: "u.id",
+            descending: true,
+            with_total: true,
+        };
+        self.sql()
+            .page(listing, page, |row| {
+                Ok(Reaction {
+                    user: user_from_row(row)?,
+                    at: get::<DateTime<Utc>>(row, "listing reactions", "reacted_at")?,
+                    value: get::<Option<i64>>(row, "listing reactions", "value")?,
+                })
+            })
+            .await
     }
 
     async fn users_by_handles(&self, handles: &[String]) -> DomainResult<Vec<User>> {

@@ -11,14 +11,16 @@ pub mod ports;
 use crate::actor::Viewer;
 use crate::app::App;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::UserId;
+use crate::ids::{PostId, SpaceId, StreamId, UserId};
 use crate::model::{Post, User};
 use crate::notifications::{self, Fold, NewNotification, NotificationKind};
 use crate::page::{Page, PageRequest};
 use crate::privacy::SpaceView;
 use crate::uow::{Command, UnitOfWork};
-use crate::values::{Bio, FeedSort, UserName};
+use crate::values::{Bio, FeedMetric, FeedSort, StreamName, TimeRange, UserName};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ports::{FeedSources, Reaction, ReactionKind, SourcesOrder};
 use std::collections::{HashMap, HashSet};
 
 /// `updateProfile(input)` as given by the client: what is `None` stays as it is.
@@ -27,6 +29,31 @@ pub struct UpdateProfileInput {
     pub name: Option<String>,
     pub bio: Option<String>,
 }
+
+/// A stream: a named home feed over spaces and users its owner chose. Streams are their owner's alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    pub id: StreamId,
+    pub owner_id: UserId,
+    pub name: String,
+    pub space_ids: Vec<SpaceId>,
+    pub user_ids: Vec<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `createStream(input)` and `updateStream(id, input)` as given by the client.
+#[derive(Debug, Clone, Default)]
+pub struct StreamInput {
+    pub name: String,
+    pub space_ids: Vec<SpaceId>,
+    pub user_handles: Vec<String>,
+}
+
+/// The most spaces, and the most users, one stream may name.
+pub const MAX_STREAM_SOURCES: usize = 100;
+
+/// The most streams one user may keep.
+pub const MAX_STREAMS: usize = 50;
 
 /// The people service: `app.people()`.
 pub struct PeopleService<'a> {
@@ -91,7 +118,146 @@ impl Command for UpdateProfile {
     }
 }
 
+/// `NOT_FOUND` unless the stream exists and is the actor's (others' streams are not even said to exist).
+async fn own_stream(uow: &UnitOfWork, id: StreamId) -> DomainResult<Stream> {
+    let me = uow.actor().require_user()?;
+    let found = uow.people().streams_by_ids(&[id]).await?.into_iter().next();
+    found.filter(|s| s.owner_id == me).ok_or(DomainError::NotFound("stream"))
+}
+
+struct SaveStream {
+    /// `None`: a new stream.
+    id: Option<StreamId>,
+    name: StreamName,
+    spaces: Vec<SpaceId>,
+    handles: Vec<String>,
+}
+
+#[async_trait]
+impl Command for SaveStream {
+    type Output = Stream;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Stream> {
+        let me = uow.actor().require_user()?;
+        let existing = match self.id {
+            Some(id) => Some(own_stream(uow, id).await?),
+            None => {
+                if uow.people().streams_of(me).await?.len() >= MAX_STREAMS {
+                    return Err(DomainError::validation("input", format!("keep at most {MAX_STREAMS} streams")));
+                }
+                None
+            }
+        };
+        if uow.holarchy().spaces_by_ids(&self.spaces).await?.len() != self.spaces.len() {
+            return Err(DomainError::NotFound("space"));
+        }
+        if uow.holarchy().accessible_among(Some(me), &self.spaces).await?.len() != self.spaces.len() {
+            return Err(DomainError::forbidden("a stream may only follow spaces you may access"));
+        }
+        let users = uow.people().users_by_handles(&self.handles).await?;
+        if users.len() != self.handles.len() {
+            return Err(DomainError::NotFound("user"));
+        }
+        let stream = Stream {
+            id: existing.as_ref().map_or_else(StreamId::generate, |s| s.id),
+            owner_id: me,
+            name: self.name.as_str().to_owned(),
+            space_ids: self.spaces.clone(),
+            user_ids: users.iter().map(|u| u.id).collect(),
+            created_at: existing.as_ref().map_or(uow.now(), |s| s.created_at),
+        };
+        if existing.is_some() {
+            uow.people().replace_stream(&stream).await?;
+        } else {
+            uow.people().insert_stream(&stream).await?;
+        }
+        Ok(stream)
+    }
+}
+
+struct DeleteStream {
+    id: StreamId,
+}
+
+#[async_trait]
+impl Command for DeleteStream {
+    type Output = bool;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<bool> {
+        own_stream(uow, self.id).await?;
+        uow.people().delete_stream(self.id).await
+    }
+}
+
+/// Checks a stream's input: its name, and each space and handle once, within the limits.
+fn save_stream(id: Option<StreamId>, input: StreamInput) -> DomainResult<SaveStream> {
+    let name = StreamName::parse(&input.name, "input.name")?;
+    let mut spaces = input.space_ids;
+    spaces.sort();
+    spaces.dedup();
+    let mut handles: Vec<String> = input.user_handles.iter().map(|h| h.trim().to_lowercase()).collect();
+    handles.sort();
+    handles.dedup();
+    if spaces.len() > MAX_STREAM_SOURCES {
+        return Err(DomainError::validation("input.spaceIds", format!("name at most {MAX_STREAM_SOURCES} spaces")));
+    }
+    if handles.len() > MAX_STREAM_SOURCES {
+        return Err(DomainError::validation("input.userHandles", format!("name at most {MAX_STREAM_SOURCES} users")));
+    }
+    Ok(SaveStream { id, name, spaces, handles })
+}
+
 impl PeopleService<'_> {
+    /// Creates a stream over spaces the viewer may access and users.
+    pub async fn create_stream(&self, viewer: Viewer, input: StreamInput) -> DomainResult<Stream> {
+        let actor = viewer.actor()?;
+        self.app.execute(actor, &save_stream(None, input)?).await
+    }
+
+    /// Replaces the name, spaces and users of one of the viewer's streams.
+    pub async fn update_stream(&self, viewer: Viewer, id: StreamId, input: StreamInput) -> DomainResult<Stream> {
+        let actor = viewer.actor()?;
+        self.app.execute(actor, &save_stream(Some(id), input)?).await
+    }
+
+    /// Deletes one of the viewer's streams.
+    pub async fn delete_stream(&self, viewer: Viewer, id: StreamId) -> DomainResult<bool> {
+        self.app.execute(viewer.actor()?, &DeleteStream { id }).await
+    }
+
+    /// One of the viewer's streams; `None` for anyone else's (or none).
+    pub async fn stream(&self, viewer: Viewer, id: StreamId) -> DomainResult<Option<Stream>> {
+        let Some(me) = viewer.id() else { return Ok(None) };
+        let found = self.app.reads(viewer).people().streams_by_ids(&[id]).await?.into_iter().next();
+        Ok(found.filter(|s| s.owner_id == me))
+    }
+
+    /// The user's streams, oldest first; `None` for anyone but the user themself.
+    pub async fn streams(&self, viewer: Viewer, user: UserId) -> DomainResult<Option<Vec<Stream>>> {
+        match viewer.id() {
+            Some(me) if me == user => Ok(Some(self.app.reads(viewer).people().streams_of(me).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A stream's posts, gathered as the home feed's are, from its spaces and users.
+    pub async fn stream_posts(
+        &self,
+        viewer: Viewer,
+        stream: &Stream,
+        sort: FeedSort,
+        metric: FeedMetric,
+        time_range: TimeRange,
+        page: PageRequest,
+    ) -> DomainResult<Page<Post>> {
+        if viewer.id() != Some(stream.owner_id) {
+            return Err(DomainError::NotFound("stream"));
+        }
+        let order = SourcesOrder { sort, metric, since: time_range.since(self.app.ports.clock.now()) };
+        let sources = FeedSources::Stream(stream.id);
+        self.app.reads(viewer).people().sources_feed(viewer.id(), sources, &order, &page).await
+    }
+
     /// The viewer follows the user `handle` (idempotent).
     pub async fn follow(&self, viewer: Viewer, handle: &str) -> DomainResult<User> {
         self.app.execute(viewer.actor()?, &FollowUser { handle: handle.to_owned(), on: true }).await
@@ -139,7 +305,19 @@ impl PeopleService<'_> {
     /// The viewer's home feed: posts in the spaces they follow (and everything flowing into them) and by the users
     /// they follow, each once, as they may see them; the root space's feed for an anonymous viewer.
     pub async fn home_feed(&self, viewer: Viewer, sort: FeedSort, page: PageRequest) -> DomainResult<Page<Post>> {
-        self.app.reads(viewer).people().home_feed(viewer.id(), sort, &page).await
+        let order = SourcesOrder { sort, metric: FeedMetric::Likes, since: None };
+        self.app.reads(viewer).people().sources_feed(viewer.id(), FeedSources::Follows, &order, &page).await
+    }
+
+    /// Who liked, or rated, a post the viewer may see, most recent first (empty when they may not see it).
+    pub async fn reactions(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        kind: ReactionKind,
+        page: PageRequest,
+    ) -> DomainResult<Page<Reaction>> {
+        self.app.reads(viewer).people().reactions(viewer.id(), post, kind, &page).await
     }
 
     /// The spaces `user` moderates or is a member of that the viewer may access.
