@@ -12,8 +12,8 @@ mod m20261126_000003_access;
 mod m20261204_000004_outbox_and_jobs;
 mod m20261204_000010_private_above;
 mod m20261204_000011_space_deltas;
-mod m20261205_000012_people_and_notifications;
-mod m20261205_000013_streams;
+mod m20261205_000040_people_and_notifications;
+mod m20261205_000041_streams;
 
 pub use dialect::Dialect;
 
@@ -29,8 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000004_outbox_and_jobs::Migration),
             Box::new(m20261204_000010_private_above::Migration),
             Box::new(m20261204_000011_space_deltas::Migration),
-            Box::new(m20261205_000012_people_and_notifications::Migration),
-            Box::new(m20261205_000013_streams::Migration),
+            Box::new(m20261205_000040_people_and_notifications::Migration),
+            Box::new(m20261205_000041_streams::Migration),
         ]
     }
 }
