@@ -12,6 +12,7 @@ mod m20261126_000003_access;
 mod m20261204_000004_outbox_and_jobs;
 mod m20261204_000010_private_above;
 mod m20261204_000011_space_deltas;
+mod m20261205_000030_sessions;
 mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000004_outbox_and_jobs::Migration),
             Box::new(m20261204_000010_private_above::Migration),
             Box::new(m20261204_000011_space_deltas::Migration),
+            Box::new(m20261205_000030_sessions::Migration),
             Box::new(m20261205_000040_people_and_notifications::Migration),
             Box::new(m20261205_000041_streams::Migration),
         ]

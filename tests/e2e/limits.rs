@@ -200,6 +200,30 @@ async fn websockets_from_unlisted_origins_are_refused_and_cors_follows_the_confi
     }
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn without_websocket_origins_websockets_follow_the_cors_origins() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // As the production configurations do: an allow-list of API origins, and no list of websocket origins.
+        let Some(app) = TestApp::spawn_with(backend, |s| {
+            s.cors_origins = vec!["https://weco.example".into()];
+            s.ws_origins = Vec::new();
+        })
+        .await
+        else {
+            continue;
+        };
+        for (origin, allowed) in [("https://evil.example", false), ("https://weco.example", true)] {
+            let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("request");
+            request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+            request.headers_mut().insert("Origin", origin.parse().expect("header"));
+            let result = tokio_tungstenite::connect_async(request).await;
+            assert_eq!(result.is_ok(), allowed, "{backend:?} {origin}");
+        }
+        let _ = WsClient::ready(app.addr, None).await;
+    }
+}
+
 fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -20,6 +20,7 @@ mod privacy_model;
 mod read_replicas;
 mod realtime;
 mod replicas;
+mod sessions;
 mod shape;
 mod shape_contention;
 mod shape_outbox;

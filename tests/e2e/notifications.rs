@@ -375,6 +375,8 @@ async fn a_like_costs_one_statement_more_for_its_notification(app: TestApp) {
         posts.push(app.create_post(&ada, &[&space], title).await);
     }
     app.ok(Some(&ada), LIKE, json!({ "p": posts[0] })).await;
+    // Both sessions read (and cached) before counting, so neither like pays for reading its session.
+    app.ok(Some(&bob), "{ me { id } }", json!({})).await;
     let before = app.statements().await;
     app.ok(Some(&ada), LIKE, json!({ "p": posts[1] })).await;
     let own = app.statements().await - before;

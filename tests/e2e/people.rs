@@ -92,7 +92,8 @@ async fn profiles_change_within_their_limits(app: TestApp) {
         (json!({ "name": "   " }), "input.name"),
         (json!({ "name": too_long_name }), "input.name"),
         (json!({ "bio": too_long_bio }), "input.bio"),
-        (json!({ "bio": "bad\u{0007}bell" }), "input.bio"),
+        // Control characters are refused in any variable, before the input is read.
+        (json!({ "bio": "bad\u{0007}bell" }), "$i"),
     ] {
         let body = app.gql(Some(&ada), update, json!({ "i": input })).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "{input}: {body}");

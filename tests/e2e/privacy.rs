@@ -25,6 +25,7 @@ on_both_backends!(
     updating_a_space_needs_a_moderator_and_validates_its_fields,
     a_feed_subscription_ends_with_forbidden_when_its_viewer_loses_access,
     the_feeds_of_listed_children_follow_each_childs_privacy,
+    asking_for_a_public_space_inside_private_ones_names_the_private_spaces_to_ask_instead,
 );
 
 const REQUEST: &str =
@@ -772,4 +773,29 @@ async fn the_feeds_of_listed_children_follow_each_childs_privacy(app: TestApp) {
             assert_eq!(codes, ["FORBIDDEN"], "{who}: {body}");
         }
     }
+}
+
+async fn asking_for_a_public_space_inside_private_ones_names_the_private_spaces_to_ask_instead(app: TestApp) {
+    let (owner, _) = app.register("owner").await;
+    let (tomas, _) = app.register("tomas").await;
+    let coop = private_space(&app, &owner, "coop", None).await;
+    let repairs = app.create_space(&owner, "coop-repairs", Some(&coop)).await;
+    let message = |body: &Value| body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+
+    let body = app.gql(Some(&tomas), REQUEST, json!({ "s": repairs })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "{body}");
+    assert!(message(&body).contains("ask for access to 'coop' instead"), "{body}");
+
+    // Deeper: a private space inside the co-op, and a public one inside that. Both private spaces are named,
+    // the nearest first; once a member of the outer one, only the inner one is left to ask for.
+    let workshop = private_space(&app, &owner, "workshop", Some(&coop)).await;
+    let bench = app.create_space(&owner, "bench", Some(&workshop)).await;
+    let body = app.gql(Some(&tomas), REQUEST, json!({ "s": bench })).await;
+    assert!(message(&body).contains("private spaces 'workshop' and 'coop'"), "{body}");
+    admit(&app, &owner, &coop, (&tomas, "tomas")).await;
+    let body = app.gql(Some(&tomas), REQUEST, json!({ "s": bench })).await;
+    assert!(message(&body).contains("ask for access to 'workshop' instead"), "{body}");
+    // Asking for the space named works.
+    let asked = app.ok(Some(&tomas), REQUEST, json!({ "s": workshop })).await;
+    assert_eq!(asked["requestSpaceAccess"]["state"], "PENDING");
 }

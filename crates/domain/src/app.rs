@@ -5,6 +5,7 @@
 
 use crate::access::AccessService;
 use crate::accounts::AccountService;
+use crate::accounts::sessions::SessionCache;
 use crate::auth::TokenKeys;
 use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
@@ -47,11 +48,24 @@ pub struct App {
     pub(crate) ports: Ports,
     pub(crate) relay: Arc<Relay>,
     pub(crate) jobs: Arc<JobRegistry>,
+    /// Recent answers about sessions, kept for a short bound ([`SessionCache`]).
+    pub(crate) sessions: Arc<SessionCache>,
 }
 
 impl App {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, relay: Arc::default(), jobs: Arc::new(JobRegistry::with_builtin_handlers()) }
+        Self {
+            ports,
+            relay: Arc::default(),
+            jobs: Arc::new(JobRegistry::with_builtin_handlers()),
+            sessions: Arc::default(),
+        }
+    }
+
+    /// The same application keeping answers about sessions for `bound` (zero: reading the store every time).
+    pub fn with_session_cache(mut self, bound: std::time::Duration) -> Self {
+        self.sessions = Arc::new(SessionCache::new(bound));
+        self
     }
 
     /// The same application over another handle of the store (the same database), sharing everything else —

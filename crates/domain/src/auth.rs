@@ -1,10 +1,14 @@
 //! Passwords (argon2id, PHC strings) and bearer tokens (HS256 JWTs).
 //!
+//! A token names its user (`sub`) and its session (`sid`, a row of the `sessions` table): a token is only as
+//! good as its session, which `logout`, `logoutEverywhere` and a password change end (see
+//! [`crate::accounts`]). The signature, `exp` and `nbf` are checked here; the session by the accounts service.
+//!
 //! Hashing is CPU-bound by design; callers on an async runtime run it on a blocking thread
 //! (see [`crate::ports::PasswordHasher`]).
 
 use crate::error::{DomainError, DomainResult};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -32,8 +36,20 @@ pub const DUMMY_HASH: &str =
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The session the token belongs to. A token without one (issued before sessions existed) is refused.
+    sid: String,
     iat: i64,
+    nbf: i64,
     exp: i64,
+}
+
+/// What a well-signed, current token says: whose it is and which session it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user: UserId,
+    pub session: SessionId,
+    /// When it expires (and its session with it).
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Signs and checks bearer tokens.
@@ -67,20 +83,41 @@ impl TokenKeys {
         self
     }
 
-    pub fn issue(&self, user: UserId) -> DomainResult<String> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user.to_string(), iat: now, exp: now + self.lifetime_secs };
+    /// When a session started at `now` ends by itself: the token's lifetime later.
+    pub fn expiry(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now + chrono::Duration::seconds(self.lifetime_secs)
+    }
+
+    /// A token for `session` of `user`, valid from `now` until [`TokenKeys::expiry`].
+    pub fn issue(&self, user: UserId, session: SessionId, now: chrono::DateTime<chrono::Utc>) -> DomainResult<String> {
+        let now = now.timestamp();
+        let claims = Claims {
+            sub: user.to_string(),
+            sid: session.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + self.lifetime_secs,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| DomainError::internal("signing token", e))
     }
 
-    /// The user a token was issued to; `UNAUTHENTICATED` when it is forged, malformed or expired.
-    pub fn verify(&self, token: &str) -> DomainResult<UserId> {
+    /// What a token says; `UNAUTHENTICATED` when it is forged, malformed, expired, not valid yet (`nbf`), or
+    /// names no session. Whether its session is still open is the accounts service's to check.
+    pub fn verify(&self, token: &str) -> DomainResult<TokenClaims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|_| DomainError::Unauthenticated)?;
-        uuid::Uuid::try_parse(&data.claims.sub).map(UserId).map_err(|_| DomainError::Unauthenticated)
+        let uuid = |text: &str| uuid::Uuid::try_parse(text).map_err(|_| DomainError::Unauthenticated);
+        let expires_at = chrono::DateTime::from_timestamp(data.claims.exp, 0).ok_or(DomainError::Unauthenticated)?;
+        Ok(TokenClaims {
+            user: UserId(uuid(&data.claims.sub)?),
+            session: SessionId(uuid(&data.claims.sid)?),
+            expires_at,
+        })
     }
 }
 
@@ -103,12 +140,17 @@ mod tests {
         assert!(DUMMY_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     }
 
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
     #[test]
-    fn a_token_names_its_user_and_rejects_another_secret() {
+    fn a_token_names_its_user_and_session_and_rejects_another_secret() {
         let keys = TokenKeys::new(b"secret-one");
-        let user = UserId::generate();
-        let token = keys.issue(user).expect("issue");
-        assert_eq!(keys.verify(&token).ok(), Some(user));
+        let (user, session) = (UserId::generate(), SessionId::generate());
+        let token = keys.issue(user, session, now()).expect("issue");
+        let claims = keys.verify(&token).expect("valid");
+        assert_eq!((claims.user, claims.session), (user, session));
         assert_eq!(TokenKeys::new(b"secret-two").verify(&token).map_err(|e| e.code()), Err("UNAUTHENTICATED"));
         assert!(keys.verify("garbage").is_err());
     }
@@ -116,7 +158,32 @@ mod tests {
     #[test]
     fn an_expired_token_is_refused() {
         let keys = TokenKeys::new(b"s").with_lifetime(-60);
-        let token = keys.issue(UserId::generate()).expect("issue");
+        let token = keys.issue(UserId::generate(), SessionId::generate(), now()).expect("issue");
         assert!(keys.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let keys = TokenKeys::new(b"s");
+        let later = now() + chrono::Duration::seconds(60);
+        let token = keys.issue(UserId::generate(), SessionId::generate(), later).expect("issue");
+        assert!(keys.verify(&token).is_err(), "nbf a minute ahead");
+        let token = keys.issue(UserId::generate(), SessionId::generate(), now()).expect("issue");
+        assert!(keys.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn a_token_without_a_session_is_refused() {
+        #[derive(Serialize)]
+        struct Old {
+            sub: String,
+            iat: i64,
+            exp: i64,
+        }
+        let at = now().timestamp();
+        let old = Old { sub: UserId::generate().to_string(), iat: at, exp: at + 3600 };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &EncodingKey::from_secret(b"s")).expect("sign");
+        assert_eq!(TokenKeys::new(b"s").verify(&token).map_err(|e| e.code()), Err("UNAUTHENTICATED"));
     }
 }

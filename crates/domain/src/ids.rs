@@ -47,6 +47,10 @@ id_type!(
     UserId
 );
 id_type!(
+    /// A session: one issued bearer token (its `sid` claim), until it expires or is ended.
+    SessionId
+);
+id_type!(
     /// A space (community) in the holarchy.
     SpaceId
 );

@@ -107,6 +107,37 @@ text_type!(
     StreamName, 100, true
 );
 
+/// Whether `c` is a control character, or an invisible formatting one that can make text read other than it
+/// is (bidirectional overrides and isolates such as U+202E, zero-width characters, the byte-order mark).
+pub fn is_control_or_format(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// What `login(input: { login })` names, as it is looked up: trimmed and lower-cased (handles and e-mail
+/// addresses are both stored lower-cased, so a login matches whatever its case). Control and formatting
+/// characters are refused.
+pub fn parse_login(raw: &str, field: &str) -> DomainResult<String> {
+    let login = raw.trim().to_lowercase();
+    if login.chars().count() > 254 {
+        return Err(DomainError::validation(field, "must be at most 254 characters long"));
+    }
+    if login.chars().any(is_control_or_format) {
+        return Err(DomainError::validation(field, "must not contain control or formatting characters"));
+    }
+    Ok(login)
+}
+
 /// An e-mail address: one `@` with something on each side. Stored lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -122,7 +153,7 @@ impl Email {
         if !valid {
             return Err(DomainError::validation(field, "must contain exactly one '@' with text on both sides"));
         }
-        if trimmed.len() > 254 || trimmed.chars().any(char::is_whitespace) {
+        if trimmed.len() > 254 || trimmed.chars().any(|c| c.is_whitespace() || is_control_or_format(c)) {
             return Err(DomainError::validation(field, "is not a valid e-mail address"));
         }
         Ok(Self(trimmed))
@@ -230,6 +261,19 @@ mod tests {
         for bad in ["", "ada", "@example.org", "ada@", "a@b@c", "a b@c.d"] {
             assert!(Email::parse(bad, "email").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_email_or_a_login_with_control_or_bidi_characters_is_refused() {
+        for bad in
+            ["a\u{0}b@c.d", "ada@example.org\u{7}", "ada\u{202E}gro.elpmaxe@x.y", "a\u{200B}@b.c", "\u{FEFF}a@b.c"]
+        {
+            assert_eq!(Email::parse(bad, "email").map_err(|e| e.code()).err(), Some("VALIDATION"), "{bad:?}");
+            assert_eq!(parse_login(bad, "login").map_err(|e| e.code()).err(), Some("VALIDATION"), "{bad:?}");
+        }
+        assert_eq!(parse_login("  Maya ", "login").ok().as_deref(), Some("maya"));
+        assert_eq!(parse_login("Ada@Example.ORG", "login").ok().as_deref(), Some("ada@example.org"));
+        assert!(Email::parse("josé@example.org", "email").is_ok(), "letters beyond ASCII are fine");
     }
 
     #[test]

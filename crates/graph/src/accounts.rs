@@ -1,4 +1,5 @@
-//! Accounts in the schema: `User`, `me` and `user`, registering, logging in, muting.
+//! Accounts in the schema: `User`, `me` and `user`, registering, logging in and out, changing passwords,
+//! muting.
 
 use crate::connection::{connection, page_request_in};
 use crate::error::{ApiError, ApiResult};
@@ -10,7 +11,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
-use weco_domain::accounts::{ClientAddress, LoginInput as Login, RegisterInput as Register};
+use weco_domain::accounts::{ClientAddress, Credentials, LoginInput as Login, RegisterInput as Register};
 use weco_domain::{App, DomainError, User, UserId};
 
 /// A person on Weco.
@@ -175,6 +176,21 @@ pub struct AuthPayload {
     pub user: UserObject,
 }
 
+/// What `changePassword` did.
+#[derive(SimpleObject)]
+pub struct ChangePasswordPayload {
+    pub user: UserObject,
+    /// How many other sessions it ended (their tokens no longer work).
+    pub ended_sessions: i32,
+}
+
+/// The request's credentials, as the server read them from its token (anonymous when there is none).
+fn credentials(ctx: &Context<'_>) -> ApiResult<Credentials> {
+    let viewer = scope(ctx)?.viewer;
+    let session = ctx.data_opt::<Credentials>().filter(|c| c.viewer == viewer).and_then(|c| c.session);
+    Ok(Credentials { viewer, session })
+}
+
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -212,6 +228,36 @@ impl AccountMutation {
         let (token, user) =
             app(ctx).accounts().login(Login { login: input.login, password: input.password, address }).await?;
         Ok(AuthPayload { token, user: user.into() })
+    }
+
+    /// Ends the session of the token this request carries: the token stops working (on other replicas within
+    /// the server's session cache bound, a few seconds). True when it was open.
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(app(ctx).accounts().logout(credentials(ctx)?).await?)
+    }
+
+    /// Ends every session of the viewer, this one included: every token they hold stops working. Returns how
+    /// many sessions ended.
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        let ended = app(ctx).accounts().logout_everywhere(scope(ctx)?.viewer).await?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Changes the viewer's password, given the current one (refused with `VALIDATION` on field
+    /// `currentPassword` when wrong, and throttled like logins), and ends every other session of theirs: the
+    /// token that made the change keeps working, every other one stops.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> ApiResult<ChangePasswordPayload> {
+        let credentials = credentials(ctx)?;
+        let address = ctx.data_opt::<ClientAddress>().map(|a| a.0);
+        let accounts = app(ctx).accounts();
+        let ended = accounts.change_password(credentials, current_password, &new_password, address).await?;
+        let user = load_user(ctx, credentials.viewer.require()?).await?;
+        Ok(ChangePasswordPayload { user, ended_sessions: i32::try_from(ended).unwrap_or(i32::MAX) })
     }
 
     /// Leaves a user's posts out of the viewer's feeds and searches.

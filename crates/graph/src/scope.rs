@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
 use crate::people::{FollowerCountLoader, ViewerFollowsLoader};
-use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader, PostVisibilityLoader};
+use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use std::sync::Arc;
@@ -35,7 +35,6 @@ pub(crate) struct Loaders {
     pub posts: Cached<PostLoader>,
     pub post_actions: Cached<PostActionsLoader>,
     pub post_spaces: Cached<PostSpacesLoader>,
-    pub post_visibility: Cached<PostVisibilityLoader>,
     pub comments: Cached<CommentLoader>,
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
@@ -53,7 +52,6 @@ impl Loaders {
             posts: cached(PostLoader { app: app.clone(), viewer }),
             post_actions: cached(PostActionsLoader { app: app.clone(), viewer }),
             post_spaces: cached(PostSpacesLoader { app: app.clone(), viewer }),
-            post_visibility: cached(PostVisibilityLoader { app: app.clone(), viewer }),
             comments: cached(CommentLoader { app: app.clone(), viewer }),
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
@@ -72,7 +70,6 @@ impl Loaders {
         self.posts.clear::<weco_domain::PostId>();
         self.post_actions.clear::<weco_domain::PostId>();
         self.post_spaces.clear::<weco_domain::PostId>();
-        self.post_visibility.clear::<weco_domain::PostId>();
         self.comments.clear::<weco_domain::CommentId>();
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();

@@ -15,7 +15,11 @@
 //!    this check refuses for its fields could never have passed the cost limit anyway. Chains of fragments that
 //!    spread one another deeper than `max_nesting` are refused too: they nest by other means than brackets, and
 //!    the engine recurses once per level of them as well.
-//! 4. **Cost in tokens** for the rate limiter: 1 per operation, plus for a mutation what each of its root
+//! 4. **Control characters.** No text input may hold a control character other than tab, line feed and
+//!    carriage return (NUL included, which PostgreSQL cannot store): every string in the variables and in the
+//!    document's arguments is read once, and a request holding one is refused with code `VALIDATION`, whatever
+//!    field it was meant for. Fields with narrower rules (handles, e-mail addresses) check those themselves.
+//! 5. **Cost in tokens** for the rate limiter: 1 per operation, plus for a mutation what each of its root
 //!    fields costs ([`crate::limits::MUTATION_FIELD_COSTS`]), counted after expansion, so aliases and fragments
 //!    are charged like the fields they stand for.
 //!
@@ -24,8 +28,9 @@
 
 use crate::limits::mutation_field_cost;
 use crate::nesting::TooDeep;
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Name, Request, Response, ServerError};
+use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, Name, Positioned, Request, Response, ServerError};
+use async_graphql_value::{ConstValue, Value};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -57,6 +62,8 @@ pub enum Refusal {
     Expands { operation: String, size: u64, limit: usize },
     /// Fragment spreads chained deeper than the limit.
     SpreadsTooDeep { depth: u64, limit: usize },
+    /// A control character in a text input: which one, and where (a variable, or a field's argument).
+    ControlCharacter { found: char, place: String },
 }
 
 impl fmt::Display for Refusal {
@@ -71,6 +78,12 @@ impl fmt::Display for Refusal {
             Refusal::SpreadsTooDeep { depth, limit } => {
                 write!(f, "fragments spread one another {depth} levels deep, where at most {limit} are allowed")
             }
+            Refusal::ControlCharacter { found, place } => write!(
+                f,
+                "{place}: text must not contain control characters (found U+{:04X}); only tab and line breaks are \
+                 allowed",
+                u32::from(*found)
+            ),
         }
     }
 }
@@ -93,11 +106,17 @@ impl Refusal {
 pub fn admit(request: &mut Request, limits: AdmissionLimits) -> Result<Admission, Refusal> {
     // Before anything parses it: a deep enough document overflows the parser.
     crate::nesting::check(&request.query, limits.max_nesting).map_err(Refusal::TooDeep)?;
+    for (name, value) in request.variables.iter() {
+        if let Some(found) = control_in_const(value) {
+            return Err(Refusal::ControlCharacter { found, place: format!("variable ${name}") });
+        }
+    }
     let operation_name = request.operation_name.clone();
     let document = match request.parsed_query() {
         Ok(document) => document,
         Err(error) => return Ok(Admission { kind: Err(error.message), cost: 1 }),
     };
+    control_in_document(document)?;
     let mut sizes = Sizes::new(document);
     for (name, operation) in document.operations.iter() {
         let measured = sizes.selection_set(&operation.node.selection_set.node);
@@ -131,6 +150,85 @@ pub fn admit(request: &mut Request, limits: AdmissionLimits) -> Result<Admission
         OperationType::Query | OperationType::Subscription => 1,
     };
     Ok(Admission { kind: Ok(kind), cost })
+}
+
+/// The first control character of `text` other than tab, line feed and carriage return.
+fn control_in(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// The first control character in a string anywhere inside `value`.
+fn control_in_const(value: &ConstValue) -> Option<char> {
+    match value {
+        ConstValue::String(text) => control_in(text),
+        ConstValue::List(items) => items.iter().find_map(control_in_const),
+        ConstValue::Object(fields) => fields.values().find_map(control_in_const),
+        _ => None,
+    }
+}
+
+fn control_in_value(value: &Value) -> Option<char> {
+    match value {
+        Value::String(text) => control_in(text),
+        Value::List(items) => items.iter().find_map(control_in_value),
+        Value::Object(fields) => fields.values().find_map(control_in_value),
+        _ => None,
+    }
+}
+
+/// Refuses a document with a control character in any argument (of a field or a directive) or variable
+/// default, in its operations and fragments alike. Iterative over selection sets; values nest no deeper than
+/// the bracket-depth guard lets them.
+fn control_in_document(document: &ExecutableDocument) -> Result<(), Refusal> {
+    let refuse = |found: char, place: &str| Refusal::ControlCharacter { found, place: place.to_owned() };
+    let in_directives = |directives: &[Positioned<Directive>]| -> Result<(), Refusal> {
+        for directive in directives {
+            for (name, value) in &directive.node.arguments {
+                if let Some(found) = control_in_value(&value.node) {
+                    let place = format!("argument {} of @{}", name.node, directive.node.name.node);
+                    return Err(refuse(found, &place));
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut pending: Vec<&SelectionSet> = Vec::new();
+    for (_, operation) in document.operations.iter() {
+        for variable in &operation.node.variable_definitions {
+            let default = variable.node.default_value.as_ref().map(|d| &d.node);
+            if let Some(found) = default.and_then(control_in_const) {
+                return Err(refuse(found, &format!("variable ${}", variable.node.name.node)));
+            }
+        }
+        in_directives(&operation.node.directives)?;
+        pending.push(&operation.node.selection_set.node);
+    }
+    for fragment in document.fragments.values() {
+        in_directives(&fragment.node.directives)?;
+        pending.push(&fragment.node.selection_set.node);
+    }
+    while let Some(set) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    for (name, value) in &field.node.arguments {
+                        if let Some(found) = control_in_value(&value.node) {
+                            let place = format!("argument {} of {}", name.node, field.node.name.node);
+                            return Err(refuse(found, &place));
+                        }
+                    }
+                    in_directives(&field.node.directives)?;
+                    pending.push(&field.node.selection_set.node);
+                }
+                Selection::InlineFragment(inline) => {
+                    in_directives(&inline.node.directives)?;
+                    pending.push(&inline.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => in_directives(&spread.node.directives)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a selection set (or a fragment) amounts to once its fragments are expanded.
@@ -334,6 +432,29 @@ mod tests {
         assert!(pick(None).kind.is_err() && pick(Some("C")).kind.is_err());
         let broken = admit_query("{ space(").expect("left to the executor");
         assert!(broken.kind.is_err() && broken.cost == 1);
+    }
+
+    #[test]
+    fn control_characters_in_any_text_input_are_refused() {
+        let nul = admit_query(r#"{ searchPosts(query: "a\u0000b") { nodes { id } } }"#).expect_err("NUL in a literal");
+        assert_eq!(nul, Refusal::ControlCharacter { found: '\0', place: "argument query of searchPosts".into() });
+        assert!(nul.to_string().contains("U+0000"), "{nul}");
+        let nested =
+            r#"mutation { register(input: { handle: "a", name: "b\u0007", email: "c", password: "d" }) { token } }"#;
+        assert!(matches!(admit_query(nested), Err(Refusal::ControlCharacter { found: '\u{7}', .. })));
+        let in_fragment = r#"{ ...F } fragment F on Query { user(handle: "x\u001b") { id } }"#;
+        assert!(matches!(admit_query(in_fragment), Err(Refusal::ControlCharacter { .. })));
+        let default = r#"query($h: String = "\u0085") { user(handle: $h) { id } }"#;
+        assert!(matches!(admit_query(default), Err(Refusal::ControlCharacter { found: '\u{85}', .. })));
+        let variables = async_graphql::Variables::from_json(serde_json::json!({ "i": { "t": ["ok", "a\u{0}b"] } }));
+        let mut request = Request::new("query($i: In) { __typename }").variables(variables);
+        let refused = admit(&mut request, LIMITS).expect_err("NUL in a variable");
+        assert_eq!(refused, Refusal::ControlCharacter { found: '\0', place: "variable $i".into() });
+        // Tabs and line breaks are text.
+        let text = r#"mutation { addComment(input: { postId: "p", text: "one\ntwo\tthree\r" }) { id } }"#;
+        assert!(admit_query(text).is_ok());
+        let variables = async_graphql::Variables::from_json(serde_json::json!({ "t": "line\nbreak" }));
+        assert!(admit(&mut Request::new("{ __typename }").variables(variables), LIMITS).is_ok());
     }
 
     #[test]

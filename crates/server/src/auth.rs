@@ -5,22 +5,26 @@ use crate::state::AppState;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
-use weco_domain::Viewer;
+use weco_domain::DomainError;
+use weco_domain::accounts::Credentials;
 
 /// Why a request's credentials were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     /// The header is not `Bearer <token>`.
     Malformed,
-    /// The token is forged, expired or malformed.
+    /// The token is forged, expired, not valid yet, or its session has ended (or never existed here).
     Invalid,
+    /// The session could not be checked (the database did not answer).
+    Unavailable,
 }
 
 impl Refused {
     pub fn message(self) -> &'static str {
         match self {
             Refused::Malformed => "expected 'Authorization: Bearer <token>'",
-            Refused::Invalid => "the bearer token is invalid or expired",
+            Refused::Invalid => "the bearer token is invalid or expired, or its session has ended",
+            Refused::Unavailable => "internal error",
         }
     }
 }
@@ -35,27 +39,37 @@ fn token_of(value: &str, bare_allowed: bool) -> Result<&str, Refused> {
     if token.is_empty() { Err(Refused::Malformed) } else { Ok(token) }
 }
 
-fn viewer_of(state: &AppState, token: &str) -> Result<Viewer, Refused> {
-    state.app.accounts().viewer_from_token(Some(token)).map_err(|_| Refused::Invalid)
-}
-
-/// The viewer named by `Authorization: Bearer <token>`; no header is an anonymous viewer.
-pub fn viewer_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refused> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Viewer::ANONYMOUS) };
-    let value = value.to_str().map_err(|_| Refused::Malformed)?;
-    viewer_of(state, token_of(value, false)?)
-}
-
-/// The viewer named in a websocket `connection_init` payload: `{"authorization": "Bearer <token>"}` or
-/// `{"token": "<token>"}`; none is an anonymous viewer.
-pub fn viewer_from_payload(state: &AppState, payload: Option<&Value>) -> Result<Viewer, Refused> {
-    let Some(payload) = payload.filter(|p| p.is_object()) else { return Ok(Viewer::ANONYMOUS) };
-    let header = ["authorization", "Authorization"].iter().find_map(|k| payload.get(*k));
-    match (header, payload.get("token")) {
-        (Some(value), _) => viewer_of(state, token_of(value.as_str().ok_or(Refused::Malformed)?, true)?),
-        (None, Some(value)) => viewer_of(state, token_of(value.as_str().ok_or(Refused::Malformed)?, true)?),
-        (None, None) => Ok(Viewer::ANONYMOUS),
+/// The credentials a token stands for: its signature and dates, then its session (one read of the store at
+/// most, none while the session cache holds the answer).
+async fn credentials_of(state: &AppState, token: &str) -> Result<Credentials, Refused> {
+    match state.app.accounts().authenticate(Some(token)).await {
+        Ok(credentials) => Ok(credentials),
+        Err(DomainError::Unauthenticated | DomainError::InvalidCredentials) => Err(Refused::Invalid),
+        Err(error) => {
+            tracing::error!(%error, "checking a session failed");
+            Err(Refused::Unavailable)
+        }
     }
+}
+
+/// The credentials named by `Authorization: Bearer <token>`; no header is an anonymous viewer.
+pub async fn credentials_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Credentials, Refused> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Credentials::ANONYMOUS) };
+    let value = value.to_str().map_err(|_| Refused::Malformed)?;
+    credentials_of(state, token_of(value, false)?).await
+}
+
+/// The credentials named in a websocket `connection_init` payload: `{"authorization": "Bearer <token>"}` or
+/// `{"token": "<token>"}`; none is an anonymous viewer.
+pub async fn credentials_from_payload(state: &AppState, payload: Option<&Value>) -> Result<Credentials, Refused> {
+    let Some(payload) = payload.filter(|p| p.is_object()) else { return Ok(Credentials::ANONYMOUS) };
+    let header = ["authorization", "Authorization"].iter().find_map(|k| payload.get(*k));
+    let token = match (header, payload.get("token")) {
+        (Some(value), _) => token_of(value.as_str().ok_or(Refused::Malformed)?, true)?,
+        (None, Some(value)) => token_of(value.as_str().ok_or(Refused::Malformed)?, true)?,
+        (None, None) => return Ok(Credentials::ANONYMOUS),
+    };
+    credentials_of(state, token).await
 }
 
 /// The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` entry — the

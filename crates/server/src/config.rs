@@ -173,9 +173,19 @@ pub struct Settings {
     #[arg(long, env = "WECO_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
-    /// Origins allowed to open websockets (comma-separated); empty allows any (non-browser clients send none).
+    /// Origins allowed to open websockets (comma-separated); `*` allows any. Unset (or empty), websockets
+    /// follow `cors_origins`: any origin when that is `*`, else only the origins it lists. Clients that send no
+    /// `Origin` (not browsers) are always served.
     #[arg(long, env = "WECO_WS_ORIGINS", value_delimiter = ',')]
     pub ws_origins: Vec<String>,
+
+    /// How long, in milliseconds, a replica keeps what it read about a session (whether a token's session is
+    /// open): at most one read per session and bound. A session ended (`logout`, `logoutEverywhere`, a
+    /// password change) on one replica is refused there at once, but its token may keep working on other
+    /// replicas for up to this long, and their websockets close within about twice this. 0 reads the session
+    /// on every request (and websockets look every second).
+    #[arg(long, env = "WECO_SESSION_CACHE_MS", default_value_t = 5_000)]
+    pub session_cache_ms: u64,
 
     /// Take the client address for rate limiting from the last `X-Forwarded-For` entry (the one the proxy in
     /// front added): set it only behind one proxy that writes that header, or clients could pick their own
@@ -230,6 +240,7 @@ impl Settings {
             request_timeout_ms: None,
             cors_origins: vec!["*".into()],
             ws_origins: Vec::new(),
+            session_cache_ms: 5_000,
             trust_forwarded_for: false,
             channel_prefix: "weco".into(),
             log_format: "text".into(),
@@ -239,6 +250,20 @@ impl Settings {
 }
 
 impl Settings {
+    /// The origins allowed to open websockets: `ws_origins`, or when it lists none, the CORS origins unless
+    /// they allow any (an empty list allows any origin).
+    pub fn effective_ws_origins(&self) -> Vec<String> {
+        let listed = |list: &[String]| -> Vec<String> {
+            list.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).map(str::to_owned).collect()
+        };
+        let ws = listed(&self.ws_origins);
+        if !ws.is_empty() {
+            return ws;
+        }
+        let cors = listed(&self.cors_origins);
+        if cors.iter().any(|o| o == "*") { Vec::new() } else { cors }
+    }
+
     /// Longest time a request may take: `request_timeout_ms` when set (at least 1 ms), else
     /// `request_timeout_secs` (at least 1 s).
     pub fn request_timeout(&self) -> Duration {
@@ -289,6 +314,7 @@ impl fmt::Debug for Settings {
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("cors_origins", &self.cors_origins)
             .field("ws_origins", &self.ws_origins)
+            .field("session_cache_ms", &self.session_cache_ms)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("log_format", &self.log_format)
             .field("failpoint", &self.failpoint)
@@ -627,6 +653,18 @@ mod tests {
             assert!(shown.contains(&format!("{key}: ")), "{key} missing from {shown}");
         }
         assert!(!shown.contains("s3cret") && !shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
+    }
+
+    #[test]
+    fn websockets_follow_the_cors_origins_unless_told_otherwise() {
+        let mut s = Settings::for_database("sqlite::memory:");
+        assert!(s.effective_ws_origins().is_empty(), "CORS `*`: any origin");
+        s.cors_origins = vec!["https://a.example".into(), " ".into()];
+        assert_eq!(s.effective_ws_origins(), ["https://a.example"]);
+        s.ws_origins = vec!["https://b.example".into()];
+        assert_eq!(s.effective_ws_origins(), ["https://b.example"]);
+        s.ws_origins = vec!["*".into()];
+        assert_eq!(s.effective_ws_origins(), ["*"]);
     }
 
     #[test]

@@ -25,8 +25,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use weco_domain::Viewer;
-use weco_domain::accounts::ClientAddress;
+use weco_domain::accounts::{ClientAddress, Credentials};
 use weco_graph::RequestScope;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -232,13 +231,14 @@ pub fn stopped_for_size(response: &Response) -> Option<Response> {
 /// its documents are read costs one token.
 pub async fn graphql(
     State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
+    Extension(credentials): Extension<Credentials>,
     Extension(address): Extension<ClientAddress>,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
     body: Bytes,
 ) -> HttpResponse {
+    let viewer = credentials.viewer;
     let client = Client::of(&viewer, address.0);
     let (requests, media, cost) = match prepare(&state, &method, &headers, raw_query.as_deref(), &body).await {
         Ok(prepared) => prepared,
@@ -254,7 +254,7 @@ pub async fn graphql(
     }
 
     let batch = requests.len() > 1;
-    let scope = |r: Request| r.data(RequestScope::new(&state.app, viewer)).data(address);
+    let scope = |r: Request| r.data(RequestScope::new(&state.app, viewer)).data(address).data(credentials);
     let mut responses: Vec<Response> = if batch {
         match state.schema.execute_batch(BatchRequest::Batch(requests.into_iter().map(scope).collect())).await {
             BatchResponse::Batch(rs) => rs,

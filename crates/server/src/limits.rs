@@ -37,6 +37,7 @@ pub const MUTATION_FIELD_COSTS: &[(&str, u32)] = &[
     // Password hashing (argon2id: tens of milliseconds of a core each), and what password guessing sends.
     ("login", 10),
     ("register", 10),
+    ("changePassword", 10),
     // Moving or removing part of the tree: closure rows for the whole subtree are rewritten and its posts
     // re-aggregated into every space above.
     ("attachSpace", 5),

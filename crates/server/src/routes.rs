@@ -2,7 +2,7 @@
 //! and metrics, behind the request-wide layers (body limit, timeout, CORS, request ids, tracing) and, on
 //! `/graphql`, the caller's identity and rate limit.
 
-use crate::auth::{client_ip, viewer_from_headers};
+use crate::auth::{Refused, client_ip, credentials_from_headers};
 use crate::http::{MediaType2, error_response};
 use crate::state::AppState;
 use axum::Router;
@@ -57,14 +57,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Reads the caller's bearer token into a [`weco_domain::Viewer`] for the handler; a bad token is 401 with code
+/// Reads the caller's bearer token into [`weco_domain::accounts::Credentials`] for the handler: the viewer, and
+/// the session (for `logout`); a bad token, or one whose session has ended, is 401 with code
 /// `UNAUTHENTICATED`.
 async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    match viewer_from_headers(&state, request.headers()) {
-        Ok(viewer) => {
-            request.extensions_mut().insert(viewer);
+    match credentials_from_headers(&state, request.headers()).await {
+        Ok(credentials) => {
+            request.extensions_mut().insert(credentials);
             next.run(request).await
         }
+        Err(Refused::Unavailable) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            MediaType2::from_accept(request.headers()),
+            "INTERNAL",
+            Refused::Unavailable.message(),
+        ),
         Err(refused) => error_response(
             StatusCode::UNAUTHORIZED,
             MediaType2::from_accept(request.headers()),

@@ -145,7 +145,8 @@ impl Application {
             )),
             wake_jobs: Some(Arc::new(move || wake.notify_one())),
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
-        });
+        })
+        .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms));
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
@@ -196,7 +197,7 @@ impl Application {
             metrics_apart: metrics_listener.is_some(),
             request_timeout: settings.request_timeout(),
             cors_origins: settings.cors_origins.clone(),
-            ws_origins: settings.ws_origins.iter().filter(|o| !o.trim().is_empty()).cloned().collect(),
+            ws_origins: settings.effective_ws_origins(),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let background_store = Arc::new(store.counted_apart());

@@ -22,6 +22,9 @@ const JOB_BATCH: u32 = 32;
 const FOLD_EVERY: Duration = Duration::from_millis(500);
 /// Batches folded per pass at most, so one pass never holds the loop for long.
 const FOLD_BATCHES: u32 = 20;
+/// How often the room of folded changes is given back (PostgreSQL keeps deleted rows until a vacuum, and every
+/// read of a space's totals would pass over them): every posting replica folds thousands of changes a second.
+const RECLAIM_EVERY: Duration = Duration::from_secs(2);
 /// How often read replicas are asked how far they have replayed the primary's log.
 const REPLICAS_EVERY: Duration = Duration::from_millis(25);
 
@@ -60,6 +63,11 @@ impl Background {
             tokio::spawn(every(FOLD_EVERY, stopped.clone(), app.clone(), |app| async move {
                 if let Err(e) = app.holarchy().fold_totals(FOLD_BATCHES).await {
                     tracing::warn!(error = ?e, "could not fold changes to spaces' totals");
+                }
+            })),
+            tokio::spawn(every(RECLAIM_EVERY, stopped.clone(), app.clone(), |app| async move {
+                if let Err(e) = app.holarchy().reclaim_folded_totals().await {
+                    tracing::warn!(error = ?e, "could not reclaim the room of folded changes to spaces' totals");
                 }
             })),
         ];

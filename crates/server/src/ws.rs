@@ -9,11 +9,17 @@
 //! | invalid message | 4400 |
 //! | subscribe before `connection_ack` | 4401 |
 //! | `connection_init` rejected (bad token) | 4403 |
+//! | `connection_init` whose session could not be checked (the database did not answer) | 1011 |
+//! | the session of the token given in `connection_init` ended (`logout`, …) | 4403 |
 //! | no `connection_init` in time | 4408 |
 //! | a second subscription with an id in use | 4409 |
 //! | a second `connection_init` | 4429 |
 //!
 //! Auth comes from the `connection_init` payload: `{"authorization": "Bearer <token>"}` or `{"token": "…"}`.
+//! A connection authenticated with a token looks at its session again before each operation and at least once
+//! per session cache bound (`session_cache_ms`; every second when it is 0): once the session has ended the
+//! connection is closed with 4403 `Session ended`, its operations with it — within the bound of the `logout`
+//! on the replica that ended it, within about twice the bound on others.
 //! Each operation runs as its own task; `complete` (or `stop`) from the client, or the socket closing, ends it.
 //!
 //! **Shared subscriptions.** Ten thousand clients watching one space send the same subscription. Rather than
@@ -26,7 +32,7 @@
 //! producer, which drops its bus subscription.
 
 use crate::admission::{AdmissionLimits, admit};
-use crate::auth::{client_ip, viewer_from_payload};
+use crate::auth::{Refused, client_ip, credentials_from_payload};
 use crate::http::{MediaType2, error_response};
 use crate::limits::Client;
 use crate::state::AppState;
@@ -46,7 +52,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
-use weco_domain::accounts::ClientAddress;
+use weco_domain::accounts::{ClientAddress, Credentials};
 use weco_domain::{DomainError, Viewer};
 use weco_graph::{ApiError, RequestScope};
 
@@ -234,7 +240,12 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
     // Set by `connection_init`. The request scope (DataLoaders) is made only when an operation needs one, so
     // a connection whose subscription is shared costs no loaders.
     let mut viewer: Option<Viewer> = None;
+    let mut credentials = Credentials::ANONYMOUS;
     let mut scope: Option<RequestScope> = None;
+    let bound = state.app.accounts().session_cache_bound();
+    let every = if bound.is_zero() { Duration::from_secs(1) } else { bound.max(Duration::from_millis(100)) };
+    let mut session_check = tokio::time::interval(every);
+    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let init_deadline = tokio::time::sleep(state.ws_init_timeout);
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
@@ -253,6 +264,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
             }
             Some(id) = done_rx.recv() => {
                 operations.remove(&id);
+                continue;
+            }
+            _ = session_check.tick(), if credentials.session.is_some() => {
+                if session_ended(&state, credentials).await {
+                    let _ = tx.send(close(4403, "Session ended")).await;
+                    break;
+                }
                 continue;
             }
             message = stream.next() => message,
@@ -285,13 +303,20 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     let _ = tx.send(close(4429, "Too many initialisation requests")).await;
                     break;
                 }
-                match viewer_from_payload(&state, value.get("payload")) {
-                    Ok(v) => {
-                        viewer = Some(v);
+                match credentials_from_payload(&state, value.get("payload")).await {
+                    Ok(c) => {
+                        credentials = c;
+                        viewer = Some(c.viewer);
+                        session_check.reset();
                         let _ = tx.send(Out::Text(json!({ "type": "connection_ack" }).to_string())).await;
                         if protocol == Protocol::Legacy {
                             let _ = tx.send(Out::Text(json!({ "type": "ka" }).to_string())).await;
                         }
+                    }
+                    Err(Refused::Unavailable) => {
+                        // The session could not be checked: not the client's fault, and worth a retry.
+                        let _ = tx.send(close(1011, "Internal error")).await;
+                        break;
                     }
                     Err(_) => {
                         if protocol == Protocol::Legacy {
@@ -312,6 +337,10 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     let _ = tx.send(close(4401, "Unauthorized")).await;
                     break;
                 };
+                if session_ended(&state, credentials).await {
+                    let _ = tx.send(close(4403, "Session ended")).await;
+                    break;
+                }
                 let (Some(id), Some(payload)) = (id, value.get("payload")) else {
                     let _ = tx.send(close(4400, "Invalid message: subscribe needs an id and a payload")).await;
                     break;
@@ -365,7 +394,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                 }
                 let subscription = admission.kind == Ok(OperationType::Subscription);
                 let timeout = state.limits.request_timeout;
-                let request = request.data(ClientAddress(ip));
+                let request = request.data(ClientAddress(ip)).data(credentials);
                 let request = if subscription { request.data(EventDeadline(timeout)) } else { request };
                 let handle = match Group::join(&state, viewer, request) {
                     Ok((group, receiver)) => {
@@ -407,6 +436,19 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     drop(stream);
+}
+
+/// Whether the session the connection was authenticated with has ended (as known within the session cache's
+/// bound). An anonymous connection has none to end; a store that does not answer ends nothing.
+async fn session_ended(state: &AppState, credentials: Credentials) -> bool {
+    let (Some(session), Some(user)) = (credentials.session, credentials.viewer.id()) else { return false };
+    match state.app.accounts().session_open(session, user).await {
+        Ok(open) => !open,
+        Err(error) => {
+            tracing::warn!(%error, "checking a websocket's session failed; it stays open");
+            false
+        }
+    }
 }
 
 /// One operation to run on its own.

@@ -11,7 +11,7 @@
 //! The chain `root → c1 → … → c8` and the subtree (fan-out 10: 1 + 10 + 100 + 889 spaces, depth 3, first
 //! under the root) are built through `HolarchyRepo::insert_space` and `HolarchyRepo::attach`, one transaction each.
 //! Then, for each round, the subtree's root is attached under `c8` and detached again, each in one transaction
-//! through `SpaceRepo` as the service does it (lock, cycle check, edit, commit). The subtree keeps its edge to
+//! through `HolarchyRepo` as the service does it (lock, cycle check, edit, commit). The subtree keeps its edge to
 //! the root throughout, so the detach never sends it back there. Statements are counted with sea-orm's metric
 //! callback, which sees every statement but not BEGIN and COMMIT.
 
@@ -294,7 +294,7 @@ async fn bench(url: &str, rounds: usize, trace: bool) -> BoxResult<()> {
         bench.statements.get() - s0,
         bench.closure_rows().await?,
     );
-    println!("edit = the SpaceRepo::attach/detach call alone; transaction = begin, lock, checks, edit, commit");
+    println!("edit = the HolarchyRepo::attach/detach call alone; transaction = begin, lock, checks, edit, commit");
     println!();
     println!(
         "{:<7} {:>5} {:>10} {:>17} {:>11} {:>13} {:>12} {:>14}",

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 use weco_domain::accounts::ports::AccountRepo;
-use weco_domain::{DomainResult, NewUser, User, UserId, now};
+use weco_domain::accounts::sessions::NewSession;
+use weco_domain::{DomainResult, NewUser, SessionId, User, UserId, now};
 
 /// What anyone may see of a user (never the e-mail address or the password hash).
 pub(crate) const USER_COLS: &str = "u.id, u.handle, u.name, u.bio, u.created_at";
@@ -81,6 +82,86 @@ impl<C: ConnectionTrait + Send + Sync> AccountRepo for Db<C> {
         match row {
             Some(row) => Ok(Some((user_from_row(&row)?, get(&row, "decoding user", "password_hash")?))),
             None => Ok(None),
+        }
+    }
+
+    async fn password_hash(&self, user: UserId) -> DomainResult<Option<String>> {
+        let row = self
+            .sql()
+            .one("reading password hash", "SELECT password_hash FROM users WHERE id = $1", vec![v(user.0)])
+            .await?;
+        row.map(|row| get(&row, "reading password hash", "password_hash")).transpose()
+    }
+
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "changing password",
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                vec![v(user.0), v(password_hash)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &NewSession) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "forgetting expired sessions",
+                "DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2",
+                vec![v(session.user_id.0), v(session.created_at)],
+            )
+            .await?;
+        self.sql()
+            .exec(
+                "opening session",
+                "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                vec![v(session.id.0), v(session.user_id.0), v(session.created_at), v(session.expires_at)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, session: SessionId, now: DateTime<Utc>) -> DomainResult<Option<UserId>> {
+        let row = self
+            .sql()
+            .one(
+                "checking session",
+                "SELECT user_id FROM sessions WHERE id = $1 AND expires_at > $2",
+                vec![v(session.0), v(now)],
+            )
+            .await?;
+        row.map(|row| get::<Uuid>(&row, "checking session", "user_id").map(UserId)).transpose()
+    }
+
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        only: Option<SessionId>,
+        except: Option<SessionId>,
+    ) -> DomainResult<u64> {
+        match (only, except) {
+            (Some(only), _) => {
+                self.sql()
+                    .exec(
+                        "ending session",
+                        "DELETE FROM sessions WHERE user_id = $1 AND id = $2",
+                        vec![v(user.0), v(only.0)],
+                    )
+                    .await
+            }
+            (None, Some(kept)) => {
+                self.sql()
+                    .exec(
+                        "ending other sessions",
+                        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2",
+                        vec![v(user.0), v(kept.0)],
+                    )
+                    .await
+            }
+            (None, None) => {
+                self.sql().exec("ending all sessions", "DELETE FROM sessions WHERE user_id = $1", vec![v(user.0)]).await
+            }
         }
     }
 

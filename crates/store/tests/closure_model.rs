@@ -1,7 +1,7 @@
 //! The closure table checked against a brute-force model (docs/holarchy.md, docs/privacy.md rule 2).
 //!
 //! A seeded RNG grows a random holarchy (some spaces private, several parents per space) and then edits it
-//! with random attaches and detaches, each one applied through the store's `SpaceRepo` in a transaction of its
+//! with random attaches and detaches, each one applied through the store's `HolarchyRepo` in a transaction of its
 //! own, as the services do. After every operation the whole `space_parents` and `space_closure` tables are
 //! read back and compared with a model that knows only the edge set and recomputes everything from scratch:
 //! ancestors by graph search, depth as the shortest path, `flows` as `Priv(D) = Priv(A)`, and what a detach

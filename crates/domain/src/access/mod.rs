@@ -63,24 +63,46 @@ async fn grant(uow: &UnitOfWork, request: AccessRequest) -> DomainResult<AccessR
     Ok(AccessRequest { state: RequestState::Accepted, ..request })
 }
 
-/// Access requests and invite links concern private spaces only. A public space inside a private one is
-/// entered through that private space: the error names it.
-async fn require_private(repos: &dyn Repos, space: &Space, field: &str) -> DomainResult<()> {
+/// Access requests and invite links concern private spaces only. A public space inside private ones is
+/// entered through them: the error names the private spaces above it that `asker` (when given: who would ask)
+/// is not a member of yet, nearest first — those are the ones to ask for access to instead.
+async fn require_private(repos: &dyn Repos, space: &Space, field: &str, asker: Option<UserId>) -> DomainResult<()> {
     if space.privacy == Privacy::Private {
         return Ok(());
     }
     let ancestry = repos.holarchy().private_ancestry(&[space.id]).await?.remove(&space.id).unwrap_or_default();
-    let nearest = repos.holarchy().spaces_by_ids(&ancestry.into_iter().collect::<Vec<_>>()).await?;
-    match nearest.first() {
-        Some(private) => Err(DomainError::validation(
-            field,
-            format!(
-                "the space is public, but it lies inside the private space '{}': ask for access to '{}' instead",
-                private.handle, private.handle
-            ),
-        )),
-        None => Err(DomainError::validation(field, "the space is public: everyone who may see it has access")),
+    if ancestry.is_empty() {
+        return Err(DomainError::validation(field, "the space is public: everyone who may see it has access"));
     }
+    let ancestry: Vec<SpaceId> = ancestry.into_iter().collect();
+    let joined: HashSet<SpaceId> = match asker {
+        Some(user) => repos.access().member_of_among(user, &ancestry).await?.into_iter().collect(),
+        None => HashSet::new(),
+    };
+    let missing: Vec<SpaceId> = ancestry.iter().copied().filter(|s| !joined.contains(s)).collect();
+    if missing.is_empty() {
+        return Err(DomainError::validation(
+            field,
+            "the space is public, and you are a member of every private space it lies inside: you have access",
+        ));
+    }
+    // The nearest first: a private space inside another has it (and more) among its own private ancestors.
+    let mut spaces = repos.holarchy().spaces_by_ids(&missing).await?;
+    let above = repos.holarchy().private_ancestry(&missing).await?;
+    spaces.sort_by_key(|s| (std::cmp::Reverse(above.get(&s.id).map_or(0, |a| a.len())), s.handle.clone()));
+    let quoted: Vec<String> = spaces.iter().map(|s| format!("'{}'", s.handle)).collect();
+    let message = match quoted.as_slice() {
+        [one] => {
+            format!("the space is public, but it lies inside the private space {one}: ask for access to {one} instead")
+        }
+        [rest @ .., last] => format!(
+            "the space is public, but it lies inside the private spaces {} and {last}: ask for access to each of \
+             them instead, the nearest first",
+            rest.join(", ")
+        ),
+        [] => "the space is public, but it lies inside private spaces: ask for access to those instead".to_owned(),
+    };
+    Err(DomainError::validation(field, message))
 }
 
 /// A fresh invite-link token: 256 random bits, hex-encoded.
@@ -99,7 +121,7 @@ impl Command for RequestAccess {
     async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<AccessRequest> {
         let user = uow.actor().require_user()?;
         let space = load_space(&**uow, self.space).await?;
-        require_private(&**uow, &space, "spaceId").await?;
+        require_private(&**uow, &space, "spaceId", Some(user)).await?;
         if is_member(&**uow, user, space.id).await? {
             return Err(DomainError::conflict("you are already a member of this space"));
         }
@@ -185,7 +207,7 @@ impl Command for InviteMember {
         let actor = uow.actor();
         let space = load_space(&**uow, self.space).await?;
         policy::require_moderator(&**uow, &actor, space.id, Action::InviteMember).await?;
-        require_private(&**uow, &space, "spaceId").await?;
+        require_private(&**uow, &space, "spaceId", None).await?;
         let invitee = user_named(&**uow, &self.handle).await?;
         if is_member(&**uow, invitee.id, space.id).await? {
             return Err(DomainError::conflict("the user is already a member of this space"));
@@ -226,7 +248,7 @@ impl Command for SetInviteLink {
         let space = load_space(&**uow, self.space).await?;
         policy::require_moderator(&**uow, &actor, space.id, Action::ManageInviteLink).await?;
         if self.rotate {
-            require_private(&**uow, &space, "spaceId").await?;
+            require_private(&**uow, &space, "spaceId", None).await?;
             uow.access().set_invite_link(space.id, &new_token(), actor.require_user()?).await?;
         } else {
             uow.access().remove_invite_link(space.id).await?;

@@ -1,17 +1,19 @@
-//! Accounts: registering, logging in, finding users, and muting them.
+//! Accounts: registering, logging in and out, sessions, changing passwords, finding users, and muting them.
 
 pub mod ports;
+pub mod sessions;
 
 use crate::actor::{Actor, Viewer};
 use crate::app::App;
 use crate::auth::DUMMY_HASH;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::model::{NewUser, User};
 use crate::ports::LoginAttempt;
 use crate::uow::{Command, UnitOfWork};
-use crate::values::{Email, Handle, Password, UserName};
+use crate::values::{Email, Handle, Password, UserName, parse_login};
 use async_trait::async_trait;
+use sessions::NewSession;
 use std::net::IpAddr;
 
 /// `register(input)` as given by the client.
@@ -37,24 +39,38 @@ pub struct LoginInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientAddress(pub IpAddr);
 
+/// Who a request's token says is asking: the viewer, and the session the token belongs to (none when
+/// anonymous).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Credentials {
+    pub viewer: Viewer,
+    pub session: Option<SessionId>,
+}
+
+impl Credentials {
+    pub const ANONYMOUS: Credentials = Credentials { viewer: Viewer::ANONYMOUS, session: None };
+}
+
 /// The accounts service: `app.accounts()`.
 pub struct AccountService<'a> {
     pub(crate) app: &'a App,
 }
 
-/// Inserts a new user whose input was checked and whose password was hashed.
+/// Inserts a new user whose input was checked and whose password was hashed, and opens their first session.
 struct Register {
     handle: Handle,
     name: UserName,
     email: Email,
     password_hash: String,
+    session: SessionId,
+    lifetime: chrono::Duration,
 }
 
 #[async_trait]
 impl Command for Register {
-    type Output = User;
+    type Output = (User, NewSession);
 
-    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<User> {
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<(User, NewSession)> {
         let (handle_taken, email_taken) =
             uow.accounts().handle_or_email_taken(self.handle.as_str(), self.email.as_str()).await?;
         if handle_taken {
@@ -63,7 +79,8 @@ impl Command for Register {
         if email_taken {
             return Err(DomainError::conflict("input.email: an account with this e-mail exists"));
         }
-        uow.accounts()
+        let user = uow
+            .accounts()
             .insert_user(&NewUser {
                 id: UserId::generate(),
                 handle: self.handle.as_str().to_owned(),
@@ -72,7 +89,65 @@ impl Command for Register {
                 password_hash: self.password_hash.clone(),
                 created_at: uow.now(),
             })
-            .await
+            .await?;
+        let session = new_session(uow, user.id, self.session, self.lifetime);
+        uow.accounts().insert_session(&session).await?;
+        Ok((user, session))
+    }
+}
+
+fn new_session(uow: &UnitOfWork, user: UserId, id: SessionId, lifetime: chrono::Duration) -> NewSession {
+    NewSession { id, user_id: user, created_at: uow.now(), expires_at: uow.now() + lifetime }
+}
+
+/// Opens a session for the acting user (a login).
+struct StartSession {
+    session: SessionId,
+    lifetime: chrono::Duration,
+}
+
+#[async_trait]
+impl Command for StartSession {
+    type Output = NewSession;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<NewSession> {
+        let user = uow.actor().require_user()?;
+        let session = new_session(uow, user, self.session, self.lifetime);
+        uow.accounts().insert_session(&session).await?;
+        Ok(session)
+    }
+}
+
+/// Ends sessions of the acting user: only `only` when given, else all but `except`.
+struct EndSessions {
+    only: Option<SessionId>,
+    except: Option<SessionId>,
+}
+
+#[async_trait]
+impl Command for EndSessions {
+    type Output = u64;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<u64> {
+        let user = uow.actor().require_user()?;
+        uow.accounts().end_sessions(user, self.only, self.except).await
+    }
+}
+
+/// Sets the acting user's new password (checked and hashed) and ends their other sessions.
+struct ChangePassword {
+    password_hash: String,
+    kept: Option<SessionId>,
+}
+
+#[async_trait]
+impl Command for ChangePassword {
+    type Output = u64;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<u64> {
+        let user = uow.actor().require_user()?;
+        uow.accounts().set_password_hash(user, &self.password_hash).await?;
+        uow.accounts().end_sessions(user, None, self.kept).await
     }
 }
 
@@ -105,9 +180,26 @@ impl AccountService<'_> {
         let email = Email::parse(&input.email, "input.email")?;
         let password = Password::parse(&input.password, "input.password")?;
         let password_hash = self.app.ports.hasher.hash(password.expose().to_owned()).await?;
-        let user = self.app.execute(Actor::System, &Register { handle, name, email, password_hash }).await?;
-        let token = self.app.ports.tokens.issue(user.id)?;
-        Ok((token, user))
+        let register =
+            Register { handle, name, email, password_hash, session: SessionId::generate(), lifetime: self.lifetime() };
+        let (user, session) = self.app.execute(Actor::System, &register).await?;
+        Ok((self.token_for(&session)?, user))
+    }
+
+    fn lifetime(&self) -> chrono::Duration {
+        let now = self.app.ports.clock.now();
+        self.app.ports.tokens.expiry(now) - now
+    }
+
+    fn token_for(&self, session: &NewSession) -> DomainResult<String> {
+        self.app.ports.tokens.issue(session.user_id, session.id, session.created_at)
+    }
+
+    /// Opens a session for `user` and returns its token.
+    async fn start_session(&self, user: UserId) -> DomainResult<String> {
+        let start = StartSession { session: SessionId::generate(), lifetime: self.lifetime() };
+        let session = self.app.execute(Actor::User(user), &start).await?;
+        self.token_for(&session)
     }
 
     /// Checks a handle-or-email and password. A wrong login and a wrong password look the same, and take
@@ -118,8 +210,8 @@ impl AccountService<'_> {
     /// with `RATE_LIMITED` until a delay has passed, without checking the password. Accounts that do not exist
     /// are throttled by the login given, so the refusal says nothing about which accounts exist.
     pub async fn login(&self, input: LoginInput) -> DomainResult<(String, User)> {
-        let trimmed = input.login.trim();
-        let login = if trimmed.contains('@') { trimmed.to_lowercase() } else { trimmed.to_owned() };
+        // Handles and e-mail addresses are stored lower-cased: a login matches whatever its case.
+        let login = parse_login(&input.login, "input.login")?;
         let store = &self.app.ports.store;
         let found = store.accounts().credentials_by_login(&login).await?;
         let account = match &found {
@@ -140,7 +232,7 @@ impl AccountService<'_> {
         match user {
             Some(user) if ok => {
                 throttle.succeeded(&attempt);
-                Ok((self.app.ports.tokens.issue(user.id)?, user))
+                Ok((self.start_session(user.id).await?, user))
             }
             _ => {
                 throttle.failed(&attempt);
@@ -149,12 +241,90 @@ impl AccountService<'_> {
         }
     }
 
-    /// The viewer a bearer token stands for; no token is an anonymous viewer, a bad token an error.
-    pub fn viewer_from_token(&self, token: Option<&str>) -> DomainResult<Viewer> {
-        match token {
-            None => Ok(Viewer::ANONYMOUS),
-            Some(t) => self.app.ports.tokens.verify(t).map(Viewer::user),
+    /// Who a bearer token stands for; no token is an anonymous viewer. A token that is forged, expired, not
+    /// valid yet, or whose session is not open (ended, or never issued here: an unknown user) is
+    /// `UNAUTHENTICATED`. At most one read of the store, and none while the session's answer is cached.
+    pub async fn authenticate(&self, token: Option<&str>) -> DomainResult<Credentials> {
+        let Some(token) = token else { return Ok(Credentials::ANONYMOUS) };
+        let claims = self.app.ports.tokens.verify(token)?;
+        if !self.session_open(claims.session, claims.user).await? {
+            return Err(DomainError::Unauthenticated);
         }
+        Ok(Credentials { viewer: Viewer::user(claims.user), session: Some(claims.session) })
+    }
+
+    /// Whether `session` of `user` is still open, as known within the session cache's bound.
+    pub async fn session_open(&self, session: SessionId, user: UserId) -> DomainResult<bool> {
+        let cache = &self.app.sessions;
+        let owner = match cache.get(session) {
+            Some(owner) => owner,
+            None => {
+                // The primary: a session opened a moment ago may not have reached a read replica yet.
+                let now = self.app.ports.clock.now();
+                let owner = self.app.ports.store.accounts().session_user(session, now).await?;
+                cache.put(session, owner);
+                owner
+            }
+        };
+        Ok(owner == Some(user))
+    }
+
+    /// How long a session's answer is kept ([`sessions::SessionCache`]): a session ended on another replica
+    /// may still be taken as open here for that long.
+    pub fn session_cache_bound(&self) -> std::time::Duration {
+        self.app.sessions.bound()
+    }
+
+    /// `logout`: ends the session the request's token belongs to; its token stops working.
+    pub async fn logout(&self, credentials: Credentials) -> DomainResult<bool> {
+        let actor = credentials.viewer.actor()?;
+        let session = credentials.session.ok_or(DomainError::Unauthenticated)?;
+        let ended = self.app.execute(actor, &EndSessions { only: Some(session), except: None }).await?;
+        self.app.sessions.ended(session);
+        Ok(ended > 0)
+    }
+
+    /// `logoutEverywhere`: ends every session of the viewer, this one included. Returns how many ended.
+    pub async fn logout_everywhere(&self, viewer: Viewer) -> DomainResult<u64> {
+        let user = viewer.require()?;
+        let ended = self.app.execute(Actor::User(user), &EndSessions { only: None, except: None }).await?;
+        self.app.sessions.ended_for_user(user, None);
+        Ok(ended)
+    }
+
+    /// `changePassword`: checks the current password (under the login throttle, as a login), sets the new one,
+    /// and ends every other session of the user; the session that made the change stays open. Returns how many
+    /// sessions ended.
+    pub async fn change_password(
+        &self,
+        credentials: Credentials,
+        current: String,
+        new: &str,
+        address: Option<IpAddr>,
+    ) -> DomainResult<u64> {
+        let user = credentials.viewer.require()?;
+        let password = Password::parse(new, "newPassword")?;
+        let store = &self.app.ports.store;
+        let phc = store.accounts().password_hash(user).await?.ok_or(DomainError::Unauthenticated)?;
+        let attempt = LoginAttempt { account: user.to_string(), address };
+        let throttle = &self.app.ports.login_throttle;
+        if let Err(wait) = throttle.check(&attempt) {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(DomainError::RateLimited(format!(
+                "too many wrong passwords: try again in {} s",
+                seconds.max(1)
+            )));
+        }
+        if !self.app.ports.hasher.verify(current, phc).await {
+            throttle.failed(&attempt);
+            return Err(DomainError::validation("currentPassword", "is not your current password"));
+        }
+        throttle.succeeded(&attempt);
+        let password_hash = self.app.ports.hasher.hash(password.expose().to_owned()).await?;
+        let kept = credentials.session;
+        let ended = self.app.execute(Actor::User(user), &ChangePassword { password_hash, kept }).await?;
+        self.app.sessions.ended_for_user(user, kept);
+        Ok(ended)
     }
 
     /// Mutes or unmutes a user: their posts leave the viewer's feeds and searches.

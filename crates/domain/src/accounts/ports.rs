@@ -1,9 +1,11 @@
 //! What the accounts area needs from a store.
 
+use crate::accounts::sessions::NewSession;
 use crate::error::DomainResult;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::model::{NewUser, User};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// Users, their credentials, and whom they mute.
 #[async_trait]
@@ -12,6 +14,17 @@ pub trait AccountRepo: Send + Sync {
     async fn insert_user(&self, user: &NewUser) -> DomainResult<User>;
     /// The user whose handle or e-mail is `login`, with their password hash.
     async fn credentials_by_login(&self, login: &str) -> DomainResult<Option<(User, String)>>;
+    /// The password hash of `user`.
+    async fn password_hash(&self, user: UserId) -> DomainResult<Option<String>>;
+    /// Replaces the password hash of `user`.
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> DomainResult<()>;
+    /// Opens a session, and forgets the user's sessions that expired before it started.
+    async fn insert_session(&self, session: &NewSession) -> DomainResult<()>;
+    /// The user of `session` while it is open (not ended and not expired at `now`).
+    async fn session_user(&self, session: SessionId, now: DateTime<Utc>) -> DomainResult<Option<UserId>>;
+    /// Ends `user`'s sessions: only `only` when given, else all of them but `except`. Returns how many ended.
+    async fn end_sessions(&self, user: UserId, only: Option<SessionId>, except: Option<SessionId>)
+    -> DomainResult<u64>;
     async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>>;
     async fn user_by_handle(&self, handle: &str) -> DomainResult<Option<User>>;
     /// Whether the handle, and the e-mail, are taken.

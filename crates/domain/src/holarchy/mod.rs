@@ -445,6 +445,12 @@ impl HolarchyService<'_> {
         Ok(folded)
     }
 
+    /// Gives back the room of the changes folded so far (see [`HolarchyRepo::reclaim_folded_totals`]); the host
+    /// runs this every few seconds.
+    pub async fn reclaim_folded_totals(&self) -> DomainResult<()> {
+        self.app.store().holarchy().reclaim_folded_totals().await
+    }
+
     /// Changes to spaces' totals not folded yet.
     pub async fn unfolded_totals(&self) -> DomainResult<i64> {
         self.app.store().holarchy().unfolded_space_totals().await

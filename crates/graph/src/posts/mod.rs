@@ -31,22 +31,6 @@ impl Loader<PostId> for PostLoader {
     }
 }
 
-/// Whether the viewer may see each post.
-pub(crate) struct PostVisibilityLoader {
-    pub app: App,
-    pub viewer: Viewer,
-}
-
-impl Loader<PostId> for PostVisibilityLoader {
-    type Value = bool;
-    type Error = DomainError;
-
-    async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, bool>, DomainError> {
-        let visible = self.app.posts().visible(self.viewer, keys).await?;
-        Ok(keys.iter().map(|id| (*id, visible.contains(id))).collect())
-    }
-}
-
 /// Comments by id, those on posts the viewer may see.
 pub(crate) struct CommentLoader {
     pub app: App,

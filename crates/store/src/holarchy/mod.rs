@@ -272,6 +272,10 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
         self.unfolded_totals().await
     }
 
+    async fn reclaim_folded_totals(&self) -> DomainResult<()> {
+        self.reclaim_totals().await
+    }
+
     async fn lock_holarchy(&self) -> DomainResult<()> {
         if self.backend == DbBackend::Postgres {
             // SQLite transactions here are IMMEDIATE: writers are already serialised.

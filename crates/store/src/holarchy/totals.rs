@@ -100,6 +100,18 @@ impl<C: ConnectionTrait> Db<C> {
         Ok(rows.len() as u64)
     }
 
+    /// `VACUUM (SKIP_LOCKED) space_deltas` on PostgreSQL, by the simple protocol (a vacuum runs in no
+    /// transaction); nothing on SQLite, whose deletes leave nothing behind in the table's index.
+    pub(super) async fn reclaim_totals(&self) -> DomainResult<()> {
+        if self.backend == DbBackend::Postgres {
+            self.conn
+                .execute_unprepared("VACUUM (SKIP_LOCKED) space_deltas")
+                .await
+                .map_err(|e| crate::error::db_err("reclaiming folded totals", e))?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn unfolded_totals(&self) -> DomainResult<i64> {
         self.sql().scalar("counting unfolded totals", "SELECT COUNT(*) AS v FROM space_deltas", vec![]).await
     }
