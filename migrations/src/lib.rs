@@ -14,6 +14,8 @@ mod m20261204_000010_private_above;
 mod m20261204_000011_space_deltas;
 mod m20261205_000011_polls;
 mod m20261205_000030_sessions;
+mod m20261205_000040_people_and_notifications;
+mod m20261205_000041_streams;
 
 pub use dialect::Dialect;
 
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_space_deltas::Migration),
             Box::new(m20261205_000011_polls::Migration),
             Box::new(m20261205_000030_sessions::Migration),
+            Box::new(m20261205_000040_people_and_notifications::Migration),
+            Box::new(m20261205_000041_streams::Migration),
         ]
     }
 }

@@ -10,7 +10,9 @@ use crate::auth::TokenKeys;
 use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
 use crate::jobs::JobRegistry;
+use crate::notifications::NotificationService;
 use crate::outbox::Relay;
+use crate::people::PeopleService;
 use crate::polls::PollService;
 use crate::ports::{Clock, EventBus, LoginThrottle, PasswordHasher};
 use crate::posts::PostService;
@@ -127,5 +129,13 @@ impl App {
 
     pub fn feeds(&self) -> FeedService<'_> {
         FeedService { app: self }
+    }
+
+    pub fn people(&self) -> PeopleService<'_> {
+        PeopleService { app: self }
+    }
+
+    pub fn notifications(&self) -> NotificationService<'_> {
+        NotificationService { app: self }
     }
 }

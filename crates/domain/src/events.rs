@@ -208,6 +208,9 @@ pub enum Event {
     /// every total. It names no voter; each subscriber shows of it what its viewer may see (results can be
     /// hidden until the viewer votes or the poll ends).
     PollChanged { post_id: PostId, poll: Box<crate::polls::Poll>, audience: Vec<SpaceId> },
+    /// A notification was written or folded into (on its recipient's topic). Whether it may be shown is
+    /// checked again when it arrives, as every read of notifications does.
+    NotificationCreated { notification: Box<crate::notifications::Notification> },
 }
 
 impl Event {
@@ -219,7 +222,7 @@ impl Event {
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. }
             | Event::PollChanged { audience, .. } => Some(audience),
-            Event::AccessChanged { .. } => None,
+            Event::AccessChanged { .. } | Event::NotificationCreated { .. } => None,
         }
     }
 
@@ -229,7 +232,10 @@ impl Event {
             Event::PostAdded { direct_spaces, .. }
             | Event::PostRemoved { direct_spaces, .. }
             | Event::PostStatsChanged { direct_spaces, .. } => direct_spaces.contains(&space),
-            Event::AccessChanged { .. } | Event::CommentAdded { .. } | Event::PollChanged { .. } => true,
+            Event::AccessChanged { .. }
+            | Event::CommentAdded { .. }
+            | Event::PollChanged { .. }
+            | Event::NotificationCreated { .. } => true,
         }
     }
 }

@@ -87,6 +87,15 @@ id_type!(
     /// A ballot cast in a poll (a re-vote casts a new one; the old one is kept as history).
     BallotId
 );
+id_type!(
+    /// A notification: what happened that concerns a user, folded with others like it.
+    NotificationId
+);
+
+id_type!(
+    /// A stream: a named home feed over chosen spaces and users.
+    StreamId
+);
 
 id_type!(
     /// An event: the same id on every topic it is published to, so receivers can drop a repeat.

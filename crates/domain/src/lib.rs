@@ -21,7 +21,7 @@
 //!
 //! The areas, each with its ports (`ports.rs`: the repository trait the store implements) and its service
 //! (`mod.rs`: the use cases, as commands run through the unit of work, and the reads):
-//! [`accounts`], [`holarchy`], [`access`], [`posts`], [`polls`], [`feeds`].
+//! [`accounts`], [`holarchy`], [`access`], [`posts`], [`polls`], [`feeds`], [`people`], [`notifications`].
 //!
 //! This crate knows no database, no GraphQL and no runtime: it is tested with plain unit tests.
 
@@ -37,8 +37,10 @@ pub mod holarchy;
 pub mod ids;
 pub mod jobs;
 pub mod model;
+pub mod notifications;
 pub mod outbox;
 pub mod page;
+pub mod people;
 pub mod policy;
 pub mod polls;
 pub mod ports;

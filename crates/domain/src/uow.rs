@@ -22,7 +22,9 @@ use crate::feeds::ports::FeedRepo;
 use crate::holarchy::ports::HolarchyRepo;
 use crate::ids::UserId;
 use crate::jobs::{JobRepo, NewJob};
+use crate::notifications::ports::NotificationRepo;
 use crate::outbox::OutboxRepo;
+use crate::people::ports::PeopleRepo;
 use crate::polls::ports::PollRepo;
 use crate::posts::ports::PostRepo;
 use async_trait::async_trait;
@@ -37,6 +39,8 @@ pub trait Repos: Send + Sync {
     fn posts(&self) -> &dyn PostRepo;
     fn polls(&self) -> &dyn PollRepo;
     fn feeds(&self) -> &dyn FeedRepo;
+    fn people(&self) -> &dyn PeopleRepo;
+    fn notifications(&self) -> &dyn NotificationRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
 }

@@ -98,6 +98,14 @@ text_type!(
     /// A space's description (may be empty).
     Description, 10_000, false
 );
+text_type!(
+    /// What a user says about themselves (may be empty).
+    Bio, 1_000, false
+);
+text_type!(
+    /// A stream's name.
+    StreamName, 100, true
+);
 
 /// Whether `c` is a control character, or an invisible formatting one that can make text read other than it
 /// is (bidirectional overrides and isolates such as U+202E, zero-width characters, the byte-order mark).

@@ -67,6 +67,71 @@ impl UserObject {
         let page = app(ctx).feeds().user_posts(scope(ctx)?.viewer, self.0.id, page).await?;
         Ok(PostConnection::from_page(page))
     }
+
+    /// Who follows this user, most recent first.
+    #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<UserConnection> {
+        crate::people::followers(ctx, self.0.id, first, after).await
+    }
+
+    /// Whom this user follows, most recent first.
+    #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<UserConnection> {
+        crate::people::following(ctx, self.0.id, first, after).await
+    }
+
+    /// How many users follow this one.
+    async fn total_followers(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(crate::connection::int(crate::people::total_followers(ctx, self.0.id).await?))
+    }
+
+    /// Whether the viewer follows this user.
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        crate::people::viewer_is_following(ctx, self.0.id).await
+    }
+
+    /// The spaces this user moderates or is a member of, among those the viewer may access, most followed first.
+    #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
+    async fn spaces(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::holarchy::SpaceConnection> {
+        crate::people::spaces(ctx, self.0.id, first, after).await
+    }
+
+    /// The user's notifications, newest first: readable by the user themself only (`FORBIDDEN` for others).
+    #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "Some(false)")] unseen_only: Option<bool>,
+    ) -> ApiResult<crate::notifications::NotificationConnection> {
+        crate::notifications::notifications(ctx, self.0.id, first, after, unseen_only.unwrap_or(false)).await
+    }
+
+    /// The user's streams, oldest first; null for anyone but the user themself.
+    async fn streams(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<crate::people::StreamObject>>> {
+        crate::people::streams(ctx, self.0.id).await
+    }
+
+    /// How many of the user's notifications are unseen; null for anyone but the user themself.
+    async fn unseen_notifications(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        crate::notifications::unseen(ctx, self.0.id).await
+    }
 }
 
 connection!(UserConnection, UserEdge, UserObject, "user");

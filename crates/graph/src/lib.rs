@@ -9,7 +9,8 @@
 //! - `budget`: the cost limit and the response size held at run time, while the operation resolves.
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
-//! `holarchy`, `access`, `posts`, `polls`, `feeds`; `subscription` streams live feeds and post updates. The roots
+//! `holarchy`, `access`, `posts`, `polls`, `feeds`, `people`, `notifications`; `subscription` streams live feeds,
+//! post updates and notifications. The roots
 //! below merge the areas' roots: a new area adds one name to each.
 
 pub mod error;
@@ -22,6 +23,8 @@ mod enums;
 mod feeds;
 mod holarchy;
 mod ids;
+mod notifications;
+mod people;
 mod polls;
 mod posts;
 mod scope;
@@ -36,7 +39,14 @@ pub use subscription::Subscription;
 
 /// The query root: each area's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountQuery, holarchy::SpaceQuery, posts::PostQuery, feeds::FeedQuery, access::AccessQuery);
+pub struct Query(
+    accounts::AccountQuery,
+    holarchy::SpaceQuery,
+    posts::PostQuery,
+    feeds::FeedQuery,
+    access::AccessQuery,
+    people::PeopleQuery,
+);
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.
 #[derive(MergedObject, Default)]
@@ -46,6 +56,8 @@ pub struct Mutation(
     posts::PostMutation,
     polls::PollMutation,
     access::AccessMutation,
+    people::PeopleMutation,
+    notifications::NotificationMutation,
 );
 
 /// The executable schema.

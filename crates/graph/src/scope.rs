@@ -6,6 +6,7 @@ use crate::accounts::{CoopMemberLoader, UserLoader};
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
+use crate::people::{FollowerCountLoader, ViewerFollowsLoader};
 use crate::polls::{DecisionLoader, PollLoader, RosterLoader, ViewerBallotLoader};
 use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
 use async_graphql::Context;
@@ -44,6 +45,8 @@ pub(crate) struct Loaders {
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
     pub invite_links: Cached<InviteLinkLoader>,
+    pub follower_counts: Cached<FollowerCountLoader>,
+    pub viewer_follows: Cached<ViewerFollowsLoader>,
 }
 
 impl Loaders {
@@ -64,6 +67,8 @@ impl Loaders {
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
+            follower_counts: cached(FollowerCountLoader { app: app.clone(), viewer }),
+            viewer_follows: cached(ViewerFollowsLoader { app: app.clone(), viewer }),
             users,
         }
     }
@@ -85,6 +90,8 @@ impl Loaders {
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();
         self.invite_links.clear::<weco_domain::SpaceId>();
+        self.follower_counts.clear::<weco_domain::UserId>();
+        self.viewer_follows.clear::<weco_domain::UserId>();
     }
 }
 

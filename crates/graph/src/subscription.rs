@@ -1,4 +1,4 @@
-//! The subscription root: live feeds and post updates.
+//! The subscription root: live feeds, post updates and the viewer's notifications.
 //!
 //! A subscription checks access when it starts (docs/privacy.md rule 7), then maps the bus's deliveries to
 //! GraphQL events. Events carry what subscribers select (the post, its author, the new totals), so delivering
@@ -492,7 +492,10 @@ impl Subscription {
                                 lost()
                             }
                         }
-                        Event::PostStatsChanged { .. } | Event::CommentAdded { .. } | Event::PollChanged { .. } => None,
+                        Event::PostStatsChanged { .. }
+                        | Event::CommentAdded { .. }
+                        | Event::PollChanged { .. }
+                        | Event::NotificationCreated { .. } => None,
                     }
                 }
             })
@@ -550,6 +553,14 @@ impl Subscription {
             })
             .filter_map(|x| async move { x });
         Ok(until_error(events))
+    }
+
+    /// The authenticated viewer's notifications, live.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<crate::notifications::NotificationObject, ApiError>> + use<>, ApiError> {
+        Ok(until_error(crate::notifications::live(ctx).await?))
     }
 }
 

@@ -320,6 +320,58 @@ const CONTRACT: &[(&str, &str)] = &[
     ("Space.decisions", "decisions(first: Int = 20, after: String): DecisionConnection!"),
     ("Mutation.grantCoopMembership", "grantCoopMembership(userHandle: String!): User!"),
     ("Mutation.revokeCoopMembership", "revokeCoopMembership(userHandle: String!): User!"),
+    // People and notifications (the second half of the contract, as far as it is built)
+    ("Query.searchUsers", "searchUsers(query: String!, first: Int = 20, after: String): UserConnection!"),
+    ("Query.homeFeed", "homeFeed(first: Int = 20, after: String, sort: FeedSort = NEW): PostConnection!"),
+    ("Query.stream", "stream(id: ID!): Stream"),
+    ("Mutation.createStream", "createStream(input: StreamInput!): Stream!"),
+    ("Mutation.updateStream", "updateStream(id: ID!, input: StreamInput!): Stream!"),
+    ("Mutation.deleteStream", "deleteStream(id: ID!): Boolean!"),
+    ("User.streams", "streams: [Stream!]"),
+    ("Stream.id", "id: ID!"),
+    ("Stream.name", "name: String!"),
+    ("Stream.spaces", "spaces: [Space!]!"),
+    ("Stream.users", "users: [User!]!"),
+    (
+        "Stream.posts",
+        "posts(first: Int = 20, after: String, sort: FeedSort = NEW, metric: FeedMetric = LIKES, \
+         timeRange: TimeRange = ALL): PostConnection!",
+    ),
+    ("StreamInput.name", "name: String!"),
+    ("StreamInput.spaceIds", "spaceIds: [ID!]!"),
+    ("StreamInput.userHandles", "userHandles: [String!]!"),
+    ("Mutation.followUser", "followUser(handle: String!): User!"),
+    ("Mutation.unfollowUser", "unfollowUser(handle: String!): User!"),
+    ("Mutation.markNotificationsSeen", "markNotificationsSeen(ids: [ID!]): Int!"),
+    ("Mutation.updateProfile", "updateProfile(input: UpdateProfileInput!): User!"),
+    ("UpdateProfileInput.name", "name: String"),
+    ("UpdateProfileInput.bio", "bio: String"),
+    ("Subscription.notifications", "notifications: Notification!"),
+    ("User.followers", "followers(first: Int = 20, after: String): UserConnection!"),
+    ("User.following", "following(first: Int = 20, after: String): UserConnection!"),
+    ("User.totalFollowers", "totalFollowers: Int!"),
+    ("User.viewerIsFollowing", "viewerIsFollowing: Boolean!"),
+    ("User.spaces", "spaces(first: Int = 20, after: String): SpaceConnection!"),
+    (
+        "User.notifications",
+        "notifications(first: Int = 20, after: String, unseenOnly: Boolean = false): NotificationConnection!",
+    ),
+    ("User.unseenNotifications", "unseenNotifications: Int"),
+    ("Notification.id", "id: ID!"),
+    ("Notification.kind", "kind: NotificationKind!"),
+    ("Notification.createdAt", "createdAt: DateTime!"),
+    ("Notification.seen", "seen: Boolean!"),
+    ("Notification.actor", "actor: User"),
+    ("Notification.count", "count: Int!"),
+    ("Notification.post", "post: Post"),
+    ("Notification.comment", "comment: Comment"),
+    ("Notification.space", "space: Space"),
+    ("NotificationConnection.edges", "edges: [NotificationEdge!]!"),
+    ("NotificationConnection.nodes", "nodes: [Notification!]!"),
+    ("NotificationConnection.pageInfo", "pageInfo: PageInfo!"),
+    ("NotificationConnection.totalCount", "totalCount: Int!"),
+    ("NotificationEdge.cursor", "cursor: String!"),
+    ("NotificationEdge.node", "node: Notification!"),
 ];
 
 /// The scalars, enums and unions of the core contract, as the contract writes them. Enums and unions must have exactly
@@ -342,6 +394,9 @@ const CONTRACT_TYPES: &[&str] = &[
     "enum DecideWhen { AT_END ON_THRESHOLD }",
     "enum GovernanceActionKind { CREATE_CHILD_SPACE ADD_MODERATOR REMOVE_MODERATOR UPDATE_SPACE DETACH_CHILD MAKE_PRIVATE GRANT_COOP_MEMBERSHIP }",
     "enum DecisionOutcome { EXECUTED REJECTED FAILED }",
+    "enum NotificationKind { POST_COMMENTED COMMENT_REPLIED POST_LIKED POST_RATED POST_REPOSTED MENTIONED USER_FOLLOWED \
+     SPACE_REQUEST_RECEIVED SPACE_REQUEST_ANSWERED ACCESS_REQUEST_RECEIVED ACCESS_REQUEST_ANSWERED SPACE_INVITATION \
+     MODERATOR_INVITATION POLL_DECIDED EVENT_STARTING MESSAGE_RECEIVED }",
 ];
 
 fn parse(sdl: &str) -> ServiceDocument {

@@ -118,6 +118,18 @@ pub(crate) fn visible_post(n: usize) -> String {
     )
 }
 
+/// The condition that the user named by the SQL expression `user` (a column, say) may see the post whose id is
+/// the expression `post` (rule 4, as [`visible_post`] for a post not joined as `p`): for the rows of one user
+/// about many posts, such as notifications.
+pub(crate) fn post_visible_to(post: &str, user: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM posts vp JOIN space_posts a ON a.post_id = vp.id AND a.state = 'ACTIVE' \
+                 JOIN spaces vs ON vs.id = a.space_id AND vs.state = 'ACTIVE' \
+                 WHERE vp.id = {post} AND vp.state = 'ACTIVE' AND (vs.private_above = 0 OR {}))",
+        accessible_to("vs.id", user)
+    )
+}
+
 /// The condition that the viewer bound as `$n` has not muted the author `col`.
 pub(crate) fn not_muted(col: &str, n: usize) -> String {
     format!("NOT EXISTS (SELECT 1 FROM user_mutes mu WHERE mu.user_id = ${n} AND mu.muted_id = {col})")

@@ -18,6 +18,7 @@
 //! - `comments.total_replies`: direct replies.
 //! - `spaces` (active ones): posts, their likes and their comments over the space's active rows; followers;
 //!   `private_above`, the private spaces at or above it.
+//! - `users`: followers and following, from `user_follows`.
 //! - `space_posts` rows: their copies of the post's counters ([`COPIED_TOTALS`](crate::schema::COPIED_TOTALS)),
 //!   `local_likes` (likes cast in the space or below it), `hot` and `local_hot` ([`post_hot`], [`local_hot`]).
 //! - Polls (docs/polls.md): `polls.total_voters` (ballots in force), each answer's `total_votes` (ballots in
@@ -119,6 +120,7 @@ pub async fn verify(store: &SeaStore) -> DomainResult<Vec<Mismatch>> {
     db.recount_counters("posts", "TRUE", &post_counters(), &mut found).await?;
     db.recount_counters("comments", "TRUE", &comment_counters(), &mut found).await?;
     db.recount_counters("spaces", "t.state = 'ACTIVE'", &space_counters(), &mut found).await?;
+    db.recount_counters("users", "TRUE", &user_counters(), &mut found).await?;
     db.recount_row_copies(&mut found).await?;
     db.recount_scores(&mut found).await?;
     db.recount_counters_by("polls", "post_id", "TRUE", &poll_counters(), &mut found).await?;
@@ -174,6 +176,13 @@ fn comment_counters() -> Vec<Counter> {
         "total_replies",
         "SELECT parent_id AS id, COUNT(*) AS n FROM comments WHERE parent_id IS NOT NULL GROUP BY parent_id",
     )]
+}
+
+fn user_counters() -> Vec<Counter> {
+    vec![
+        counter("total_followers", "SELECT followed_id AS id, COUNT(*) AS n FROM user_follows GROUP BY followed_id"),
+        counter("total_following", "SELECT follower_id AS id, COUNT(*) AS n FROM user_follows GROUP BY follower_id"),
+    ]
 }
 
 fn space_counters() -> Vec<Counter> {

@@ -8,8 +8,9 @@
 //! - One module per area: `accounts`, `holarchy` (spaces and follows; `closure` and `aggregation` keep the
 //!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
 //!   reactions, comments, links), `polls` (polls, rosters, ballots, tallies), `feeds` (feeds, replays, search),
-//!   `outbox`, `jobs`; `roles` and `requests` read and write the tables of roles in spaces and of requests
-//!   awaiting an answer, which several areas share.
+//!   `people` (follows between users, profiles, user search), `notifications`, `outbox`, `jobs`; `roles` and
+//!   `requests` read and write the tables of roles in spaces and of requests awaiting an answer, which several
+//!   areas share.
 //! - [`schema`]: the stored words, copied counters and scores, for code that writes the same rows in bulk.
 //! - [`invariants`]: recounts of every derived value from the rows it derives from, with each disagreement.
 
@@ -21,7 +22,9 @@ mod fragments;
 mod holarchy;
 pub mod invariants;
 mod jobs;
+mod notifications;
 mod outbox;
+mod people;
 pub(crate) mod polls;
 mod posts;
 mod replicas;
@@ -43,7 +46,9 @@ use weco_domain::accounts::ports::AccountRepo;
 use weco_domain::feeds::ports::FeedRepo;
 use weco_domain::holarchy::ports::HolarchyRepo;
 use weco_domain::jobs::JobRepo;
+use weco_domain::notifications::ports::NotificationRepo;
 use weco_domain::outbox::OutboxRepo;
+use weco_domain::people::ports::PeopleRepo;
 use weco_domain::polls::ports::PollRepo;
 use weco_domain::posts::ports::PostRepo;
 use weco_domain::uow::{Repos, Store, Transaction};
@@ -224,6 +229,12 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
         self
     }
     fn feeds(&self) -> &dyn FeedRepo {
+        self
+    }
+    fn people(&self) -> &dyn PeopleRepo {
+        self
+    }
+    fn notifications(&self) -> &dyn NotificationRepo {
         self
     }
     fn outbox(&self) -> &dyn OutboxRepo {

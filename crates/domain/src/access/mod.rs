@@ -13,6 +13,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::holarchy::{load_space, narrowed, view_in};
 use crate::ids::*;
 use crate::model::*;
+use crate::notifications::{self, Fold, NotificationKind};
 use crate::page::{Page, PageRequest};
 use crate::policy::{self, Action, Standing};
 use crate::privacy::{Accessible, SpaceView};
@@ -137,6 +138,8 @@ impl Command for RequestAccess {
                     created_at: uow.now(),
                 };
                 uow.access().insert_access_request(&request).await?;
+                let (kind, fold) = (NotificationKind::AccessRequestReceived, Fold::PerDay(space.id.0));
+                notifications::notify_moderators(uow, space.id, kind, Some(user), fold).await?;
                 Ok(request)
             }
         }
@@ -175,13 +178,19 @@ impl Command for Answer {
             return Err(DomainError::conflict(format!("the {what} has already been answered")));
         }
         load_space(&**uow, request.space_id).await?;
-        if self.accept {
-            return grant(uow, request).await;
+        let answered = if self.accept {
+            grant(uow, request).await?
+        } else {
+            if !uow.access().resolve_access_request(self.id, RequestState::Rejected, actor.user()).await? {
+                return Err(DomainError::conflict(format!("the {what} has already been answered")));
+            }
+            AccessRequest { state: RequestState::Rejected, ..request }
+        };
+        if !self.invitation {
+            let kind = NotificationKind::AccessRequestAnswered;
+            notifications::notify_about_space(uow, answered.user_id, kind, answered.space_id, answered.id.0).await?;
         }
-        if !uow.access().resolve_access_request(self.id, RequestState::Rejected, actor.user()).await? {
-            return Err(DomainError::conflict(format!("the {what} has already been answered")));
-        }
-        Ok(AccessRequest { state: RequestState::Rejected, ..request })
+        Ok(answered)
     }
 }
 
@@ -216,6 +225,8 @@ impl Command for InviteMember {
                     created_at: uow.now(),
                 };
                 uow.access().insert_access_request(&invitation).await?;
+                let kind = NotificationKind::SpaceInvitation;
+                notifications::notify_about_space(uow, invitee.id, kind, space.id, invitation.id.0).await?;
                 Ok(invitation)
             }
         }
@@ -328,6 +339,8 @@ impl Command for InviteModerator {
             created_at: uow.now(),
         };
         uow.access().insert_moderator_invite(&invite).await?;
+        let kind = NotificationKind::ModeratorInvitation;
+        notifications::notify_about_space(uow, invitee.id, kind, self.space, invite.id.0).await?;
         Ok(invite)
     }
 }

@@ -14,6 +14,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::events::{Event, Topic};
 use crate::ids::*;
 use crate::model::*;
+use crate::notifications::{self, Fold, NotificationKind};
 use crate::page::{Page, PageRequest};
 use crate::policy::{self, Action};
 use crate::privacy::{Accessible, SpaceView};
@@ -176,6 +177,9 @@ impl Command for CreateSpace {
                     created_at,
                 };
                 uow.holarchy().insert_space_request(&request).await?;
+                let kind = NotificationKind::SpaceRequestReceived;
+                notifications::notify_moderators(uow, parent, kind, Some(self.creator), Fold::Never(request.id.0))
+                    .await?;
                 Some(request)
             }
             Some(parent) => {
@@ -233,6 +237,8 @@ impl Command for AttachSpace {
             created_at: uow.now(),
         };
         uow.holarchy().insert_space_request(&request).await?;
+        let (kind, fold) = (NotificationKind::SpaceRequestReceived, Fold::Never(request.id.0));
+        notifications::notify_moderators(uow, parent, kind, actor.user(), fold).await?;
         Ok(Attachment::Requested(request))
     }
 }
@@ -270,6 +276,8 @@ impl Command for RespondToSpaceRequest {
         if !uow.holarchy().resolve_space_request(self.id, state, actor.user()).await? {
             return Err(DomainError::conflict("the request has already been answered"));
         }
+        let kind = NotificationKind::SpaceRequestAnswered;
+        notifications::notify_about_space(uow, request.requester_id, kind, request.child_id, request.id.0).await?;
         Ok(SpaceRequest { state, ..request })
     }
 }

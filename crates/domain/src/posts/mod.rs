@@ -13,6 +13,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::events::{AuthorWire, CommentWire, Event, PostStats, PostWire, Topic};
 use crate::ids::*;
 use crate::model::*;
+use crate::notifications::{self, Fold, NewNotification, NotificationKind};
 use crate::page::{Page, PageRequest};
 use crate::policy::{self, Action, Standing};
 use crate::uow::{Command, Repos, UnitOfWork};
@@ -138,6 +139,20 @@ async fn announce_stats(uow: &mut UnitOfWork, post: PostId) -> DomainResult<Post
     Ok(post)
 }
 
+/// Tells a post's creator that `actor` reacted to it (folded per post and day).
+async fn notify_creator(uow: &mut UnitOfWork, post: &Post, actor: UserId, kind: NotificationKind) -> DomainResult<()> {
+    let new = NewNotification {
+        recipient: post.creator_id,
+        kind,
+        actor: Some(actor),
+        post: Some(post.id),
+        comment: None,
+        space: None,
+        fold: Fold::PerDay(post.id.0),
+    };
+    notifications::notify(uow, new).await
+}
+
 struct CreatePost {
     targets: Vec<SpaceId>,
     title: Option<String>,
@@ -171,6 +186,8 @@ impl Command for CreatePost {
         let created = load_post(&**uow, post.id).await?;
         let placement = uow.posts().placement(post.id).await?;
         announce_added(uow, &created, &placement.spaces, &placement.audience).await?;
+        let texts = [created.title.as_deref(), created.text.as_deref()];
+        notifications::notify_mentions(uow, user, &texts, created.id, None, &[]).await?;
         Ok(created)
     }
 }
@@ -201,6 +218,9 @@ impl Command for Repost {
         let added: Vec<(SpaceId, bool)> = after.spaces.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
         let reposted = load_post(&**uow, self.post).await?;
         announce_added(uow, &reposted, &added, &after.audience).await?;
+        if !added.is_empty() {
+            notify_creator(uow, &reposted, user, NotificationKind::PostReposted).await?;
+        }
         announce_stats(uow, self.post).await
     }
 }
@@ -329,7 +349,19 @@ impl Command for React {
                 true
             }
         };
-        if changed { announce_stats(uow, self.post).await } else { load_post(&**uow, self.post).await }
+        if !changed {
+            return load_post(&**uow, self.post).await;
+        }
+        let post = announce_stats(uow, self.post).await?;
+        let kind = match self.reaction {
+            Reaction::Like(_) => Some(NotificationKind::PostLiked),
+            Reaction::Rate(..) => Some(NotificationKind::PostRated),
+            Reaction::Unlike => None,
+        };
+        if let Some(kind) = kind {
+            notify_creator(uow, &post, user, kind).await?;
+        }
+        Ok(post)
     }
 }
 
@@ -346,10 +378,11 @@ impl Command for AddComment {
     async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Comment> {
         let user = uow.actor().require_user()?;
         require_visible(uow, self.post).await?;
+        let mut parent_creator = None;
         if let Some(parent) = self.parent {
-            let found = uow.posts().comment_by_id(parent).await?;
-            if found.is_none_or(|c| c.post_id != self.post) {
-                return Err(DomainError::validation("input.parentCommentId", "is not a comment on this post"));
+            match uow.posts().comment_by_id(parent).await? {
+                Some(c) if c.post_id == self.post => parent_creator = Some(c.creator_id),
+                _ => return Err(DomainError::validation("input.parentCommentId", "is not a comment on this post")),
             }
         }
         let comment = Comment {
@@ -366,7 +399,36 @@ impl Command for AddComment {
         let event =
             Event::CommentAdded { post_id: self.post, comment: Box::new(CommentWire::from(&comment)), audience };
         uow.announce(vec![Topic::Post(self.post)], event);
-        announce_stats(uow, self.post).await?;
+        let post = announce_stats(uow, self.post).await?;
+        // The parent's author hears of a reply, the post's author of a comment (once, if they are the same).
+        let mut told = vec![user];
+        if let (Some(parent), Some(recipient)) = (self.parent, parent_creator) {
+            let new = NewNotification {
+                recipient,
+                kind: NotificationKind::CommentReplied,
+                actor: Some(user),
+                post: Some(self.post),
+                comment: Some(comment.id),
+                space: None,
+                fold: Fold::PerDay(parent.0),
+            };
+            notifications::notify(uow, new).await?;
+            told.push(recipient);
+        }
+        if !told.contains(&post.creator_id) {
+            let new = NewNotification {
+                recipient: post.creator_id,
+                kind: NotificationKind::PostCommented,
+                actor: Some(user),
+                post: Some(self.post),
+                comment: Some(comment.id),
+                space: None,
+                fold: Fold::PerDay(self.post.0),
+            };
+            notifications::notify(uow, new).await?;
+            told.push(post.creator_id);
+        }
+        notifications::notify_mentions(uow, user, &[Some(&comment.text)], self.post, Some(comment.id), &told).await?;
         Ok(comment)
     }
 }

@@ -131,6 +131,30 @@ impl PostObject {
         let page = app(ctx).posts().comments(scope(ctx)?.viewer, self.0.id, None, page).await?;
         Ok(CommentConnection::from_page(page, CommentObject::from))
     }
+
+    /// Who liked the post, most recent first, with when (users the viewer mutes left out).
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn likes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::people::ReactionConnection> {
+        let kind = weco_domain::people::ports::ReactionKind::Like;
+        crate::people::reactions(ctx, self.0.id, kind, first, after).await
+    }
+
+    /// Who rated the post, most recently rated first, with their rating (users the viewer mutes left out).
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn ratings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::people::ReactionConnection> {
+        let kind = weco_domain::people::ports::ReactionKind::Rating;
+        crate::people::reactions(ctx, self.0.id, kind, first, after).await
+    }
 }
 
 /// Edges of a post listing.

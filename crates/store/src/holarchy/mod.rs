@@ -40,11 +40,11 @@ pub(crate) const SPACE_COLS: &str = concat!(
 );
 
 /// `SPACE_COLS` and `viewer_access`: whether the viewer bound as `$viewer` may access the space.
-fn space_with_access_cols(viewer: usize) -> String {
+pub(crate) fn space_with_access_cols(viewer: usize) -> String {
     format!("{SPACE_COLS}, CASE WHEN {} THEN 1 ELSE 0 END AS viewer_access", accessible_space("s", viewer))
 }
 
-fn space_with_access_from_row(row: &QueryResult) -> DomainResult<(Space, bool)> {
+pub(crate) fn space_with_access_from_row(row: &QueryResult) -> DomainResult<(Space, bool)> {
     Ok((space_from_row(row)?, get::<i32>(row, "decoding space", "viewer_access")? == 1))
 }
 
