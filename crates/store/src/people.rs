@@ -329,8 +329,8 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
                  WHERE f.{space_owner} = ${owner} AND {access} \
                  UNION \
                  SELECT sp.post_id FROM {users} uf \
-                   JOIN space_posts sp ON sp.creator_id = uf.{user_col} AND sp.relationship = 'DIRECT' \
-                     AND sp.state = 'ACTIVE' \
+                   JOIN posts cp ON cp.creator_id = uf.{user_col} \
+                   JOIN space_posts sp ON sp.post_id = cp.id AND sp.relationship = 'DIRECT' AND sp.state = 'ACTIVE' \
                    JOIN spaces s ON s.id = sp.space_id AND s.state = 'ACTIVE' \
                  WHERE uf.{user_owner} = ${owner} AND {access}",
                 access = accessible_space("s", 1)
