@@ -128,7 +128,8 @@ async fn batches_are_allowed_up_to_their_limit() {
 #[tokio::test(flavor = "current_thread")]
 async fn clients_are_rate_limited_per_user_and_per_address() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.rate_limit_per_minute = 60;
+        // One token back a minute: however slowly the requests below run, none is refilled in between.
+        s.rate_limit_per_minute = 1;
         s.rate_limit_burst = 13;
     })
     .await

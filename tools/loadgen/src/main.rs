@@ -800,6 +800,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let secret = cli.jwt_secret.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let needs_server = cli.mode != Mode::Raw;
 
+    // Minted tokens name a session each: the user's own, opened here for every user (a server from before
+    // sessions existed has no such table, and takes tokens without one).
+    let sessions: bool = sqlx::query_scalar("SELECT to_regclass('sessions') IS NOT NULL").fetch_one(&raw_pool).await?;
+    if sessions {
+        sqlx::query(gql::SESSIONS_SQL).execute(&raw_pool).await.context("opening a session for every user")?;
+    }
+
     // Capture: learn each workload's statements through a second, short-lived server.
     println!("capturing the statements of each workload through a recording proxy…");
     let captured = capture_phase(&cli, &raw_pool, &fixtures, &kinds, db_addr, &log_dir).await?;
