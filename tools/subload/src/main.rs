@@ -348,8 +348,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let log_dir = cli.log_dir.clone().unwrap_or_else(std::env::temp_dir);
         for i in 0..cli.replicas.max(1) {
             let log_path = log_dir.join(format!("weco-subload-server-{i}.log"));
-            let env: Vec<(String, String)> =
-                std::env::var("SUBLOAD_SERVER_RUST_LOG").map(|v| vec![("RUST_LOG".to_owned(), v)]).unwrap_or_default();
+            // One client makes the spaces and the posts, and opens every socket from one address: the rate
+            // budget and the per-address socket cap are off for the measurement.
+            let mut env: Vec<(String, String)> = vec![
+                ("WECO_RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
+                ("WECO_WS_MAX_CONNECTIONS_PER_ADDRESS".to_owned(), "0".to_owned()),
+            ];
+            env.extend(std::env::var("SUBLOAD_SERVER_RUST_LOG").map(|v| ("RUST_LOG".to_owned(), v)));
             let options = SpawnOptions {
                 binary: &binary,
                 database_url: &database_url,
