@@ -108,6 +108,15 @@ async fn a_proposal_passes_and_the_new_child_space_shows_in_the_decision_log(app
     // Decided once: closing again is refused, and nothing runs twice.
     assert_eq!(app.error_code(Some(&bob), CLOSE, json!({ "p": post })).await, "POLL_CLOSED");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM decisions").await, 1);
+    // Who took part hears of the decision, once each — the proposer and every voter; nobody else.
+    let (dora, _) = app.register("dora").await;
+    let told = "{ me { notifications { nodes { kind actor { handle } post { id } } } } }";
+    for (token, expected) in [(&ada, 1), (&bob, 1), (&carl, 1), (&dora, 0)] {
+        let nodes = app.ok(Some(token), told, json!({})).await["me"]["notifications"]["nodes"].clone();
+        let decided: Vec<Value> =
+            nodes.as_array().expect("nodes").iter().filter(|n| n["kind"] == "POLL_DECIDED").cloned().collect();
+        assert_eq!(decided, vec![json!({ "kind": "POLL_DECIDED", "actor": null, "post": { "id": post } }); expected]);
+    }
     app.assert_invariants().await;
 }
 

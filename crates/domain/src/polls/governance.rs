@@ -274,6 +274,47 @@ pub(crate) async fn decide(uow: &mut UnitOfWork, poll: &Poll) -> DomainResult<()
         };
         uow.polls().insert_decision(&decision).await?;
     }
+    tell_of_decision(uow, poll, governance.space_id).await
+}
+
+/// The most voters of one poll told of its decision.
+pub const MAX_VOTERS_TOLD: usize = 1_000;
+
+/// Tells who took part that the poll decided (`POLL_DECIDED`, one notification each, in the decision's unit of
+/// work): its creator and, unless the poll is anonymous (whose ballots name nobody), the first
+/// [`MAX_VOTERS_TOLD`] voters whose ballots stand.
+async fn tell_of_decision(uow: &mut UnitOfWork, poll: &Poll, space: SpaceId) -> DomainResult<()> {
+    use crate::notifications::{Fold, NewNotification, NotificationKind, notify};
+    use crate::page::{MAX_PAGE_SIZE, PageRequest};
+    let mut recipients = vec![poll.creator_id];
+    if !poll.anonymous {
+        let mut after = None;
+        while recipients.len() <= MAX_VOTERS_TOLD {
+            let page = PageRequest { first: MAX_PAGE_SIZE, after, count_total: false };
+            let ballots = uow.polls().ballots(poll.post_id, &page).await?;
+            recipients.extend(ballots.items.iter().filter_map(|(_, ballot)| ballot.voter_id));
+            match ballots.items.last() {
+                Some((cursor, _)) if ballots.has_next_page => after = Some(*cursor),
+                _ => break,
+            }
+        }
+    }
+    let mut told = std::collections::HashSet::new();
+    for recipient in recipients.into_iter().take(MAX_VOTERS_TOLD + 1) {
+        if !told.insert(recipient) {
+            continue;
+        }
+        let new = NewNotification {
+            recipient,
+            kind: NotificationKind::PollDecided,
+            actor: None,
+            post: Some(poll.post_id),
+            comment: None,
+            space: Some(space),
+            fold: Fold::Never(poll.post_id.0),
+        };
+        notify(uow, new).await?;
+    }
     Ok(())
 }
 
