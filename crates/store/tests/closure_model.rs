@@ -11,6 +11,9 @@
 //! `WECO_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`), dropped afterwards. Without a
 //! reachable PostgreSQL the PostgreSQL test says SKIPPED and passes, unless `WECO_REQUIRE_SERVICES=1`.
 
+mod common;
+
+use common::{Backend, TestDatabase, postgres_base_url, services_required};
 use migration::MigratorTrait;
 use rand::rngs::StdRng;
 use rand::seq::IteratorRandom;
@@ -18,7 +21,6 @@ use rand::{Rng, SeedableRng};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend, Statement};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 use uuid::Uuid;
 use weco_domain::uow::{Repos, Store, Transaction};
@@ -174,31 +176,6 @@ fn the_model_agrees_with_a_hand_worked_diamond() {
 // Fresh databases.
 // ---------------------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-fn services_required() -> bool {
-    std::env::var("WECO_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
-}
-
-/// A fresh, empty database, removed when dropped (also when the test panics).
-struct TestDatabase {
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-fn postgres_base_url() -> String {
-    std::env::var("WECO_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
 /// Whether the PostgreSQL server answers (asked once per test, with a short timeout). When it does not, the
 /// test says SKIPPED, or fails when services are required.
 async fn postgres_available() -> bool {
@@ -217,54 +194,6 @@ async fn postgres_available() -> bool {
             false
         }
         Err(e) => panic!("PostgreSQL is required (WECO_REQUIRE_SERVICES=1) but not reachable at {base}: {e}"),
-    }
-}
-
-impl TestDatabase {
-    async fn create(backend: Backend) -> Self {
-        let name = format!("weco_closure_{}", Uuid::now_v7().simple());
-        match backend {
-            Backend::Sqlite => {
-                let path = std::env::temp_dir().join(format!("{name}.db"));
-                let url = format!("sqlite://{}?mode=rwc", path.display());
-                Self { url, cleanup: Cleanup::File(path) }
-            }
-            Backend::Postgres => {
-                let base = postgres_base_url();
-                let admin_url = format!("{base}/postgres");
-                let admin = Database::connect(&admin_url).await.expect("connecting to PostgreSQL");
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("creating the test database");
-                admin.close().await.expect("closing the admin connection");
-                Self { url: format!("{base}/{name}"), cleanup: Cleanup::Postgres { admin_url, name } }
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop runs inside the test's runtime; a thread of its own may block on a second one.
-                let _ = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-                    rt.block_on(async {
-                        if let Ok(admin) = Database::connect(&admin_url).await {
-                            let _ =
-                                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-                            let _ = admin.close().await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
     }
 }
 
@@ -619,7 +548,7 @@ impl Run {
 
 /// One seed on a fresh database of its own.
 async fn run_seed(backend: Backend, seed: u64) -> Coverage {
-    let db = TestDatabase::create(backend).await;
+    let db = TestDatabase::create(backend).await.expect("PostgreSQL answered a moment ago");
     let store = weco_store::connect(&StoreOptions::new(db.url.clone())).await.expect("connecting");
     let expected = if backend == Backend::Sqlite { DbBackend::Sqlite } else { DbBackend::Postgres };
     assert_eq!(store.backend(), expected);

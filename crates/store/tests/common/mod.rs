@@ -27,11 +27,11 @@ pub enum Backend {
     Postgres,
 }
 
-fn services_required() -> bool {
+pub fn services_required() -> bool {
     std::env::var("WECO_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
 }
 
-fn postgres_base_url() -> String {
+pub fn postgres_base_url() -> String {
     std::env::var("WECO_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
