@@ -213,7 +213,8 @@ with_session_cache!(300, a_websocket_closes_once_its_session_ends_and_others_sta
 with_session_cache!(
     0,
     without_a_cache_each_request_reads_its_session_once,
-    a_session_ended_on_one_replica_is_refused_on_another_within_its_cache_bound
+    a_session_ended_on_one_replica_is_refused_on_another_within_its_cache_bound,
+    a_websocket_on_another_replica_closes_within_the_bound_and_only_its_own
 );
 
 const FEED: &str =
@@ -233,7 +234,7 @@ async fn a_websocket_closes_once_its_session_ends_and_others_stay_open(app: Test
     app.wait_for_subscriptions(1).await;
 
     app.ok(Some(&ada), LOGOUT, json!({})).await;
-    // Closed within the bound (300 ms here), its subscription with it; nothing more arrives on it.
+    // Closed at once on this replica, its subscription with it; nothing more arrives on it.
     assert_eq!(ending.next().await, Frame::Closed(4403, "Session ended".into()));
     app.create_post(&other, &[&space], "after").await;
     let next = staying.next_json().await;
@@ -273,4 +274,40 @@ async fn a_session_ended_on_one_replica_is_refused_on_another_within_its_cache_b
     eventually("the replica to refuse the ended session", async || who(&replica, &token).await.is_none()).await;
     // Once refused, always refused.
     assert_eq!(who(&replica, &token).await, None);
+}
+
+async fn a_websocket_on_another_replica_closes_within_the_bound_and_only_its_own(app: TestApp) {
+    // The replica learns of endings only by reading the sessions its sockets hold, once per bound (300 ms).
+    let replica = TestApp::spawn_on_url(&app.database.url, |s| s.session_cache_ms = 300).await;
+    let (ada, _) = app.register("ada").await;
+    let other = login(&app, "ada", "password-123").await;
+    let (bo, _) = app.register("bo").await;
+    let space = replica.create_space(&bo, "agora", None).await;
+    // Two sockets on one session, one on another session of the same user, one of another user.
+    let mut first = WsClient::ready(replica.addr, Some(&ada)).await;
+    let mut second = WsClient::ready(replica.addr, Some(&ada)).await;
+    let mut kept = WsClient::ready(replica.addr, Some(&other)).await;
+    let mut bystander = WsClient::ready(replica.addr, Some(&bo)).await;
+    for socket in [&mut first, &mut second, &mut kept, &mut bystander] {
+        socket.subscribe("f", FEED, json!({ "s": space })).await;
+        socket.round_trip().await;
+    }
+
+    assert_eq!(app.ok(Some(&ada), LOGOUT, json!({})).await["logout"], true);
+    let ended = std::time::Instant::now();
+    assert_eq!(first.next().await, Frame::Closed(4403, "Session ended".into()));
+    assert_eq!(second.next().await, Frame::Closed(4403, "Session ended".into()));
+    assert!(
+        ended.elapsed() < std::time::Duration::from_secs(5),
+        "closed within about the bound: {:?}",
+        ended.elapsed()
+    );
+
+    // The check that closed them read every session the replica's sockets hold: the others stay open.
+    kept.round_trip().await;
+    bystander.round_trip().await;
+    // Every session of the user, ended on the first server: the replica's last socket of hers closes too.
+    app.ok(Some(&other), LOGOUT_EVERYWHERE, json!({})).await;
+    assert_eq!(kept.next().await, Frame::Closed(4403, "Session ended".into()));
+    bystander.round_trip().await;
 }

@@ -1,5 +1,6 @@
 //! The server's background work: publishing and clearing the outbox, recovering what a stopped process left in
-//! it, running due jobs, and folding changes to spaces' totals into the spaces. Each loop runs until the server stops; none holds a transaction while it waits.
+//! it, running due jobs, folding changes to spaces' totals into the spaces, and checking the sessions open
+//! websockets hold. Each loop runs until the server stops; none holds a transaction while it waits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,13 @@ impl Background {
                     tracing::warn!(error = ?e, "could not reclaim the room of folded changes to spaces' totals");
                 }
             })),
+            tokio::spawn(every(session_check_period(&app), stopped.clone(), app.clone(), |app| async move {
+                match app.accounts().check_watched_sessions().await {
+                    Ok(0) => {}
+                    Ok(ended) => tracing::debug!(ended, "websockets' sessions ended elsewhere or expired"),
+                    Err(e) => tracing::warn!(error = ?e, "could not check the sessions of open websockets"),
+                }
+            })),
         ];
         if let Some(replicas) = replicas {
             handles.push(tokio::spawn(follow_replicas(replicas, stopped)));
@@ -85,6 +93,13 @@ impl Background {
         }
         let _ = self.app.flush_outbox().await;
     }
+}
+
+/// How often the sessions of open websockets are read: once per session cache bound (a session ended on another
+/// replica is refused here within that bound, over HTTP and websockets alike), and every second without a cache.
+fn session_check_period(app: &App) -> Duration {
+    let bound = app.accounts().session_cache_bound();
+    if bound.is_zero() { Duration::from_secs(1) } else { bound.max(Duration::from_millis(100)) }
 }
 
 /// Runs `work` at once and then every `period`, until stopped.

@@ -16,10 +16,12 @@
 //! | a second `connection_init` | 4429 |
 //!
 //! Auth comes from the `connection_init` payload: `{"authorization": "Bearer <token>"}` or `{"token": "…"}`.
-//! A connection authenticated with a token looks at its session again before each operation and at least once
-//! per session cache bound (`session_cache_ms`; every second when it is 0): once the session has ended the
-//! connection is closed with 4403 `Session ended`, its operations with it — within the bound of the `logout`
-//! on the replica that ended it, within about twice the bound on others.
+//! A connection authenticated with a token holds its session in the replica's session watch
+//! (`weco_domain::accounts::sessions::SessionWatch`): once the session has ended the connection is closed with
+//! 4403 `Session ended` — at once when it ended on this replica, within about twice the session cache bound
+//! (`session_cache_ms`; a second when it is 0) when it ended on another or expired, since one task per replica
+//! reads all held sessions together once per bound. Its subscriptions end with it; a query or mutation in
+//! flight (the `logout` that ended it) answers first. A waiting connection costs no wake-ups and no reads.
 //! Each operation runs as its own task; `complete` (or `stop`) from the client, or the socket closing, ends it.
 //!
 //! **Shared subscriptions.** Ten thousand clients watching one space send the same subscription. Rather than
@@ -52,6 +54,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
+use weco_domain::accounts::sessions::SessionGuard;
 use weco_domain::accounts::{ClientAddress, Credentials};
 use weco_domain::{DomainError, Viewer};
 use weco_graph::{ApiError, RequestScope};
@@ -236,16 +239,14 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
         let _ = sink.close().await;
     });
 
-    let mut operations: HashMap<String, AbortHandle> = HashMap::new();
+    let mut operations: HashMap<String, Running> = HashMap::new();
     // Set by `connection_init`. The request scope (DataLoaders) is made only when an operation needs one, so
     // a connection whose subscription is shared costs no loaders.
     let mut viewer: Option<Viewer> = None;
     let mut credentials = Credentials::ANONYMOUS;
     let mut scope: Option<RequestScope> = None;
-    let bound = state.app.accounts().session_cache_bound();
-    let every = if bound.is_zero() { Duration::from_secs(1) } else { bound.max(Duration::from_millis(100)) };
-    let mut session_check = tokio::time::interval(every);
-    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The socket's hold on its session: closes the socket when the session ends ([`SessionGuard`]).
+    let mut session: Option<SessionGuard> = None;
     let init_deadline = tokio::time::sleep(state.ws_init_timeout);
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
@@ -266,12 +267,17 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                 operations.remove(&id);
                 continue;
             }
-            _ = session_check.tick(), if credentials.session.is_some() => {
-                if session_ended(&state, credentials).await {
-                    let _ = tx.send(close(4403, "Session ended")).await;
-                    break;
-                }
-                continue;
+            () = session_end(&mut session) => {
+                // Subscriptions stop at once; a query or mutation in flight (the logout that ended the session,
+                // say) sends its answer before the close.
+                let answering: Vec<_> = operations
+                    .drain()
+                    .filter_map(|(_, op)| if op.subscription { op.handle.abort(); None } else { Some(op.handle) })
+                    .collect();
+                let grace = state.limits.request_timeout + Duration::from_secs(1);
+                let _ = tokio::time::timeout(grace, futures_util::future::join_all(answering)).await;
+                let _ = tx.send(close(4403, "Session ended")).await;
+                break;
             }
             message = stream.next() => message,
         };
@@ -303,11 +309,12 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     let _ = tx.send(close(4429, "Too many initialisation requests")).await;
                     break;
                 }
-                match credentials_from_payload(&state, value.get("payload")).await {
+                // Boxed: the socket's task stays small while it waits, whatever reading the session takes.
+                match Box::pin(credentials_from_payload(&state, value.get("payload"))).await {
                     Ok(c) => {
                         credentials = c;
                         viewer = Some(c.viewer);
-                        session_check.reset();
+                        session = state.app.accounts().watch_session(c);
                         let _ = tx.send(Out::Text(json!({ "type": "connection_ack" }).to_string())).await;
                         if protocol == Protocol::Legacy {
                             let _ = tx.send(Out::Text(json!({ "type": "ka" }).to_string())).await;
@@ -337,7 +344,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     let _ = tx.send(close(4401, "Unauthorized")).await;
                     break;
                 };
-                if session_ended(&state, credentials).await {
+                if session.as_ref().is_some_and(SessionGuard::has_ended) {
                     let _ = tx.send(close(4403, "Session ended")).await;
                     break;
                 }
@@ -360,7 +367,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     }
                     // The legacy protocol restarts an operation that reuses an id.
                     if let Some(old) = operations.remove(&id) {
-                        old.abort();
+                        old.handle.abort();
                     }
                 }
                 // Measured as over HTTP: nesting before anything parses it, one parse, expansion, cost.
@@ -413,11 +420,11 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                         tokio::spawn(run_operation(state.clone(), scope, operation, tx.clone(), done_tx.clone()))
                     }
                 };
-                operations.insert(id, handle.abort_handle());
+                operations.insert(id, Running { handle, subscription });
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
                 if let Some(op) = id.and_then(|id| operations.remove(&id)) {
-                    op.abort();
+                    op.handle.abort();
                 }
             }
             (Protocol::Legacy, "connection_terminate") => break,
@@ -428,7 +435,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
         }
     }
     for op in operations.values() {
-        op.abort();
+        op.handle.abort();
     }
     drop(tx);
     let _ = writer.await;
@@ -438,17 +445,18 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
     drop(stream);
 }
 
-/// Whether the session the connection was authenticated with has ended (as known within the session cache's
-/// bound). An anonymous connection has none to end; a store that does not answer ends nothing.
-async fn session_ended(state: &AppState, credentials: Credentials) -> bool {
-    let (Some(session), Some(user)) = (credentials.session, credentials.viewer.id()) else { return false };
-    match state.app.accounts().session_open(session, user).await {
-        Ok(open) => !open,
-        Err(error) => {
-            tracing::warn!(%error, "checking a websocket's session failed; it stays open");
-            false
-        }
+/// Resolves when the socket's session ends; never for a socket without one.
+async fn session_end(session: &mut Option<SessionGuard>) {
+    match session {
+        Some(guard) => guard.ended().await,
+        None => std::future::pending().await,
     }
+}
+
+/// An operation in progress on a connection.
+struct Running {
+    handle: tokio::task::JoinHandle<()>,
+    subscription: bool,
 }
 
 /// One operation to run on its own.

@@ -134,6 +134,18 @@ impl<C: ConnectionTrait + Send + Sync> AccountRepo for Db<C> {
         row.map(|row| get::<Uuid>(&row, "checking session", "user_id").map(UserId)).transpose()
     }
 
+    async fn open_sessions(&self, sessions: &[SessionId], now: DateTime<Utc>) -> DomainResult<Vec<SessionId>> {
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql =
+            format!("SELECT id FROM sessions WHERE expires_at > $1 AND id IN ({})", placeholders(2, sessions.len()));
+        let mut values = vec![v(now)];
+        values.extend(sessions.iter().map(|s| v(s.0)));
+        let rows = self.sql().all("checking sessions", &sql, values).await?;
+        rows.iter().map(|row| get::<Uuid>(row, "checking sessions", "id").map(SessionId)).collect()
+    }
+
     async fn end_sessions(
         &self,
         user: UserId,

@@ -296,6 +296,32 @@ impl AccountService<'_> {
         Ok(owner == Some(user))
     }
 
+    /// Watches the session of `credentials` for a websocket that lives on it (`None` without a session):
+    /// the guard's [`sessions::SessionGuard::ended`] resolves when the session ends, at once when it ends on
+    /// this replica and within [`Self::session_cache_bound`] otherwise ([`Self::check_watched_sessions`]).
+    pub fn watch_session(&self, credentials: Credentials) -> Option<sessions::SessionGuard> {
+        let (session, user) = (credentials.session?, credentials.viewer.id()?);
+        Some(self.app.sessions.watch().hold(session, user))
+    }
+
+    /// Reads whether the sessions this replica's websockets hold are still open, a batch to a statement, and
+    /// ends those that are not (ended on another replica, or expired). Returns how many ended. The server runs
+    /// it once per session cache bound.
+    pub async fn check_watched_sessions(&self) -> DomainResult<usize> {
+        let watched = self.app.sessions.watch().watched();
+        let now = self.app.ports.clock.now();
+        let mut ended = 0;
+        for batch in watched.chunks(sessions::SessionWatch::BATCH) {
+            let open: std::collections::HashSet<SessionId> =
+                self.app.ports.store.accounts().open_sessions(batch, now).await?.into_iter().collect();
+            for session in batch.iter().filter(|s| !open.contains(s)) {
+                self.app.sessions.ended(*session);
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     /// How long a session's answer is kept ([`sessions::SessionCache`]): a session ended on another replica
     /// may still be taken as open here for that long.
     pub fn session_cache_bound(&self) -> std::time::Duration {

@@ -22,6 +22,8 @@ pub trait AccountRepo: Send + Sync {
     async fn insert_session(&self, session: &NewSession) -> DomainResult<()>;
     /// The user of `session` while it is open (not ended and not expired at `now`).
     async fn session_user(&self, session: SessionId, now: DateTime<Utc>) -> DomainResult<Option<UserId>>;
+    /// Which of `sessions` are open at `now` (at most [`crate::accounts::sessions::SessionWatch::BATCH`] at once).
+    async fn open_sessions(&self, sessions: &[SessionId], now: DateTime<Utc>) -> DomainResult<Vec<SessionId>>;
     /// Ends `user`'s sessions: only `only` when given, else all of them but `except`. Returns how many ended.
     async fn end_sessions(&self, user: UserId, only: Option<SessionId>, except: Option<SessionId>)
     -> DomainResult<u64>;
