@@ -117,6 +117,11 @@ async fn a_proposal_passes_and_the_new_child_space_shows_in_the_decision_log(app
             nodes.as_array().expect("nodes").iter().filter(|n| n["kind"] == "POLL_DECIDED").cloned().collect();
         assert_eq!(decided, vec![json!({ "kind": "POLL_DECIDED", "actor": null, "post": { "id": post } }); expected]);
     }
+    // The proposal deleted: its decision leaves the log (every listed decision has a poll the viewer can see);
+    // what it did stays done.
+    app.ok(Some(&bob), "mutation($p: ID!) { deletePost(id: $p) { id } }", json!({ "p": post })).await;
+    assert_eq!(log(&app, None, "town").await, json!({ "totalCount": 0, "nodes": [] }));
+    assert_eq!(children(&app, "town").await, ["gardens"]);
     app.assert_invariants().await;
 }
 

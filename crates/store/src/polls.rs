@@ -648,7 +648,14 @@ impl<C: ConnectionTrait + Send + Sync> PollRepo for Db<C> {
         let listing = Listing {
             context: "listing decisions",
             select: DECISION_COLS,
-            base: "FROM decisions d WHERE d.space_id = $1".to_owned(),
+            // A decision is listed while its poll stands in the space that decided (the caller has checked the
+            // viewer may access that space, so the poll is visible to them): a deleted or removed proposal takes
+            // its decisions out of the log rather than leaving entries without a poll.
+            base: "FROM decisions d WHERE d.space_id = $1 \
+                   AND EXISTS (SELECT 1 FROM posts p JOIN space_posts a ON a.post_id = p.id \
+                               WHERE p.id = d.post_id AND p.state = 'ACTIVE' \
+                                 AND a.space_id = d.space_id AND a.state = 'ACTIVE')"
+                .to_owned(),
             values: vec![v(space.0)],
             key: Key::Time("d.decided_at"),
             id: "d.id",
