@@ -13,6 +13,7 @@
 
 mod api;
 mod histogram;
+mod poll;
 mod subscribers;
 
 use anyhow::{Context as _, bail};
@@ -110,6 +111,8 @@ enum Cmd {
     /// Internal: run a share of the subscribers in this process, driven over stdin/stdout.
     #[command(hide = true)]
     Worker { config: String },
+    /// One hot poll: votes per second from concurrent clients (tallies checked) and `PollChanged` latency.
+    Poll(Box<poll::PollArgs>),
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -297,6 +300,9 @@ async fn main() -> anyhow::Result<()> {
         raise_fd_limit();
         let config: WorkerConfig = serde_json::from_str(&config).context("worker configuration")?;
         return subscribers::run_worker(config).await;
+    }
+    if let Some(Cmd::Poll(args)) = cli.command {
+        return poll::run(*args).await;
     }
     run(cli).await
 }
