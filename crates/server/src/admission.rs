@@ -25,14 +25,98 @@
 //!
 //! A document that does not parse, or names no single operation, is not refused here: HTTP and websockets each
 //! answer it as they answer executor errors; it costs one token.
+//!
+//! **Documents are kept.** Clients send the same few documents over and over (persisted queries name them), and
+//! everything above but the variables depends only on the text and the operation name: a [`DocumentCache`]
+//! keeps each admitted document, parsed, with its admission, so a repeated one is neither parsed nor measured
+//! again — its variables are still checked, and the executor still validates it against the schema.
 
 use crate::limits::mutation_field_cost;
 use crate::nesting::TooDeep;
 use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Name, Positioned, Request, Response, ServerError};
 use async_graphql_value::{ConstValue, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Admitted documents by their text and operation name, parsed, with their admission.
+pub struct DocumentCache {
+    capacity: usize,
+    inner: Mutex<Kept>,
+}
+
+type Entry = Arc<(ExecutableDocument, Admission)>;
+/// The entries of one text, by operation name.
+type ByOperation = Vec<(Option<Arc<str>>, Entry)>;
+
+#[derive(Default)]
+struct Kept {
+    /// By text (looked up without copying it), then by operation name.
+    entries: HashMap<Arc<str>, ByOperation>,
+    /// Keys oldest first: the first to go when the cache is full.
+    order: VecDeque<(Arc<str>, Option<Arc<str>>)>,
+}
+
+impl DocumentCache {
+    /// Documents kept at most.
+    pub const CAPACITY: usize = 512;
+    /// Longer documents are not kept (ordinary client documents are a few hundred bytes to a few KB): the cache
+    /// holds at most `CAPACITY × MAX_TEXT` bytes of text, and their parsed forms.
+    pub const MAX_TEXT: usize = 8 * 1024;
+
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity, inner: Mutex::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, query: &str, operation: Option<&str>) -> Option<Entry> {
+        let kept = self.lock();
+        let by_operation = kept.entries.get(query)?;
+        by_operation.iter().find(|(name, _)| name.as_deref() == operation).map(|(_, entry)| entry.clone())
+    }
+
+    fn put(&self, query: &str, operation: Option<&str>, document: ExecutableDocument, admission: Admission) {
+        if query.len() > Self::MAX_TEXT || self.capacity == 0 {
+            return;
+        }
+        let mut kept = self.lock();
+        if kept.entries.get(query).is_some_and(|ops| ops.iter().any(|(name, _)| name.as_deref() == operation)) {
+            return;
+        }
+        while kept.order.len() >= self.capacity {
+            let Some((text, name)) = kept.order.pop_front() else { break };
+            if let Some(ops) = kept.entries.get_mut(&text) {
+                ops.retain(|(n, _)| *n != name);
+                if ops.is_empty() {
+                    kept.entries.remove(&text);
+                }
+            }
+        }
+        let text: Arc<str> = kept.entries.get_key_value(query).map_or_else(|| Arc::from(query), |(k, _)| k.clone());
+        let name: Option<Arc<str>> = operation.map(Arc::from);
+        kept.order.push_back((text.clone(), name.clone()));
+        kept.entries.entry(text).or_default().push((name, Arc::new((document, admission))));
+    }
+
+    /// How many documents are kept.
+    pub fn len(&self) -> usize {
+        self.lock().order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self::new(Self::CAPACITY)
+    }
+}
 
 /// The limits [`admit`] holds documents to.
 #[derive(Debug, Clone, Copy)]
@@ -102,15 +186,32 @@ impl Refusal {
     }
 }
 
-/// Measures `request`'s document (see the module docs), leaving the parsed document in the request.
-pub fn admit(request: &mut Request, limits: AdmissionLimits) -> Result<Admission, Refusal> {
-    // Before anything parses it: a deep enough document overflows the parser.
-    crate::nesting::check(&request.query, limits.max_nesting).map_err(Refusal::TooDeep)?;
+/// Measures `request`'s document (see the module docs), leaving the parsed document in the request; a document
+/// admitted before is taken from `cache`.
+pub fn admit(request: &mut Request, limits: AdmissionLimits, cache: &DocumentCache) -> Result<Admission, Refusal> {
     for (name, value) in request.variables.iter() {
         if let Some(found) = control_in_const(value) {
             return Err(Refusal::ControlCharacter { found, place: format!("variable ${name}") });
         }
     }
+    if let Some(kept) = cache.get(&request.query, request.operation_name.as_deref()) {
+        let (document, admission) = &*kept;
+        request.set_parsed_query(document.clone());
+        return Ok(admission.clone());
+    }
+    let admission = measure(request, limits)?;
+    if admission.kind.is_ok()
+        && let Ok(document) = request.parsed_query().cloned()
+    {
+        cache.put(&request.query, request.operation_name.as_deref(), document, admission.clone());
+    }
+    Ok(admission)
+}
+
+/// [`admit`] without the cache: the checks on the document's text and structure.
+fn measure(request: &mut Request, limits: AdmissionLimits) -> Result<Admission, Refusal> {
+    // Before anything parses it: a deep enough document overflows the parser.
+    crate::nesting::check(&request.query, limits.max_nesting).map_err(Refusal::TooDeep)?;
     let operation_name = request.operation_name.clone();
     let document = match request.parsed_query() {
         Ok(document) => document,
@@ -347,7 +448,7 @@ mod tests {
     const LIMITS: AdmissionLimits = AdmissionLimits { max_nesting: 128, max_expanded: 50_000 };
 
     fn admit_query(query: &str) -> Result<Admission, Refusal> {
-        admit(&mut Request::new(query), LIMITS)
+        admit(&mut Request::new(query), LIMITS, &DocumentCache::new(0))
     }
 
     fn doubling(levels: usize) -> String {
@@ -382,7 +483,7 @@ mod tests {
         document.push_str("fragment F100000 on Query { __typename }\n");
         let mut request = Request::new(document);
         let limits = AdmissionLimits { max_nesting: 128, max_expanded: usize::MAX };
-        let refused = admit(&mut request, limits).expect_err("100,000 levels");
+        let refused = admit(&mut request, limits, &DocumentCache::new(0)).expect_err("100,000 levels");
         assert_eq!(refused, Refusal::SpreadsTooDeep { depth: 100_001, limit: 128 });
     }
 
@@ -390,7 +491,7 @@ mod tests {
     fn every_operation_of_a_document_is_measured_even_one_not_selected() {
         let document = format!("query Small {{ __typename }}\n{}", doubling(20));
         let mut request = Request::new(document).operation_name("Small");
-        assert!(matches!(admit(&mut request, LIMITS), Err(Refusal::Expands { .. })));
+        assert!(matches!(admit(&mut request, LIMITS, &DocumentCache::new(0)), Err(Refusal::Expands { .. })));
     }
 
     #[test]
@@ -425,7 +526,7 @@ mod tests {
             if let Some(name) = name {
                 request = request.operation_name(name);
             }
-            admit(&mut request, LIMITS).expect("admitted")
+            admit(&mut request, LIMITS, &DocumentCache::new(0)).expect("admitted")
         };
         assert_eq!(pick(Some("A")), Admission { kind: Ok(OperationType::Query), cost: 1 });
         assert_eq!(pick(Some("B")), Admission { kind: Ok(OperationType::Mutation), cost: 11 });
@@ -448,20 +549,53 @@ mod tests {
         assert!(matches!(admit_query(default), Err(Refusal::ControlCharacter { found: '\u{85}', .. })));
         let variables = async_graphql::Variables::from_json(serde_json::json!({ "i": { "t": ["ok", "a\u{0}b"] } }));
         let mut request = Request::new("query($i: In) { __typename }").variables(variables);
-        let refused = admit(&mut request, LIMITS).expect_err("NUL in a variable");
+        let refused = admit(&mut request, LIMITS, &DocumentCache::new(0)).expect_err("NUL in a variable");
         assert_eq!(refused, Refusal::ControlCharacter { found: '\0', place: "variable $i".into() });
         // Tabs and line breaks are text.
         let text = r#"mutation { addComment(input: { postId: "p", text: "one\ntwo\tthree\r" }) { id } }"#;
         assert!(admit_query(text).is_ok());
         let variables = async_graphql::Variables::from_json(serde_json::json!({ "t": "line\nbreak" }));
-        assert!(admit(&mut Request::new("{ __typename }").variables(variables), LIMITS).is_ok());
+        assert!(
+            admit(&mut Request::new("{ __typename }").variables(variables), LIMITS, &DocumentCache::new(0)).is_ok()
+        );
     }
 
     #[test]
     fn the_parsed_document_stays_in_the_request() {
         let mut request = Request::new("{ __typename }");
-        admit(&mut request, LIMITS).expect("admitted");
+        admit(&mut request, LIMITS, &DocumentCache::new(0)).expect("admitted");
         request.query = "this is not parsed again".into();
         assert!(request.parsed_query().is_ok());
+    }
+
+    #[test]
+    fn an_admitted_document_is_kept_by_text_and_operation_and_its_variables_still_checked() {
+        let cache = DocumentCache::new(2);
+        let text = "query A { __typename } mutation B { __typename }";
+        let first = admit(&mut Request::new(text).operation_name("A"), LIMITS, &cache).expect("admitted");
+        assert_eq!(cache.len(), 1);
+        let mut again = Request::new(text).operation_name("A");
+        assert_eq!(admit(&mut again, LIMITS, &cache).expect("admitted"), first);
+        assert!(again.parsed_query().is_ok(), "the kept document is handed to the executor");
+        assert_eq!(cache.len(), 1, "a hit adds nothing");
+        // Another operation of the same text is its own entry, with its own kind and cost.
+        let b = admit(&mut Request::new(text).operation_name("B"), LIMITS, &cache).expect("admitted");
+        assert_eq!(b.kind, Ok(OperationType::Mutation));
+        assert_eq!(cache.len(), 2);
+        // A kept document's variables are checked on every request.
+        let variables = async_graphql::Variables::from_json(serde_json::json!({ "x": "a\u{0}b" }));
+        let refused = admit(&mut Request::new(text).operation_name("A").variables(variables), LIMITS, &cache);
+        assert!(matches!(refused, Err(Refusal::ControlCharacter { .. })), "{refused:?}");
+        // Full: the oldest goes. Documents that do not run, or are refused, are not kept.
+        admit(&mut Request::new("{ a: __typename }"), LIMITS, &cache).expect("admitted");
+        assert_eq!(cache.len(), 2);
+        admit(&mut Request::new("{ x"), LIMITS, &cache).expect("answered as a parse error");
+        admit(&mut Request::new("query A { a } query A { b }"), LIMITS, &cache).expect("answered later");
+        assert_eq!(cache.len(), 2);
+        let mut hit = Request::new(text).operation_name("B");
+        admit(&mut hit, LIMITS, &cache).expect("admitted");
+        let mut evicted = Request::new(text).operation_name("A");
+        admit(&mut evicted, LIMITS, &cache).expect("admitted again");
+        assert_eq!(cache.len(), 2);
     }
 }

@@ -376,7 +376,7 @@ async fn prepare(
         if request.query.trim().is_empty() {
             return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", "the request has no query"));
         }
-        let admission = match admit(request, limits) {
+        let admission = match admit(request, limits, &state.documents) {
             Ok(admission) => admission,
             Err(refusal) => {
                 // As for a parse error: 400 for the GraphQL response type, 200 for legacy JSON clients.

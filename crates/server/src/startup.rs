@@ -216,6 +216,7 @@ impl Application {
             metrics: Arc::default(),
             groups: Arc::default(),
             ws_connections: Arc::default(),
+            documents: Arc::default(),
         };
         Ok(Self { listener, addr, metrics_listener, state, wake_jobs })
     }

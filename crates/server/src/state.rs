@@ -2,6 +2,7 @@
 //! limiter, persisted queries, the server's counters, the registry of shared subscriptions and the count of
 //! open websockets per address.
 
+use crate::admission::DocumentCache;
 use crate::http::PersistedQueries;
 use crate::limits::{RateLimiter, ServerMetrics};
 use crate::ws::{Connections, Groups};
@@ -59,4 +60,6 @@ pub struct AppState {
     pub groups: Arc<Groups>,
     /// Open websockets per client address.
     pub ws_connections: Arc<Connections>,
+    /// Admitted documents, parsed ([`crate::admission`]).
+    pub documents: Arc<DocumentCache>,
 }

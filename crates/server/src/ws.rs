@@ -373,7 +373,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                 // Measured as over HTTP: nesting before anything parses it, one parse, expansion, cost.
                 let limits =
                     AdmissionLimits { max_nesting: state.limits.max_nesting, max_expanded: state.limits.max_expanded };
-                let admission = match admit(&mut request, limits) {
+                let admission = match admit(&mut request, limits, &state.documents) {
                     Ok(admission) => admission,
                     Err(refused) => {
                         for text in refusal(protocol, &id, &refused.response()) {
