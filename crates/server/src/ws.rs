@@ -27,11 +27,12 @@
 //! **Shared subscriptions.** Ten thousand clients watching one space send the same subscription. Rather than
 //! executing and serialising every event once per client, identical subscriptions (same server, same viewer,
 //! same query, operation and variables) join one [`Group`]: a single producer task runs the stream and
-//! serialises each response once; its members only wrap the shared payload in their own `next` frame. A
-//! subscription is shared only when joining late cannot change what it receives: it must not replay anything
-//! (no `after` cursor on a root field). A member too slow for the group's buffer is ended with `RESYNC`, like a
-//! subscriber too slow for the bus; the group itself never waits for anyone. The last member to leave stops the
-//! producer, which drops its bus subscription.
+//! serialises each response once, then hands it to every member itself — one `try_send` into each member's
+//! connection queue, no task per member, the `next` frame built once per operation id and shared by the members
+//! that use the same id. A subscription is shared only when joining late cannot change what it receives: it must
+//! not replay anything (no `after` cursor on a root field). A member whose connection queue is full is ended with
+//! `RESYNC`, like a subscriber too slow for the bus; the group itself never waits for anyone. The last member to
+//! leave stops the producer, which drops its bus subscription.
 
 use crate::admission::{AdmissionLimits, admit};
 use crate::auth::{Refused, client_ip, credentials_from_payload};
@@ -52,7 +53,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use weco_domain::accounts::sessions::SessionGuard;
 use weco_domain::accounts::{ClientAddress, Credentials};
@@ -61,11 +62,11 @@ use weco_graph::{ApiError, RequestScope};
 
 /// Legacy protocol keep-alive interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
-/// Responses a shared subscription keeps for members that are momentarily behind; a member further behind is
-/// ended with `RESYNC`.
-const GROUP_BUFFER: usize = 256;
+/// Frames a connection holds for its socket: the responses a subscriber may be momentarily behind by. A shared
+/// subscription's member whose connection has no room left is ended with `RESYNC`.
+const CONNECTION_QUEUE: usize = 256;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Protocol {
     /// `graphql-transport-ws`.
     TransportWs,
@@ -196,6 +197,8 @@ fn timed_out(limit: Duration) -> Response {
 /// What the connection task sends out.
 enum Out {
     Text(String),
+    /// A frame several connections send alike (a shared subscription's event): built once, shared.
+    Shared(Utf8Bytes),
     Close(u16, &'static str),
 }
 
@@ -218,13 +221,14 @@ fn is_too_big(error: &axum::Error) -> bool {
 
 async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAddr, _slot: Slot) {
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Out>(64);
+    let (tx, mut rx) = mpsc::channel::<Out>(CONNECTION_QUEUE);
 
     // One writer task: operations and the reader all send through `tx`.
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             let message = match out {
                 Out::Text(text) => Message::Text(Utf8Bytes::from(text)),
+                Out::Shared(frame) => Message::Text(frame),
                 Out::Close(code, reason) => {
                     let _ = sink
                         .send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) })))
@@ -272,7 +276,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                 // say) sends its answer before the close.
                 let answering: Vec<_> = operations
                     .drain()
-                    .filter_map(|(_, op)| if op.subscription { op.handle.abort(); None } else { Some(op.handle) })
+                    .filter_map(|(_, op)| match op {
+                        Running::Task { handle, subscription: false } => Some(handle),
+                        other => {
+                            other.stop();
+                            None
+                        }
+                    })
                     .collect();
                 let grace = state.limits.request_timeout + Duration::from_secs(1);
                 let _ = tokio::time::timeout(grace, futures_util::future::join_all(answering)).await;
@@ -367,7 +377,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                     }
                     // The legacy protocol restarts an operation that reuses an id.
                     if let Some(old) = operations.remove(&id) {
-                        old.handle.abort();
+                        old.stop();
                     }
                 }
                 // Measured as over HTTP: nesting before anything parses it, one parse, expansion, cost.
@@ -403,10 +413,9 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                 let timeout = state.limits.request_timeout;
                 let request = request.data(ClientAddress(ip)).data(credentials);
                 let request = if subscription { request.data(EventDeadline(timeout)) } else { request };
-                let handle = match Group::join(&state, viewer, request) {
-                    Ok((group, receiver)) => {
-                        tokio::spawn(run_member(group, receiver, protocol, id.clone(), tx.clone(), done_tx.clone()))
-                    }
+                let member = Member { protocol, id: Arc::from(id.as_str()), tx: tx.clone(), done: done_tx.clone() };
+                let running = match Group::join(&state, viewer, request, member) {
+                    Ok(membership) => Running::Member(membership),
                     Err(request) => {
                         let scope = scope.get_or_insert_with(|| RequestScope::new(&state.app, viewer)).clone();
                         let operation = Operation {
@@ -417,14 +426,16 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
                             // first event is not limited.
                             timeout: (!subscription).then_some(timeout),
                         };
-                        tokio::spawn(run_operation(state.clone(), scope, operation, tx.clone(), done_tx.clone()))
+                        let handle =
+                            tokio::spawn(run_operation(state.clone(), scope, operation, tx.clone(), done_tx.clone()));
+                        Running::Task { handle, subscription }
                     }
                 };
-                operations.insert(id, Running { handle, subscription });
+                operations.insert(id, running);
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
                 if let Some(op) = id.and_then(|id| operations.remove(&id)) {
-                    op.handle.abort();
+                    op.stop();
                 }
             }
             (Protocol::Legacy, "connection_terminate") => break,
@@ -434,8 +445,8 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol, ip: IpAdd
             }
         }
     }
-    for op in operations.values() {
-        op.handle.abort();
+    for (_, op) in operations.drain() {
+        op.stop();
     }
     drop(tx);
     let _ = writer.await;
@@ -453,10 +464,20 @@ async fn session_end(session: &mut Option<SessionGuard>) {
     }
 }
 
-/// An operation in progress on a connection.
-struct Running {
-    handle: tokio::task::JoinHandle<()>,
-    subscription: bool,
+/// An operation in progress on a connection: a task of its own, or a membership of a shared subscription.
+enum Running {
+    Task { handle: tokio::task::JoinHandle<()>, subscription: bool },
+    Member(Membership),
+}
+
+impl Running {
+    /// Stops the operation (a membership leaves its group).
+    fn stop(self) {
+        match self {
+            Running::Task { handle, .. } => handle.abort(),
+            Running::Member(membership) => drop(membership),
+        }
+    }
 }
 
 /// One operation to run on its own.
@@ -618,24 +639,60 @@ impl Groups {
     }
 }
 
-/// One shared subscription. Members hold it; dropping the last stops the producer.
+/// One shared subscription. Its members' memberships hold it; dropping the last stops the producer.
 struct Group {
     id: u64,
     key: GroupKey,
     groups: Arc<Groups>,
-    /// Weak, so that the producer's exit (or panic) closes the members' receivers.
-    sender: broadcast::WeakSender<Arc<Item>>,
     producer: AbortHandle,
+    members: Mutex<Members>,
+}
+
+/// A group's members by slot.
+#[derive(Default)]
+struct Members {
+    slots: HashMap<u64, Member>,
+    next: u64,
+}
+
+/// One member of a shared subscription: where its frames go and under which operation id.
+struct Member {
+    protocol: Protocol,
+    id: Arc<str>,
+    tx: mpsc::Sender<Out>,
+    done: mpsc::UnboundedSender<String>,
+}
+
+/// A connection's hold on its place in a group: dropping it leaves the group.
+pub(crate) struct Membership {
+    group: Arc<Group>,
+    slot: u64,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.group.lock().slots.remove(&self.slot);
+    }
 }
 
 impl Group {
-    /// Joins (or starts) the group for `request` if it can be shared; `None` means run it on its own.
+    fn lock(&self) -> MutexGuard<'_, Members> {
+        // Every critical section leaves the map consistent, so a poisoned one is still usable.
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn admit(self: &Arc<Self>, member: Member) -> Membership {
+        let mut members = self.lock();
+        let slot = members.next;
+        members.next += 1;
+        members.slots.insert(slot, member);
+        Membership { group: self.clone(), slot }
+    }
+
+    /// Joins (or starts) the group for `request` if it can be shared; `Err` gives the request back to run on
+    /// its own.
     #[allow(clippy::result_large_err)] // The request comes back unchanged when it is not shared.
-    fn join(
-        state: &AppState,
-        viewer: Viewer,
-        mut request: Request,
-    ) -> Result<(Arc<Group>, broadcast::Receiver<Arc<Item>>), Request> {
+    fn join(state: &AppState, viewer: Viewer, mut request: Request, member: Member) -> Result<Membership, Request> {
         let key = GroupKey {
             viewer,
             query: request.query.clone(),
@@ -646,27 +703,115 @@ impl Group {
         let mut registry = groups.lock();
         if let Some((_, weak)) = registry.get(&key)
             && let Some(group) = weak.upgrade()
-            && let Some(sender) = group.sender.upgrade()
         {
-            let receiver = sender.subscribe();
-            return Ok((group, receiver));
+            return Ok(group.admit(member));
         }
         if !shareable(&mut request) {
             return Err(request);
         }
-        let (sender, receiver) = broadcast::channel(GROUP_BUFFER);
         let id = groups.next.fetch_add(1, Ordering::Relaxed);
-        let weak_sender = sender.downgrade();
-        let producer = tokio::spawn(produce(state.clone(), viewer, request, sender, key.clone(), id));
+        // The producer starts once the group exists: it is told where to deliver before its first response.
+        let (start, started) = tokio::sync::oneshot::channel::<Weak<Group>>();
+        let producer = tokio::spawn(produce(state.clone(), viewer, request, started, key.clone(), id));
         let group = Arc::new(Group {
             id,
             key: key.clone(),
             groups: groups.clone(),
-            sender: weak_sender,
             producer: producer.abort_handle(),
+            members: Mutex::default(),
         });
+        let _ = start.send(Arc::downgrade(&group));
         registry.insert(key, (id, Arc::downgrade(&group)));
-        Ok((group, receiver))
+        Ok(group.admit(member))
+    }
+
+    /// Hands `item` to every member: one `try_send` into each member's connection queue, so the producer never
+    /// waits for a member and no task wakes but the connections' writers. A frame is built once per operation
+    /// id and protocol and shared by the members that use them (most clients number operations alike). A member
+    /// whose connection has no room is ended with `RESYNC`; a closed one is dropped; when the stream ends, every
+    /// member is told and let go.
+    fn deliver(&self, item: &Item) {
+        let mut frames: HashMap<(Protocol, Arc<str>), Utf8Bytes> = HashMap::new();
+        let mut members = self.lock();
+        let Members { slots, .. } = &mut *members;
+        let mut ended: Vec<(Member, Vec<String>)> = Vec::new();
+        slots.retain(|_, member| {
+            let Item::Next(payload) = item else {
+                ended.push((member.clone_for_end(), member.last_frames(item)));
+                return false;
+            };
+            let frame = frames
+                .entry((member.protocol, member.id.clone()))
+                .or_insert_with(|| Utf8Bytes::from(frame(&json_string(&*member.id), member.protocol.next(), payload)))
+                .clone();
+            match member.tx.try_send(Out::Shared(frame)) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    ended.push((member.clone_for_end(), member.resync_frames()));
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+        drop(members);
+        for (member, frames) in ended {
+            member.end(frames);
+        }
+    }
+}
+
+impl Protocol {
+    /// The message type of a result.
+    fn next(self) -> &'static str {
+        match self {
+            Protocol::TransportWs => "next",
+            Protocol::Legacy => "data",
+        }
+    }
+}
+
+impl Member {
+    fn clone_for_end(&self) -> Member {
+        Member { protocol: self.protocol, id: self.id.clone(), tx: self.tx.clone(), done: self.done.clone() }
+    }
+
+    /// The frames that end this member's operation with the stream's last word.
+    fn last_frames(&self, item: &Item) -> Vec<String> {
+        let id_json = json_string(&*self.id);
+        match (item, self.protocol) {
+            (Item::Error { errors, .. }, Protocol::TransportWs) => vec![frame(&id_json, "error", errors)],
+            (Item::Error { response, .. }, Protocol::Legacy) => {
+                vec![frame(&id_json, "data", response), complete_frame(&id_json)]
+            }
+            _ => vec![complete_frame(&id_json)],
+        }
+    }
+
+    /// The frames that end a member that fell behind.
+    fn resync_frames(&self) -> Vec<String> {
+        let error: async_graphql::Error = ApiError(DomainError::Conflict(
+            "RESYNC: this subscriber fell behind and events were dropped; resubscribe with `after` set to the last \
+             cursor received to catch up"
+                .to_owned(),
+        ))
+        .into();
+        let response = Response::from_errors(vec![error.into_server_error(Pos::default())]);
+        let item =
+            Item::Error { response: json_string(&response).into(), errors: json_string(&response.errors).into() };
+        self.last_frames(&item)
+    }
+
+    /// Ends the member's operation: the connection forgets it first (so a client answering the last frames
+    /// finds it gone), then the frames go out, waiting for room — rare, so a task of its own.
+    fn end(self, frames: Vec<String>) {
+        let _ = self.done.send(self.id.to_string());
+        tokio::spawn(async move {
+            for text in frames {
+                if self.tx.send(Out::Text(text)).await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 }
 
@@ -717,12 +862,15 @@ async fn produce(
     state: AppState,
     viewer: Viewer,
     request: Request,
-    sender: broadcast::Sender<Arc<Item>>,
+    started: tokio::sync::oneshot::Receiver<Weak<Group>>,
     key: GroupKey,
     id: u64,
 ) {
+    let Ok(group) = started.await else { return };
     let scope = RequestScope::new(&state.app, viewer);
     let mut responses = state.schema.execute_stream(request.data(scope));
+    // Each step holds the group only while it delivers: the members' memberships keep it alive, not this task.
+    let deliver = |item: Item| group.upgrade().map(|g| g.deliver(&item)).is_some();
     while let Some(mut response) = responses.next().await {
         if let Some(stopped) = crate::http::stopped_for_size(&response) {
             response = stopped;
@@ -732,7 +880,7 @@ async fn produce(
             state.groups.forget(&key, id);
             let item =
                 Item::Error { response: json_string(&response).into(), errors: json_string(&response.errors).into() };
-            let _ = sender.send(Arc::new(item));
+            deliver(item);
             return;
         }
         let serialized = json_string(&response);
@@ -742,95 +890,21 @@ async fn produce(
             let response = crate::http::too_large(state.limits.max_response_bytes);
             let item =
                 Item::Error { response: json_string(&response).into(), errors: json_string(&response.errors).into() };
-            let _ = sender.send(Arc::new(item));
+            deliver(item);
             return;
         }
-        // `send` fails only when no member is left, and then the group is being dropped anyway.
-        let _ = sender.send(Arc::new(Item::Next(serialized.into())));
+        if !deliver(Item::Next(serialized.into())) {
+            return;
+        }
     }
     state.groups.forget(&key, id);
-    let _ = sender.send(Arc::new(Item::Complete));
-}
-
-/// One member of a shared subscription: wraps the group's responses in this operation's frames.
-async fn run_member(
-    group: Arc<Group>,
-    mut receiver: broadcast::Receiver<Arc<Item>>,
-    protocol: Protocol,
-    id: String,
-    tx: mpsc::Sender<Out>,
-    done: mpsc::UnboundedSender<String>,
-) {
-    let id_json = json_string(&id);
-    let next = match protocol {
-        Protocol::TransportWs => "next",
-        Protocol::Legacy => "data",
-    };
-    let mut frames: Vec<String> = Vec::with_capacity(2);
-    loop {
-        match receiver.recv().await {
-            Ok(item) => match &*item {
-                Item::Next(payload) => frames.push(frame(&id_json, next, payload)),
-                Item::Error { response, errors } => {
-                    match protocol {
-                        Protocol::TransportWs => frames.push(frame(&id_json, "error", errors)),
-                        Protocol::Legacy => {
-                            frames.push(frame(&id_json, next, response));
-                            frames.push(complete_frame(&id_json));
-                        }
-                    }
-                    break;
-                }
-                Item::Complete => {
-                    frames.push(complete_frame(&id_json));
-                    break;
-                }
-            },
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                let error: async_graphql::Error = ApiError(DomainError::Conflict(format!(
-                    "RESYNC: this subscriber fell behind and {n} events were dropped; resubscribe with `after` set \
-                     to the last cursor received to catch up"
-                )))
-                .into();
-                let response = Response::from_errors(vec![error.into_server_error(Pos::default())]);
-                match protocol {
-                    Protocol::TransportWs => frames.push(frame(&id_json, "error", &json_string(&response.errors))),
-                    Protocol::Legacy => {
-                        frames.push(frame(&id_json, next, &json_string(&response)));
-                        frames.push(complete_frame(&id_json));
-                    }
-                }
-                break;
-            }
-            // The producer stopped without a last word (it panicked): end the operation.
-            Err(broadcast::error::RecvError::Closed) => {
-                frames.push(complete_frame(&id_json));
-                break;
-            }
-        }
-        for text in frames.drain(..) {
-            if tx.send(Out::Text(text)).await.is_err() {
-                return;
-            }
-        }
-    }
-    // Leave the group before the last frames go out, so the producer can stop as soon as possible.
-    drop(receiver);
-    drop(group);
-    // Said before the last frames go out, so that a client answering them finds the operation gone.
-    let _ = done.send(id);
-    for text in frames {
-        if tx.send(Out::Text(text)).await.is_err() {
-            return;
-        }
-    }
+    deliver(Item::Complete);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::shareable;
-    use async_graphql::{Request, Variables};
-    use serde_json::json;
+    use super::*;
+    use async_graphql::Variables;
 
     fn request(query: &str, variables: serde_json::Value) -> Request {
         Request::new(query).variables(Variables::from_json(variables))
@@ -863,6 +937,92 @@ mod tests {
             json!({})
         )));
         assert!(!shareable(&mut request("subscription {", json!({}))));
+    }
+
+    /// A group with no producer running, for its fan-out alone.
+    fn group() -> Arc<Group> {
+        let key = GroupKey {
+            viewer: Viewer::ANONYMOUS,
+            query: String::new(),
+            operation_name: None,
+            variables: String::new(),
+        };
+        let producer = tokio::spawn(async {}).abort_handle();
+        Arc::new(Group { id: 0, key, groups: Arc::default(), producer, members: Mutex::default() })
+    }
+
+    fn member(
+        id: &str,
+        protocol: Protocol,
+        room: usize,
+    ) -> (Member, mpsc::Receiver<Out>, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::channel(room);
+        let (done, done_rx) = mpsc::unbounded_channel();
+        (Member { protocol, id: Arc::from(id), tx, done }, rx, done_rx)
+    }
+
+    fn text(out: Out) -> String {
+        match out {
+            Out::Text(text) => text,
+            Out::Shared(frame) => frame.as_str().to_owned(),
+            Out::Close(code, _) => panic!("closed with {code}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn members_get_each_event_in_their_own_frame_built_once_per_id() {
+        let group = group();
+        let (a, mut a_rx, _) = member("1", Protocol::TransportWs, 8);
+        let (b, mut b_rx, _) = member("1", Protocol::TransportWs, 8);
+        let (c, mut c_rx, _) = member("x", Protocol::Legacy, 8);
+        let _held = [group.admit(a), group.admit(b), group.admit(c)];
+        group.deliver(&Item::Next(Arc::from(r#"{"data":1}"#)));
+        let (Some(Out::Shared(a)), Some(Out::Shared(b))) = (a_rx.recv().await, b_rx.recv().await) else {
+            panic!("shared frames expected")
+        };
+        assert_eq!(a.as_str(), r#"{"id":"1","type":"next","payload":{"data":1}}"#);
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr(), "one frame for members of the same id");
+        assert_eq!(text(c_rx.recv().await.expect("frame")), r#"{"id":"x","type":"data","payload":{"data":1}}"#);
+    }
+
+    #[tokio::test]
+    async fn a_member_without_room_is_ended_with_resync_and_the_others_carry_on() {
+        let group = group();
+        let (slow, mut slow_rx, mut slow_done) = member("s", Protocol::TransportWs, 1);
+        let (fast, mut fast_rx, _) = member("f", Protocol::TransportWs, 8);
+        let held = [group.admit(slow), group.admit(fast)];
+        group.deliver(&Item::Next(Arc::from("1")));
+        group.deliver(&Item::Next(Arc::from("2")));
+        assert_eq!(group.lock().slots.len(), 1, "the slow member left the group");
+        assert_eq!(slow_done.recv().await.as_deref(), Some("s"), "its connection forgets the operation");
+        assert!(text(slow_rx.recv().await.expect("the first event")).ends_with(r#""payload":1}"#));
+        let told = text(slow_rx.recv().await.expect("the error"));
+        assert!(told.contains(r#""type":"error""#) && told.contains("RESYNC"), "{told}");
+        for n in ["1", "2"] {
+            assert!(text(fast_rx.recv().await.expect("event")).ends_with(&format!(r#""payload":{n}}}"#)));
+        }
+        // The stream's end lets every member go, with its last frame; dropping a membership after is harmless.
+        group.deliver(&Item::Complete);
+        assert_eq!(text(fast_rx.recv().await.expect("complete")), r#"{"id":"f","type":"complete"}"#);
+        assert!(group.lock().slots.is_empty());
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn leaving_drops_the_member_and_the_last_one_out_stops_the_group() {
+        let group = group();
+        let weak = Arc::downgrade(&group);
+        let (a, mut a_rx, _) = member("1", Protocol::TransportWs, 8);
+        let (b, _b_rx, _) = member("1", Protocol::TransportWs, 8);
+        let (first, second) = (group.admit(a), group.admit(b));
+        drop(group);
+        drop(first);
+        let group = weak.upgrade().expect("a member still holds the group");
+        group.deliver(&Item::Next(Arc::from("1")));
+        assert!(a_rx.recv().await.is_none(), "a member that left gets nothing (its sender is gone)");
+        drop(group);
+        drop(second);
+        assert!(weak.upgrade().is_none(), "the last membership dropped the group");
     }
 }
 
