@@ -67,7 +67,7 @@ pub struct Message {
 }
 
 /// The key of a pair's direct chat: both ids, the smaller first.
-fn direct_key(a: UserId, b: UserId) -> String {
+pub fn direct_key(a: UserId, b: UserId) -> String {
     let (x, y) = if a < b { (a, b) } else { (b, a) };
     format!("{x}:{y}")
 }
