@@ -387,3 +387,52 @@ async fn messages_typing_and_presence_cross_replicas_and_a_killed_replicas_users
         .await;
     assert!(killed.elapsed() < Duration::from_secs(10), "took {:?}", killed.elapsed());
 }
+
+/// A replica that dies right after committing a message, before publishing it: the message is in the outbox,
+/// and the other replica's recovery delivers it to the member listening there, once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_message_committed_by_a_replica_that_crashed_before_publishing_is_delivered_once() {
+    let Some(redis) = test_redis_url().await else { return };
+    let Some(database) = TestDatabase::create(Backend::Postgres).await.expect("database") else { return };
+    let prefix = format!("weco-test-{}", uuid::Uuid::now_v7().simple());
+    let b = ServerProcess::spawn(&database.url, Some(&redis), &prefix).expect("replica B (is the weco binary built?)");
+    let a = ServerProcess::spawn_with(&database.url, |c| {
+        c.env("WECO_CHANNEL_PREFIX", &prefix).env("REDIS_URL", &redis).env("WECO_FAILPOINT", "abort-after-commit");
+    })
+    .expect("replica A with the failpoint");
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+    let on_b = app.at(b.addr);
+    let register = "mutation($h: String!, $e: String!) { register(input: {handle: $h, name: $h, email: $e, \
+                    password: \"password-123\"}) { token } }";
+    let mut tokens = Vec::new();
+    for handle in ["ada", "bob"] {
+        let data = on_b.ok(None, register, json!({ "h": handle, "e": format!("{handle}@example.org") })).await;
+        tokens.push(data["register"]["token"].as_str().expect("token").to_owned());
+    }
+    let (ada, bob) = (&tokens[0], &tokens[1]);
+    let chat = on_b.ok(Some(ada), START, json!({ "h": ["bob"], "n": null })).await["startChat"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut listener = WsClient::ready(b.addr, Some(ada)).await;
+    listener.subscribe("c", EVENTS, json!({ "c": chat })).await;
+    wait_for_redis_subscribers(&redis, &format!("{prefix}:chat:{chat}"), 1).await;
+
+    let sent = app
+        .client
+        .post(format!("http://{}/graphql", a.addr))
+        .bearer_auth(bob)
+        .json(&json!({ "query": SEND, "variables": { "c": chat, "t": "survives", "r": null } }))
+        .send()
+        .await;
+    assert!(sent.is_err(), "the server with the failpoint answered instead of aborting: {sent:?}");
+    drop(a);
+    // Recovery waits 5 s before publishing what another process committed; then Ada hears of the message.
+    let Some(e2e::ws::Frame::Json(message)) = listener.next_within(Duration::from_secs(30)).await else {
+        panic!("no message after the crash")
+    };
+    assert_eq!(message["payload"]["data"]["chatEvents"]["message"]["text"], "survives", "{message}");
+    // Exactly once: the next event is the next message.
+    on_b.ok(Some(bob), SEND, json!({ "c": chat, "t": "after", "r": null })).await;
+    assert_eq!(next_event(&mut listener).await["message"]["text"], "after");
+}

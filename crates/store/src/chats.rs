@@ -106,6 +106,13 @@ impl<C: ConnectionTrait + Send + Sync> ChatRepo for Db<C> {
         rows.iter().map(|r| get::<Uuid>(r, "checking chat membership", "chat_id").map(ChatId)).collect()
     }
 
+    async fn lock_chat(&self, chat: ChatId) -> DomainResult<()> {
+        if self.backend() == sea_orm::DbBackend::Postgres {
+            self.sql().all("locking chat", "SELECT id FROM chats WHERE id = $1 FOR UPDATE", vec![v(chat.0)]).await?;
+        }
+        Ok(())
+    }
+
     async fn add_members(&self, chat: ChatId, users: &[UserId], at: DateTime<Utc>) -> DomainResult<u64> {
         self.insert_members(chat, users, at).await
     }

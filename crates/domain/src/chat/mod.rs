@@ -237,6 +237,7 @@ impl Command for AddMembers {
         }
         let users = others(uow, member.user(), &self.handles, "userHandles").await?;
         let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        uow.chats().lock_chat(self.chat).await?;
         let already = uow.chats().member_ids(self.chat, MAX_CHAT_MEMBERS as i64 + 1).await?;
         let new = ids.iter().filter(|u| !already.contains(u)).count();
         if already.len() + new > MAX_CHAT_MEMBERS {

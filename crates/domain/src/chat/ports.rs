@@ -21,6 +21,9 @@ pub trait ChatRepo: Send + Sync {
     async fn chats_by_ids(&self, ids: &[ChatId]) -> DomainResult<Vec<Chat>>;
     /// Which of `chats` `user` is a member of.
     async fn member_of(&self, user: UserId, chats: &[ChatId]) -> DomainResult<Vec<ChatId>>;
+    /// Locks the chat's row until the transaction ends (on PostgreSQL; SQLite's transactions are serialised),
+    /// so that concurrent additions count its members one after the other.
+    async fn lock_chat(&self, chat: ChatId) -> DomainResult<()>;
     /// Adds members (seen up to `at`); returns how many were not members yet.
     async fn add_members(&self, chat: ChatId, users: &[UserId], at: DateTime<Utc>) -> DomainResult<u64>;
     /// Removes a member; `false` when they were none.
