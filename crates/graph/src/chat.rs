@@ -106,11 +106,8 @@ impl ChatObject {
     /// Its members who are in it now: subscribed to its `chatEvents`, on any replica.
     async fn online(&self, ctx: &Context<'_>) -> ApiResult<Vec<UserObject>> {
         let ids = app(ctx).chats().online(&self.member).await?;
-        let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            users.push(load_user(ctx, id).await?);
-        }
-        Ok(users)
+        // Loaded together, so the user loader reads them in one batch.
+        futures_util::future::try_join_all(ids.into_iter().map(|id| load_user(ctx, id))).await
     }
 }
 
