@@ -3,6 +3,7 @@
 mod access_live;
 mod accounts;
 mod budgets;
+mod chats;
 mod clients;
 mod cluster;
 mod governance;

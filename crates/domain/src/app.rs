@@ -7,6 +7,8 @@ use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::accounts::sessions::SessionCache;
 use crate::auth::TokenKeys;
+use crate::chat::ChatService;
+use crate::chat::presence::{InProcessPresence, Presence};
 use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
 use crate::jobs::JobRegistry;
@@ -53,6 +55,10 @@ pub struct App {
     pub(crate) sessions: Arc<SessionCache>,
     /// The handles of the platform's admins, who grant and revoke membership of the cooperative.
     pub(crate) admins: Arc<std::collections::HashSet<String>>,
+    /// Who is in which chat now (this process only, unless the host shares it between replicas).
+    pub(crate) presence: Arc<dyn Presence>,
+    /// When each user last said they were typing in each chat, from this process.
+    pub(crate) typing: Arc<crate::chat::TypingThrottle>,
 }
 
 impl App {
@@ -63,7 +69,15 @@ impl App {
             jobs: Arc::new(JobRegistry::with_builtin_handlers()),
             sessions: Arc::default(),
             admins: Arc::default(),
+            presence: Arc::new(InProcessPresence::default()),
+            typing: Arc::default(),
         }
+    }
+
+    /// The same application keeping presence in chats with `presence` (shared between replicas by the host).
+    pub fn with_presence(mut self, presence: Arc<dyn Presence>) -> Self {
+        self.presence = presence;
+        self
     }
 
     /// The same application keeping answers about sessions for `bound` (zero: reading the store every time).
@@ -137,5 +151,9 @@ impl App {
 
     pub fn notifications(&self) -> NotificationService<'_> {
         NotificationService { app: self }
+    }
+
+    pub fn chats(&self) -> ChatService<'_> {
+        ChatService { app: self }
     }
 }

@@ -27,6 +27,8 @@ pub enum Topic {
     Post(PostId),
     /// A user's notifications.
     User(UserId),
+    /// A chat's messages, typing and membership changes (its members only may listen).
+    Chat(ChatId),
 }
 
 impl Topic {
@@ -36,6 +38,7 @@ impl Topic {
             Topic::Space(id) => format!("{prefix}:space:{id}"),
             Topic::Post(id) => format!("{prefix}:post:{id}"),
             Topic::User(id) => format!("{prefix}:user:{id}"),
+            Topic::Chat(id) => format!("{prefix}:chat:{id}"),
         }
     }
 }
@@ -211,6 +214,12 @@ pub enum Event {
     /// A notification was written or folded into (on its recipient's topic). Whether it may be shown is
     /// checked again when it arrives, as every read of notifications does.
     NotificationCreated { notification: Box<crate::notifications::Notification> },
+    /// A message was sent in a chat (on the chat's topic).
+    MessageSent { message: Box<crate::chat::Message> },
+    /// A member is typing in a chat: ephemeral, published on the bus only, never stored.
+    Typing { chat_id: ChatId, user_id: UserId },
+    /// A chat's members changed (someone joined or left): live subscribers check they are still members.
+    ChatMembersChanged { chat_id: ChatId },
 }
 
 impl Event {
@@ -222,7 +231,11 @@ impl Event {
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. }
             | Event::PollChanged { audience, .. } => Some(audience),
-            Event::AccessChanged { .. } | Event::NotificationCreated { .. } => None,
+            Event::AccessChanged { .. }
+            | Event::NotificationCreated { .. }
+            | Event::MessageSent { .. }
+            | Event::Typing { .. }
+            | Event::ChatMembersChanged { .. } => None,
         }
     }
 
@@ -235,7 +248,10 @@ impl Event {
             Event::AccessChanged { .. }
             | Event::CommentAdded { .. }
             | Event::PollChanged { .. }
-            | Event::NotificationCreated { .. } => true,
+            | Event::NotificationCreated { .. }
+            | Event::MessageSent { .. }
+            | Event::Typing { .. }
+            | Event::ChatMembersChanged { .. } => true,
         }
     }
 }

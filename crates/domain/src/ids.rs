@@ -98,6 +98,15 @@ id_type!(
 );
 
 id_type!(
+    /// A chat: a direct chat between two users, or a group chat.
+    ChatId
+);
+id_type!(
+    /// A message in a chat.
+    MessageId
+);
+
+id_type!(
     /// An event: the same id on every topic it is published to, so receivers can drop a repeat.
     EventId
 );

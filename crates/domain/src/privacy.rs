@@ -93,6 +93,34 @@ impl SpaceView {
     }
 }
 
+/// Proof that `user` is a member of `chat`: only members read a chat, write in it or listen to it. Made only by
+/// the domain, from the store's answer read for that user (`crate::chat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChatMember {
+    chat: crate::ids::ChatId,
+    user: UserId,
+}
+
+impl ChatMember {
+    /// Made where the domain has read the membership.
+    pub(crate) fn grant(user: UserId, chat: crate::ids::ChatId) -> Self {
+        Self { chat, user }
+    }
+
+    pub fn chat(&self) -> crate::ids::ChatId {
+        self.chat
+    }
+
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// The viewer the proof was made for.
+    pub fn viewer(&self) -> Viewer {
+        Viewer::user(self.user)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,6 +106,14 @@ text_type!(
     /// A stream's name.
     StreamName, 100, true
 );
+text_type!(
+    /// A group chat's name.
+    ChatName, 100, true
+);
+text_type!(
+    /// A chat message's text.
+    MessageText, 4_000, true
+);
 
 /// Whether `c` is a control character, or an invisible formatting one that can make text read other than it
 /// is (bidirectional overrides and isolates such as U+202E, zero-width characters, the byte-order mark).

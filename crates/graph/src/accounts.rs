@@ -132,6 +132,23 @@ impl UserObject {
     async fn unseen_notifications(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
         crate::notifications::unseen(ctx, self.0.id).await
     }
+
+    /// The user's chats, most recently active first: readable by the user themself only (`FORBIDDEN` for
+    /// others).
+    #[graphql(complexity = "crate::connection::cost(first, child_complexity)")]
+    async fn chats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::chat::ChatConnection> {
+        crate::chat::chats_of(ctx, self.0.id, first, after).await
+    }
+
+    /// How many messages of others the user has not seen in all their chats; null for anyone but the user.
+    async fn unseen_messages(&self, ctx: &Context<'_>) -> ApiResult<Option<i32>> {
+        crate::chat::unseen_total(ctx, self.0.id).await
+    }
 }
 
 connection!(UserConnection, UserEdge, UserObject, "user");

@@ -9,7 +9,7 @@
 //! - `budget`: the cost limit and the response size held at run time, while the operation resolves.
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
-//! `holarchy`, `access`, `posts`, `polls`, `feeds`, `people`, `notifications`; `subscription` streams live feeds,
+//! `holarchy`, `access`, `posts`, `polls`, `feeds`, `people`, `notifications`, `chat`; `subscription` streams live feeds,
 //! post updates and notifications. The roots
 //! below merge the areas' roots: a new area adds one name to each.
 
@@ -18,6 +18,7 @@ pub mod error;
 mod access;
 mod accounts;
 mod budget;
+mod chat;
 mod connection;
 mod enums;
 mod feeds;
@@ -46,6 +47,7 @@ pub struct Query(
     feeds::FeedQuery,
     access::AccessQuery,
     people::PeopleQuery,
+    chat::ChatQuery,
 );
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.
@@ -58,6 +60,7 @@ pub struct Mutation(
     access::AccessMutation,
     people::PeopleMutation,
     notifications::NotificationMutation,
+    chat::ChatMutation,
 );
 
 /// The executable schema.

@@ -136,6 +136,11 @@ impl NotificationObject {
         let Some(id) = self.0.space_id else { return Ok(None) };
         Ok(scope(ctx)?.loaders.spaces.load_one(id).await?.map(SpaceObject::from))
     }
+
+    /// The chat a MESSAGE_RECEIVED is about, while the viewer is a member of it.
+    async fn chat(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::chat::ChatObject>> {
+        crate::chat::chat_of_notification(ctx, self.0.chat_id).await
+    }
 }
 
 connection!(NotificationConnection, NotificationEdge, NotificationObject, "notification");

@@ -495,7 +495,10 @@ impl Subscription {
                         Event::PostStatsChanged { .. }
                         | Event::CommentAdded { .. }
                         | Event::PollChanged { .. }
-                        | Event::NotificationCreated { .. } => None,
+                        | Event::NotificationCreated { .. }
+                        | Event::MessageSent { .. }
+                        | Event::Typing { .. }
+                        | Event::ChatMembersChanged { .. } => None,
                     }
                 }
             })
@@ -561,6 +564,16 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<crate::notifications::NotificationObject, ApiError>> + use<>, ApiError> {
         Ok(until_error(crate::notifications::live(ctx).await?))
+    }
+
+    /// Messages sent and members typing in a chat the viewer is a member of (`FORBIDDEN` for others); while it
+    /// runs the viewer is among the chat's `online` members.
+    async fn chat_events(
+        &self,
+        ctx: &Context<'_>,
+        chat_id: ID,
+    ) -> Result<impl Stream<Item = Result<crate::chat::ChatEvent, ApiError>> + use<>, ApiError> {
+        Ok(until_error(crate::chat::live(ctx, chat_id).await?))
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! How (module by module):
 //! - `synth` and `demo` build the model (`world`): users, spaces with their parents and privacy, roles, and
-//!   posts with their placements, reposts, likes, ratings, comments and links.
+//!   posts with their placements, reposts, likes, ratings, comments and links; `chats` writes the demo's chats
+//!   once the rest is loaded.
 //! - `world::Holarchy` derives the closure table (shortest depths), the flow rule (docs/privacy.md rule 2) and
 //!   each area's audience from the edges, the way the store's set-based SQL would.
 //! - `rows` computes every counter and denormalised column the running server keeps (`space_posts` rows,
@@ -22,6 +23,7 @@
 //! the two overlap and memory stays flat (posts are generated 10,000 at a time). The tests recount every
 //! derived value of a seeded database with the store's definitions (`weco_store::invariants::verify`).
 
+mod chats;
 mod demo;
 mod progress;
 mod rows;
@@ -533,6 +535,11 @@ impl Seeding {
         }
         writer.commit().await?;
         steps.push(("indexes", step.finish(&format!("{dropped} indexes and constraints rebuilt"))));
+        if preset == Preset::Demo {
+            let (chats, messages) = chats::write(conn, seed, now, &shared.community).await?;
+            rows.push(("chats", chats));
+            rows.push(("chat_messages", messages));
+        }
 
         let step = progress.step("analyze", 0);
         sink::analyze(conn).await.context("analysing")?;

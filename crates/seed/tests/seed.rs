@@ -363,6 +363,21 @@ async fn demo_checks(db: &DatabaseConnection) {
         .await,
         1
     );
+    // A group chat and a direct chat, with replies, and messages their members have not seen yet.
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM chats WHERE direct = FALSE AND name IS NOT NULL").await, 1);
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM chats WHERE direct = TRUE AND direct_key IS NOT NULL").await, 1);
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM chat_messages").await, 8);
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM chat_messages WHERE reply_to_id IS NOT NULL").await, 3);
+    assert!(
+        scalar(
+            db,
+            "SELECT COUNT(*) AS v FROM chat_members m JOIN chat_messages x ON x.chat_id = m.chat_id \
+             AND x.created_at > m.seen_at AND x.author_id <> m.user_id"
+        )
+        .await
+            > 0,
+        "unseen messages"
+    );
 }
 
 #[tokio::test]

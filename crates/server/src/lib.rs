@@ -9,7 +9,8 @@
 //!   the login back-off and the server's counters; [`admission`]: what every document passes before it runs
 //!   (nesting, one parse, fragment expansion, cost); [`nesting`]: the bracket-depth guard every document passes
 //!   before it is parsed.
-//! - [`shared_redis`]: the Redis the replicas share (none, one, or a Cluster), for events and persisted queries.
+//! - [`shared_redis`]: the Redis the replicas share (none, one, or a Cluster), for events, persisted queries and
+//!   presence ([`presence`]: who is in which chat now, on any replica).
 //! - [`tasks`]: the background work — the outbox relay and the job runner.
 //! - [`ws`]: GraphQL over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`).
 //! - `weco seed` is the `weco-seed` crate's; [`config::SeedArgs`] maps its flags.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod http;
 pub mod limits;
 pub mod nesting;
+pub mod presence;
 pub mod routes;
 pub mod shared_redis;
 pub mod startup;

@@ -132,6 +132,8 @@ impl Application {
         tracing::info!(bus = bus.backend_name(), prefix = bus.prefix(), "event bus ready");
         let wake_jobs = Arc::new(Notify::new());
         let wake = wake_jobs.clone();
+        let shared_redis =
+            SharedRedis::connect(shared).await.with_context(|| format!("connecting to {}", shared.describe()))?;
         let app = App::new(Ports {
             store: store.clone(),
             hasher: Arc::new(runtime::BlockingHasher),
@@ -148,6 +150,12 @@ impl Application {
         })
         .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms))
         .with_admins(settings.admins.iter().cloned());
+        let app = match &shared_redis {
+            Some(conn) => app.with_presence(Arc::new(crate::presence::SharedPresence(
+                crate::presence::RedisPresence::start(conn.clone(), &settings.channel_prefix),
+            ))),
+            None => app,
+        };
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
@@ -168,10 +176,7 @@ impl Application {
             schema = schema.extension(async_graphql::extensions::Tracing);
         }
         let schema = schema.finish();
-        let persisted = match SharedRedis::connect(shared)
-            .await
-            .with_context(|| format!("connecting to {} for persisted queries", shared.describe()))?
-        {
+        let persisted = match shared_redis {
             Some(conn) => PersistedQueries::redis(conn, &settings.channel_prefix),
             None => PersistedQueries::local(10_000),
         };

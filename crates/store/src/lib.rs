@@ -16,6 +16,7 @@
 
 mod access;
 mod accounts;
+mod chats;
 mod error;
 mod feeds;
 mod fragments;
@@ -235,6 +236,9 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
         self
     }
     fn notifications(&self) -> &dyn NotificationRepo {
+        self
+    }
+    fn chats(&self) -> &dyn weco_domain::chat::ports::ChatRepo {
         self
     }
     fn outbox(&self) -> &dyn OutboxRepo {

@@ -10,10 +10,10 @@ use sea_orm::{ConnectionTrait, QueryResult, Value};
 use uuid::Uuid;
 use weco_domain::notifications::ports::NotificationRepo;
 use weco_domain::notifications::{NewNotification, Notification, NotificationKind};
-use weco_domain::{CommentId, DomainResult, NotificationId, Page, PageRequest, PostId, SpaceId, UserId};
+use weco_domain::{ChatId, CommentId, DomainResult, NotificationId, Page, PageRequest, PostId, SpaceId, UserId};
 
-const NOTIFICATION_COLS: &str =
-    "n.id, n.recipient_id, n.kind, n.actor_id, n.post_id, n.comment_id, n.space_id, n.count, n.seen, n.created_at";
+const NOTIFICATION_COLS: &str = "n.id, n.recipient_id, n.kind, n.actor_id, n.post_id, n.comment_id, n.space_id, n.chat_id, n.count, n.seen, \
+     n.created_at";
 
 fn notification_from_row(row: &QueryResult) -> DomainResult<Notification> {
     const CX: &str = "decoding notification";
@@ -25,6 +25,7 @@ fn notification_from_row(row: &QueryResult) -> DomainResult<Notification> {
         post_id: get::<Option<Uuid>>(row, CX, "post_id")?.map(PostId),
         comment_id: get::<Option<Uuid>>(row, CX, "comment_id")?.map(CommentId),
         space_id: get::<Option<Uuid>>(row, CX, "space_id")?.map(SpaceId),
+        chat_id: get::<Option<Uuid>>(row, CX, "chat_id")?.map(ChatId),
         count: get::<i64>(row, CX, "count")?,
         seen: get::<bool>(row, CX, "seen")?,
         created_at: get::<DateTime<Utc>>(row, CX, "created_at")?,
@@ -32,10 +33,12 @@ fn notification_from_row(row: &QueryResult) -> DomainResult<Notification> {
 }
 
 /// What may be shown of the notifications `n` of the recipient bound as `$n`: nothing whose latest actor the
-/// recipient mutes, nothing about a post they may not see (now).
+/// recipient mutes, nothing about a post they may not see (now), nothing about a chat they are no longer in.
 fn shown(recipient: usize) -> String {
     format!(
-        "n.recipient_id = ${recipient} AND (n.actor_id IS NULL OR {}) AND (n.post_id IS NULL OR {})",
+        "n.recipient_id = ${recipient} AND (n.actor_id IS NULL OR {}) AND (n.post_id IS NULL OR {}) \
+         AND (n.chat_id IS NULL OR EXISTS (SELECT 1 FROM chat_members cm \
+              WHERE cm.chat_id = n.chat_id AND cm.user_id = ${recipient}))",
         not_muted("n.actor_id", recipient),
         post_visible_to("n.post_id", &format!("${recipient}"))
     )
@@ -58,14 +61,16 @@ impl<C: ConnectionTrait + Send + Sync> NotificationRepo for Db<C> {
         let about_post = if new.post.is_some() { post_visible_to("$6", "$2") } else { "TRUE".to_owned() };
         let sql = format!(
             "INSERT INTO notifications \
-               (id, recipient_id, kind, fold_key, actor_id, post_id, comment_id, space_id, count, seen, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, 1, FALSE, $9 \
+               (id, recipient_id, kind, fold_key, actor_id, post_id, comment_id, space_id, chat_id, count, seen, \
+                created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10, 1, FALSE, $9 \
              WHERE ($5 IS NULL OR ($2 <> $5 AND {})) AND {about_post} \
              ON CONFLICT (recipient_id, fold_key) DO UPDATE SET \
                count = notifications.count + CASE WHEN notifications.actor_id = excluded.actor_id THEN 0 ELSE 1 END, \
                actor_id = excluded.actor_id, comment_id = excluded.comment_id, \
                seen = FALSE, created_at = excluded.created_at \
-             RETURNING id, recipient_id, kind, actor_id, post_id, comment_id, space_id, count, seen, created_at",
+             RETURNING id, recipient_id, kind, actor_id, post_id, comment_id, space_id, chat_id, count, seen, \
+               created_at",
             not_muted("$5", 2)
         );
         let values = vec![
@@ -78,6 +83,7 @@ impl<C: ConnectionTrait + Send + Sync> NotificationRepo for Db<C> {
             optional(new.comment),
             optional(new.space),
             v(at),
+            optional(new.chat()),
         ];
         self.sql().one("notifying", &sql, values).await?.as_ref().map(notification_from_row).transpose()
     }

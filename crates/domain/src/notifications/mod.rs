@@ -120,6 +120,14 @@ pub struct NewNotification {
 }
 
 impl NewNotification {
+    /// The chat it is about: a `MESSAGE_RECEIVED` folds on its chat.
+    pub fn chat(&self) -> Option<ChatId> {
+        match (self.kind, self.fold) {
+            (NotificationKind::MessageReceived, Fold::PerDay(about) | Fold::Never(about)) => Some(ChatId(about)),
+            _ => None,
+        }
+    }
+
     /// The key rows fold on, unique per recipient.
     pub fn fold_key(&self, at: DateTime<Utc>) -> String {
         match self.fold {
@@ -140,6 +148,9 @@ pub struct Notification {
     pub post_id: Option<PostId>,
     pub comment_id: Option<CommentId>,
     pub space_id: Option<SpaceId>,
+    /// The chat a `MESSAGE_RECEIVED` is about.
+    #[serde(default)]
+    pub chat_id: Option<ChatId>,
     /// How many actors are folded into it.
     pub count: i64,
     pub seen: bool,
