@@ -5,6 +5,7 @@ mod accounts;
 mod budgets;
 mod clients;
 mod cluster;
+mod commons;
 mod governance;
 mod holarchy;
 mod home_feed;

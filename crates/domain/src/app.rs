@@ -138,4 +138,8 @@ impl App {
     pub fn notifications(&self) -> NotificationService<'_> {
         NotificationService { app: self }
     }
+
+    pub fn commons(&self) -> crate::commons::CommonsService<'_> {
+        crate::commons::CommonsService { app: self }
+    }
 }

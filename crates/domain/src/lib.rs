@@ -30,6 +30,7 @@ pub mod accounts;
 pub mod actor;
 pub mod app;
 pub mod auth;
+pub mod commons;
 pub mod error;
 pub mod events;
 pub mod feeds;

@@ -16,6 +16,7 @@ use crate::access::ports::AccessRepo;
 use crate::accounts::ports::AccountRepo;
 use crate::actor::{Actor, Viewer};
 use crate::app::App;
+use crate::commons::ports::CommonsRepo;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Announcement, Event, Topic};
 use crate::feeds::ports::FeedRepo;
@@ -41,6 +42,7 @@ pub trait Repos: Send + Sync {
     fn feeds(&self) -> &dyn FeedRepo;
     fn people(&self) -> &dyn PeopleRepo;
     fn notifications(&self) -> &dyn NotificationRepo;
+    fn commons(&self) -> &dyn CommonsRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
 }

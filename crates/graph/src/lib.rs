@@ -18,6 +18,7 @@ pub mod error;
 mod access;
 mod accounts;
 mod budget;
+mod commons;
 mod connection;
 mod enums;
 mod feeds;
@@ -46,6 +47,7 @@ pub struct Query(
     feeds::FeedQuery,
     access::AccessQuery,
     people::PeopleQuery,
+    commons::CommonsQuery,
 );
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.

@@ -16,6 +16,7 @@
 
 mod access;
 mod accounts;
+mod commons;
 mod error;
 mod feeds;
 mod fragments;
@@ -235,6 +236,9 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
         self
     }
     fn notifications(&self) -> &dyn NotificationRepo {
+        self
+    }
+    fn commons(&self) -> &dyn weco_domain::commons::ports::CommonsRepo {
         self
     }
     fn outbox(&self) -> &dyn OutboxRepo {
