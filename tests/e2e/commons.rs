@@ -400,7 +400,9 @@ async fn the_export_holds_public_data_only_with_users_pseudonymised_unless_they_
     let dir = std::env::temp_dir().join(format!("weco-export-{}", uuid::Uuid::now_v7().simple()));
     let settings = weco_server::Settings::for_database(app.database.url.clone());
     let store = weco_server::startup::open_store(&settings).await.expect("the store");
-    let counts = weco_server::export::export_to_dir(&store, &dir).await.expect("the export");
+    let counts = weco_server::export::export_to_dir(&store, &dir, weco_server::config::ExportFormat::Ndjson)
+        .await
+        .expect("the export");
     assert_eq!(counts, vec![("spaces", 2), ("edges", 1), ("posts", 1), ("comments", 1), ("reactions", 1)]);
     let readme = std::fs::read_to_string(dir.join("README.md")).expect("the data dictionary");
     for column in ["space_ids", "total_likes", "created_at", "parent_id"] {
@@ -414,5 +416,34 @@ async fn the_export_holds_public_data_only_with_users_pseudonymised_unless_they_
         .map(|t| std::fs::read_to_string(dir.join(format!("{t}.ndjson"))).expect("a table"))
         .collect::<String>();
     assert!(!written.contains("a secret plan") && !written.contains("bobbington") && !written.contains("@example.org"));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Parquet: the same tables, read back with the documented schema.
+    let counts = weco_server::export::export_to_dir(&store, &dir, weco_server::config::ExportFormat::Parquet)
+        .await
+        .expect("the Parquet export");
+    assert_eq!(counts, vec![("spaces", 2), ("edges", 1), ("posts", 1), ("comments", 1), ("reactions", 1)]);
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("the data dictionary");
+    for table in weco_domain::commons::export::ExportTable::ALL {
+        let documented = weco_domain::commons::export::parquet_schema(table);
+        assert!(readme.contains(&documented), "the dictionary shows the {} schema", table.name());
+        let file = std::fs::File::open(dir.join(format!("{}.parquet", table.name()))).expect("a Parquet file");
+        let reader = parquet::file::reader::SerializedFileReader::new(file).expect("a Parquet reader");
+        use parquet::file::reader::FileReader as _;
+        let schema = reader.metadata().file_metadata().schema().clone();
+        let expected = parquet::schema::parser::parse_message_type(&documented).expect("the documented schema");
+        assert_eq!(schema, expected, "{}", table.name());
+    }
+    let file = std::fs::File::open(dir.join("posts.parquet")).expect("posts");
+    let reader = parquet::file::reader::SerializedFileReader::new(file).expect("a reader");
+    let rows: Vec<parquet::record::Row> = reader.into_iter().collect::<Result<_, _>>().expect("the rows");
+    assert_eq!(rows.len(), 1);
+    let columns: std::collections::HashMap<String, parquet::record::Field> =
+        rows[0].get_column_iter().map(|(name, field)| (name.clone(), field.clone())).collect();
+    assert_eq!(columns["title"], parquet::record::Field::Str("a public finding".into()));
+    assert_eq!(columns["id"], parquet::record::Field::Str(public_post.clone()));
+    assert_eq!(columns["total_likes"], parquet::record::Field::Long(1));
+    assert!(matches!(columns["created_at"], parquet::record::Field::TimestampMicros(_)), "{:?}", columns["created_at"]);
+    assert!(matches!(&columns["creator"], parquet::record::Field::Str(s) if s.starts_with("u_")));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -551,6 +551,9 @@ pub enum Command {
 pub enum ExportFormat {
     /// One JSON object per line.
     Ndjson,
+    /// Apache Parquet, one row group per thousand rows, Snappy-compressed (the cargo feature `parquet`).
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
 /// Which data set `weco seed` generates.

@@ -2,6 +2,7 @@
 //! to the response body, and `weco export --out DIR`, writing every table and its data dictionary to files. Both
 //! read only public rows, in keyset batches: memory holds one batch whatever the size of the network.
 
+use crate::config::ExportFormat;
 use crate::http::{MediaType2, error_response};
 use crate::state::AppState;
 use anyhow::Context as _;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use std::io::Write as _;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use weco_domain::commons::export::{ExportTable, Salt, dictionary};
+use weco_domain::commons::export::{ExportRow, ExportTable, Salt, dictionary};
 use weco_domain::commons::{ExportCursor, export_batch};
 use weco_domain::uow::Repos;
 
@@ -101,34 +102,143 @@ pub async fn export_table(State(state): State<AppState>, Path(file): Path<String
     response
 }
 
-/// `weco export --out DIR`: every table as `DIR/{table}.ndjson` and the data dictionary as `DIR/README.md`,
-/// users pseudonymised with a salt of this run. Returns how many rows each table got.
-pub async fn export_to_dir(repos: &dyn Repos, out: &std::path::Path) -> anyhow::Result<Vec<(&'static str, u64)>> {
+/// `weco export --out DIR`: every table as `DIR/{table}.ndjson` (or `.parquet`) and the data dictionary as
+/// `DIR/README.md`, users pseudonymised with a salt of this run. Returns how many rows each table got.
+pub async fn export_to_dir(
+    repos: &dyn Repos,
+    out: &std::path::Path,
+    format: ExportFormat,
+) -> anyhow::Result<Vec<(&'static str, u64)>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let salt = Salt::random();
     let mut counts = Vec::new();
     for table in ExportTable::ALL {
-        let path = out.join(format!("{}.ndjson", table.name()));
+        let extension = match format {
+            ExportFormat::Ndjson => "ndjson",
+            #[cfg(feature = "parquet")]
+            ExportFormat::Parquet => "parquet",
+        };
+        let path = out.join(format!("{}.{extension}", table.name()));
         let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        let mut writer = std::io::BufWriter::new(file);
+        let mut sink = Sink::new(format, table, file)?;
         let mut cursor = None;
         let mut rows = 0u64;
         loop {
             let batch = export_batch(repos, table, cursor).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            for row in &batch.rows {
-                serde_json::to_writer(&mut writer, &row.to_json(table, &salt))?;
-                writer.write_all(b"\n")?;
-            }
+            sink.write(table, &batch.rows, &salt).with_context(|| format!("writing {}", path.display()))?;
             rows += batch.rows.len() as u64;
             match batch.next {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
         }
-        writer.flush().with_context(|| format!("writing {}", path.display()))?;
+        sink.finish().with_context(|| format!("writing {}", path.display()))?;
         counts.push((table.name(), rows));
     }
-    std::fs::write(out.join("README.md"), dictionary("NDJSON (one JSON object per line)"))
-        .context("writing the data dictionary")?;
+    let described = match format {
+        ExportFormat::Ndjson => "NDJSON (one JSON object per line)",
+        #[cfg(feature = "parquet")]
+        ExportFormat::Parquet => "Parquet (one row group per batch of up to 1,000 rows, Snappy)",
+    };
+    std::fs::write(out.join("README.md"), dictionary(described)).context("writing the data dictionary")?;
     Ok(counts)
+}
+
+/// Where `weco export` writes one table.
+enum Sink {
+    Ndjson(std::io::BufWriter<std::fs::File>),
+    #[cfg(feature = "parquet")]
+    Parquet(parquet::file::writer::SerializedFileWriter<std::fs::File>),
+}
+
+impl Sink {
+    fn new(format: ExportFormat, table: ExportTable, file: std::fs::File) -> anyhow::Result<Self> {
+        let _ = table;
+        Ok(match format {
+            ExportFormat::Ndjson => Self::Ndjson(std::io::BufWriter::new(file)),
+            #[cfg(feature = "parquet")]
+            ExportFormat::Parquet => {
+                use parquet::basic::Compression;
+                use parquet::file::properties::WriterProperties;
+                let schema =
+                    parquet::schema::parser::parse_message_type(&weco_domain::commons::export::parquet_schema(table))?;
+                let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+                Self::Parquet(parquet::file::writer::SerializedFileWriter::new(
+                    file,
+                    Arc::new(schema),
+                    Arc::new(props),
+                )?)
+            }
+        })
+    }
+
+    fn write(&mut self, table: ExportTable, rows: &[ExportRow], salt: &Salt) -> anyhow::Result<()> {
+        match self {
+            Self::Ndjson(writer) => {
+                for row in rows {
+                    serde_json::to_writer(&mut *writer, &row.to_json(table, salt))?;
+                    writer.write_all(b"\n")?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "parquet")]
+            Self::Parquet(writer) => parquet_row_group(writer, rows, salt),
+        }
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Self::Ndjson(mut writer) => Ok(writer.flush()?),
+            #[cfg(feature = "parquet")]
+            Self::Parquet(writer) => writer.close().map(drop).map_err(Into::into),
+        }
+    }
+}
+
+/// One batch as one row group: column by column, a definition level per row (0 for null).
+#[cfg(feature = "parquet")]
+fn parquet_row_group(
+    writer: &mut parquet::file::writer::SerializedFileWriter<std::fs::File>,
+    rows: &[ExportRow],
+    salt: &Salt,
+) -> anyhow::Result<()> {
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use weco_domain::commons::export::Field;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut group = writer.next_row_group()?;
+    let mut index = 0;
+    while let Some(mut column) = group.next_column()? {
+        let mut levels = Vec::with_capacity(rows.len());
+        let fields = rows.iter().map(|r| &r.fields[index]);
+        let numbers: Vec<Option<i64>> = fields
+            .clone()
+            .map(|f| match f {
+                Field::Int(n) => *n,
+                Field::Time(t) => t.map(|t| t.timestamp_micros()),
+                _ => None,
+            })
+            .collect();
+        let is_number = matches!(rows[0].fields[index], Field::Int(_) | Field::Time(_));
+        if is_number {
+            let values: Vec<i64> = numbers.iter().flatten().copied().collect();
+            levels.extend(numbers.iter().map(|n| i16::from(n.is_some())));
+            column.typed::<Int64Type>().write_batch(&values, Some(&levels), None)?;
+        } else {
+            let texts: Vec<Option<String>> = fields
+                .map(|f| match weco_domain::commons::export::field_json(f, salt) {
+                    serde_json::Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            let values: Vec<ByteArray> = texts.iter().flatten().map(|s| ByteArray::from(s.as_str())).collect();
+            levels.extend(texts.iter().map(|t| i16::from(t.is_some())));
+            column.typed::<ByteArrayType>().write_batch(&values, Some(&levels), None)?;
+        }
+        column.close()?;
+        index += 1;
+    }
+    group.close()?;
+    Ok(())
 }

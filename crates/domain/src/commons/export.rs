@@ -199,6 +199,22 @@ pub fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// The Parquet schema of a table's file, in Parquet's message syntax: every column optional; ids, texts and
+/// users as UTF-8 byte arrays, integers as INT64, times as INT64 microseconds since 1970 in UTC.
+pub fn parquet_schema(table: ExportTable) -> String {
+    let mut out = format!("message {} {{\n", table.name());
+    for Column(name, kind, _) in table.columns() {
+        let column = match kind {
+            Kind::Int => format!("  OPTIONAL INT64 {name};\n"),
+            Kind::Time => format!("  OPTIONAL INT64 {name} (TIMESTAMP(MICROS,true));\n"),
+            Kind::Id | Kind::Text | Kind::User => format!("  OPTIONAL BYTE_ARRAY {name} (UTF8);\n"),
+        };
+        out.push_str(&column);
+    }
+    out.push('}');
+    out
+}
+
 /// The data dictionary of an export, as Markdown (the README.md written next to the tables).
 pub fn dictionary(format: &str) -> String {
     let mut out = String::from(
@@ -223,6 +239,9 @@ pub fn dictionary(format: &str) -> String {
                 Kind::User => "user (text)",
             };
             out.push_str(&format!("| `{name}` | {kind} | {meaning} |\n"));
+        }
+        if format.starts_with("Parquet") {
+            out.push_str(&format!("\nParquet schema:\n\n```\n{}\n```\n", parquet_schema(table)));
         }
     }
     out
