@@ -276,3 +276,42 @@ fn branch(
         .collect::<Vec<_>>();
     MapBranch { hidden_children: (*total - children.len() as i64).max(0), children }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("a time").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn buckets_start_on_utc_days_iso_mondays_and_first_days_of_months() {
+        let t = at("2025-03-05T23:59:59Z");
+        assert_eq!(bucket_start(Interval::Day, t), at("2025-03-05T00:00:00Z"));
+        assert_eq!(bucket_start(Interval::Week, t), at("2025-03-03T00:00:00Z"));
+        assert_eq!(bucket_start(Interval::Month, t), at("2025-03-01T00:00:00Z"));
+        // A Sunday belongs to the week that began the Monday before; a week may start in the month before.
+        assert_eq!(bucket_start(Interval::Week, at("2025-03-02T12:00:00Z")), at("2025-02-24T00:00:00Z"));
+        assert_eq!(bucket_start(Interval::Day, at("2025-03-05T01:00:00+02:00")), at("2025-03-04T00:00:00Z"));
+    }
+
+    #[test]
+    fn the_next_bucket_follows_without_gaps() {
+        assert_eq!(next_bucket(Interval::Day, at("2024-02-28T00:00:00Z")), at("2024-02-29T00:00:00Z"));
+        assert_eq!(next_bucket(Interval::Week, at("2025-12-29T00:00:00Z")), at("2026-01-05T00:00:00Z"));
+        assert_eq!(next_bucket(Interval::Month, at("2025-12-01T00:00:00Z")), at("2026-01-01T00:00:00Z"));
+        assert_eq!(next_bucket(Interval::Month, at("2025-01-01T00:00:00Z")), at("2025-02-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_per_salt_and_differ_between_salts() {
+        use export::{ExportUser, Salt};
+        let user = ExportUser { id: crate::ids::UserId(uuid::Uuid::from_u128(7)), handle: "ada".into(), named: false };
+        let (a, b) = (Salt::derived(b"secret", "2025-03-03"), Salt::derived(b"secret", "2025-03-04"));
+        assert_eq!(a.name(&user), a.name(&user));
+        assert_ne!(a.name(&user), b.name(&user));
+        assert!(a.name(&user).starts_with("u_") && a.name(&user).len() == 18);
+        assert_eq!(a.name(&ExportUser { named: true, ..user }), "ada");
+    }
+}
