@@ -447,3 +447,23 @@ async fn the_export_holds_public_data_only_with_users_pseudonymised_unless_they_
     assert!(matches!(&columns["creator"], parquet::record::Field::Str(s) if s.starts_with("u_")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn the_http_export_can_be_turned_off(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.export_concurrency = 0).await else { return };
+    let (status, body) = export(&app, "posts.ndjson").await;
+    assert_eq!(status, 404);
+    let body: Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+}
+
+mod the_http_export_can_be_turned_off {
+    #[tokio::test(flavor = "current_thread")]
+    async fn sqlite() {
+        super::the_http_export_can_be_turned_off(e2e::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn postgres() {
+        super::the_http_export_can_be_turned_off(e2e::Backend::Postgres).await;
+    }
+}
