@@ -17,6 +17,8 @@ mod m20261205_000030_sessions;
 mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
 mod m20261205_000050_chats;
+mod m20261205_000060_activity;
+mod m20261205_000061_open_data;
 
 pub use dialect::Dialect;
 
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000040_people_and_notifications::Migration),
             Box::new(m20261205_000041_streams::Migration),
             Box::new(m20261205_000050_chats::Migration),
+            Box::new(m20261205_000060_activity::Migration),
+            Box::new(m20261205_000061_open_data::Migration),
         ]
     }
 }

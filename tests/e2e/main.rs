@@ -6,6 +6,7 @@ mod budgets;
 mod chats;
 mod clients;
 mod cluster;
+mod commons;
 mod governance;
 mod holarchy;
 mod home_feed;

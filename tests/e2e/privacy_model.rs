@@ -922,6 +922,7 @@ impl World {
         for viewer in VIEWERS {
             self.check_viewer(viewer, &mut problems).await;
         }
+        self.check_export(&mut problems).await;
         if !problems.is_empty() {
             panic!(
                 "{}\n{stage}: {} mismatches with the model:\n{}",
@@ -988,6 +989,59 @@ impl World {
     fn set(mut v: Vec<String>) -> Value {
         v.sort();
         json!(v)
+    }
+
+    /// The rows of `GET /export/{table}.ndjson`.
+    async fn export(&self, table: &str) -> Vec<Value> {
+        let response = self.app.client.get(self.app.url(&format!("/export/{table}.ndjson"))).send().await;
+        let text = response.expect("the export").text().await.expect("its body");
+        text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
+    }
+
+    /// The open data export holds exactly what an anonymous visitor may see: the accessible spaces (the root
+    /// among them), the visible posts with their public direct spaces, and only comments and likes on those posts,
+    /// every like of them.
+    async fn check_export(&mut self, problems: &mut Vec<String>) {
+        let spaces: Vec<String> =
+            self.export("spaces").await.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)).collect();
+        let public = self.space_ids(self.live().into_iter().filter(|&s| self.accessible(s, None)));
+        self.compare(problems, "export", "spaces", Ok(Self::set(spaces)), Ok(Self::set(public)));
+        let visible: Vec<usize> = (0..self.posts.len()).filter(|&p| self.visible(p, None)).collect();
+        let posts = self.export("posts").await;
+        let got: Vec<String> = posts.iter().map(|p| p["id"].as_str().unwrap_or_default().to_owned()).collect();
+        self.compare(problems, "export", "posts", Ok(Self::set(got)), Ok(Self::set(self.post_ids(visible.clone()))));
+        let by_id: HashMap<String, usize> = visible.iter().map(|&p| (self.posts[p].id.clone(), p)).collect();
+        for row in &posts {
+            let Some(&p) = row["id"].as_str().and_then(|id| by_id.get(id)) else { continue };
+            let got: Vec<String> =
+                row["space_ids"].as_str().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+            let expected: Vec<String> = self.post_spaces(p, None).into_iter().collect();
+            self.compare(problems, "export", &format!("p{p}.space_ids"), Ok(Self::set(got)), Ok(Self::set(expected)));
+        }
+        for row in self.export("comments").await {
+            let post = row["post_id"].as_str().unwrap_or_default();
+            if !by_id.contains_key(post) {
+                problems.push(format!("export comments: a comment on {post}, which anonymous visitors cannot see"));
+            }
+        }
+        let mut likes: HashMap<String, usize> = HashMap::new();
+        for row in self.export("reactions").await {
+            let post = row["post_id"].as_str().unwrap_or_default().to_owned();
+            if !by_id.contains_key(&post) {
+                problems.push(format!("export reactions: a reaction on {post}, which anonymous visitors cannot see"));
+            }
+            *likes.entry(post).or_default() += 1;
+        }
+        for &p in &visible {
+            let got = likes.get(&self.posts[p].id).copied().unwrap_or(0);
+            self.compare(
+                problems,
+                "export",
+                &format!("p{p} likes"),
+                Ok(json!(got)),
+                Ok(json!(self.posts[p].likers.len())),
+            );
+        }
     }
 
     async fn check_viewer(&mut self, viewer: Option<usize>, problems: &mut Vec<String>) {

@@ -156,4 +156,8 @@ impl App {
     pub fn chats(&self) -> ChatService<'_> {
         ChatService { app: self }
     }
+
+    pub fn commons(&self) -> crate::commons::CommonsService<'_> {
+        crate::commons::CommonsService { app: self }
+    }
 }

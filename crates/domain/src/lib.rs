@@ -32,6 +32,7 @@ pub mod actor;
 pub mod app;
 pub mod auth;
 pub mod chat;
+pub mod commons;
 pub mod error;
 pub mod events;
 pub mod feeds;

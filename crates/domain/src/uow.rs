@@ -17,6 +17,7 @@ use crate::accounts::ports::AccountRepo;
 use crate::actor::{Actor, Viewer};
 use crate::app::App;
 use crate::chat::ports::ChatRepo;
+use crate::commons::ports::CommonsRepo;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Announcement, Event, Topic};
 use crate::feeds::ports::FeedRepo;
@@ -43,6 +44,7 @@ pub trait Repos: Send + Sync {
     fn people(&self) -> &dyn PeopleRepo;
     fn notifications(&self) -> &dyn NotificationRepo;
     fn chats(&self) -> &dyn ChatRepo;
+    fn commons(&self) -> &dyn CommonsRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
 }

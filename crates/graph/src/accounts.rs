@@ -45,6 +45,12 @@ impl UserObject {
         self.0.bio.as_deref()
     }
 
+    /// Whether open data exports name this user by their handle (otherwise by a pseudonym). Null for anyone
+    /// but the user themself.
+    async fn open_data_name(&self, ctx: &Context<'_>) -> ApiResult<Option<bool>> {
+        Ok(crate::scope::app(ctx).commons().open_data_name(scope(ctx)?.viewer, self.0.id).await?)
+    }
+
     /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -19,6 +19,7 @@ mod access;
 mod accounts;
 mod budget;
 mod chat;
+mod commons;
 mod connection;
 mod enums;
 mod feeds;
@@ -48,6 +49,7 @@ pub struct Query(
     access::AccessQuery,
     people::PeopleQuery,
     chat::ChatQuery,
+    commons::CommonsQuery,
 );
 
 /// The mutation root: each area's mutations. Every mutation is one unit of work in the domain.

@@ -221,6 +221,8 @@ pub struct UpdateProfileInput {
     pub name: Option<String>,
     /// Up to 1,000 characters; empty clears it.
     pub bio: Option<String>,
+    /// True: open data exports name the user by their handle; false (the default): by a pseudonym.
+    pub open_data_name: Option<bool>,
 }
 
 #[derive(Default)]
@@ -318,8 +320,13 @@ impl PeopleMutation {
     /// Changes the viewer's name or bio.
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> ApiResult<UserObject> {
         let scope = scope(ctx)?;
-        let user =
-            app(ctx).people().update_profile(scope.viewer, UpdateProfile { name: input.name, bio: input.bio }).await?;
+        let user = app(ctx)
+            .people()
+            .update_profile(
+                scope.viewer,
+                UpdateProfile { name: input.name, bio: input.bio, open_data_name: input.open_data_name },
+            )
+            .await?;
         scope.invalidate();
         Ok(user.into())
     }

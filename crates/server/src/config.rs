@@ -206,6 +206,21 @@ pub struct Settings {
     /// it in production.
     #[arg(long, env = "WECO_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,
+
+    /// Open data exports (`GET /export/{table}.ndjson`) that may stream at once on this server; more are
+    /// refused with 429 and `RATE_LIMITED`. 0 turns the HTTP export off (404).
+    #[arg(long, env = "WECO_EXPORT_CONCURRENCY", default_value_t = 2)]
+    pub export_concurrency: usize,
+
+    /// The secret the HTTP export's pseudonyms are derived from, with the UTC day (replicas must share it);
+    /// by default the token secret.
+    #[arg(long, env = "WECO_EXPORT_SALT", hide_env_values = true)]
+    pub export_salt: Option<String>,
+
+    /// The server's clock when not the system's: set only by code (tests fix the time of what they write with
+    /// it), never from the command line or the environment.
+    #[arg(skip)]
+    pub clock: Option<std::sync::Arc<dyn weco_domain::ports::Clock>>,
 }
 
 impl Settings {
@@ -250,6 +265,9 @@ impl Settings {
             channel_prefix: "weco".into(),
             log_format: "text".into(),
             failpoint: None,
+            export_concurrency: 2,
+            export_salt: None,
+            clock: None,
         }
     }
 }
@@ -324,6 +342,9 @@ impl fmt::Debug for Settings {
             .field("admins", &self.admins)
             .field("log_format", &self.log_format)
             .field("failpoint", &self.failpoint)
+            .field("export_concurrency", &self.export_concurrency)
+            .field("export_salt", &self.export_salt.as_ref().map(|_| "***"))
+            .field("clock", &self.clock.as_ref().map(|_| "fixed by code"))
             .finish()
     }
 }
@@ -512,6 +533,27 @@ pub enum Command {
     PrintSchema,
     /// Fill a fresh database with a generated community (every seeded user's password is `password`).
     Seed(Box<SeedArgs>),
+    /// Write the open data export: the public spaces, edges, posts, comments and reactions, one file per
+    /// table, with a data dictionary (README.md). Users are pseudonymised with a salt of this run unless they
+    /// opted in; e-mail addresses are never written.
+    Export {
+        /// The directory to write into (created if missing; files of an earlier export are replaced).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The file format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+        format: ExportFormat,
+    },
+}
+
+/// The file format of `weco export`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Ndjson,
+    /// Apache Parquet, one row group per thousand rows, Snappy-compressed (the cargo feature `parquet`).
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
 /// Which data set `weco seed` generates.

@@ -19,6 +19,7 @@
 pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod export;
 pub mod http;
 pub mod limits;
 pub mod nesting;

@@ -57,6 +57,14 @@ async fn run(command: Command, settings: Settings, exports_traces: bool) -> anyh
             print!("{}", weco_graph::sdl());
             Ok(())
         }
+        Command::Export { out, format } => {
+            let store = startup::open_store(&settings).await?;
+            for (table, rows) in weco_server::export::export_to_dir(&store, &out, format).await? {
+                println!("{table}: {rows} rows");
+            }
+            println!("data dictionary: {}", out.join("README.md").display());
+            Ok(())
+        }
     }
 }
 

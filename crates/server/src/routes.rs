@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(graphql)
         .route("/graphiql", get(graphiql))
+        .route("/export/{file}", get(crate::export::export_table))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));

@@ -139,7 +139,7 @@ impl Application {
             hasher: Arc::new(runtime::BlockingHasher),
             tokens: TokenKeys::new(&secret),
             bus: bus.clone(),
-            clock: Arc::new(runtime::TokioClock),
+            clock: settings.clock.clone().unwrap_or_else(|| Arc::new(runtime::TokioClock)),
             login_throttle: Arc::new(LoginBackoff::new(
                 settings.login_failures_before_delay,
                 settings.login_address_failures_before_delay,
@@ -222,6 +222,10 @@ impl Application {
             groups: Arc::default(),
             ws_connections: Arc::default(),
             documents: Arc::default(),
+            export: crate::export::ExportGuard::new(
+                settings.export_concurrency,
+                settings.export_salt.clone().map(String::into_bytes).unwrap_or_else(|| secret.clone()),
+            ),
         };
         Ok(Self { listener, addr, metrics_listener, state, wake_jobs })
     }

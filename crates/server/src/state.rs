@@ -58,6 +58,8 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// The subscriptions identical clients share on this server.
     pub groups: Arc<Groups>,
+    /// How many open data exports may stream at once, and their pseudonyms' secret.
+    pub export: crate::export::ExportGuard,
     /// Open websockets per client address.
     pub ws_connections: Arc<Connections>,
     /// Admitted documents, parsed ([`crate::admission`]).

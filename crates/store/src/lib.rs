@@ -17,6 +17,7 @@
 mod access;
 mod accounts;
 mod chats;
+mod commons;
 mod error;
 mod feeds;
 mod fragments;
@@ -239,6 +240,9 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
         self
     }
     fn chats(&self) -> &dyn weco_domain::chat::ports::ChatRepo {
+        self
+    }
+    fn commons(&self) -> &dyn weco_domain::commons::ports::CommonsRepo {
         self
     }
     fn outbox(&self) -> &dyn OutboxRepo {

@@ -191,6 +191,7 @@ impl Command for CreateSpace {
                 None
             }
         };
+        uow.commons().record_space_created(id, self.creator, created_at).await?;
         Ok(CreatedSpace { space: view_in(uow, id).await?, request })
     }
 }

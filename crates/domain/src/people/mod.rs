@@ -28,6 +28,8 @@ use std::collections::{HashMap, HashSet};
 pub struct UpdateProfileInput {
     pub name: Option<String>,
     pub bio: Option<String>,
+    /// Whether open data exports name the user by their handle instead of a pseudonym.
+    pub open_data_name: Option<bool>,
 }
 
 /// A stream: a named home feed over spaces and users its owner chose. Streams are their owner's alone.
@@ -102,6 +104,7 @@ impl Command for FollowUser {
 struct UpdateProfile {
     name: Option<UserName>,
     bio: Option<Bio>,
+    open_data_name: Option<bool>,
 }
 
 #[async_trait]
@@ -113,6 +116,9 @@ impl Command for UpdateProfile {
         let bio = self.bio.as_ref().map(|b| Some(b.as_str()).filter(|b| !b.is_empty()));
         if self.name.is_some() || bio.is_some() {
             uow.people().update_profile(me, self.name.as_ref().map(UserName::as_str), bio).await?;
+        }
+        if let Some(on) = self.open_data_name {
+            uow.commons().set_open_data_name(me, on).await?;
         }
         uow.accounts().users_by_ids(&[me]).await?.into_iter().next().ok_or(DomainError::NotFound("user"))
     }
@@ -273,7 +279,7 @@ impl PeopleService<'_> {
         let actor = viewer.actor()?;
         let name = input.name.as_deref().map(|n| UserName::parse(n, "input.name")).transpose()?;
         let bio = input.bio.as_deref().map(|b| Bio::parse(b, "input.bio")).transpose()?;
-        self.app.execute(actor, &UpdateProfile { name, bio }).await
+        self.app.execute(actor, &UpdateProfile { name, bio, open_data_name: input.open_data_name }).await
     }
 
     pub async fn followers(&self, viewer: Viewer, user: UserId, page: PageRequest) -> DomainResult<Page<User>> {

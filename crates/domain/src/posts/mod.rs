@@ -180,6 +180,7 @@ impl Command for CreatePost {
             created_at: uow.now(),
         };
         uow.posts().insert_post(&post, &self.targets).await?;
+        uow.commons().record_post_act(post.id, user, crate::commons::ports::Act::Post, post.created_at).await?;
         if let Some(poll) = &self.poll {
             crate::polls::create(uow, post.id, user, &self.targets, poll).await?;
         }
@@ -352,6 +353,9 @@ impl Command for React {
         if !changed {
             return load_post(&**uow, self.post).await;
         }
+        if let Reaction::Like(_) = self.reaction {
+            uow.commons().record_post_act(self.post, user, crate::commons::ports::Act::Like, uow.now()).await?;
+        }
         let post = announce_stats(uow, self.post).await?;
         let kind = match self.reaction {
             Reaction::Like(_) => Some(NotificationKind::PostLiked),
@@ -395,6 +399,7 @@ impl Command for AddComment {
             total_replies: 0,
         };
         uow.posts().insert_comment(&comment).await?;
+        uow.commons().record_post_act(self.post, user, crate::commons::ports::Act::Comment, comment.created_at).await?;
         let audience = uow.posts().audiences(&[self.post]).await?.remove(&self.post).unwrap_or_default();
         let event =
             Event::CommentAdded { post_id: self.post, comment: Box::new(CommentWire::from(&comment)), audience };

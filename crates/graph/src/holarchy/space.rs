@@ -264,6 +264,47 @@ impl SpaceObject {
         Ok(crate::polls::DecisionConnection::from_page(page, |d| crate::polls::DecisionObject(Arc::new(d))))
     }
 
+    /// What happened in it per day, week or month from the bucket holding `from` up to `to` (at most 400 days,
+    /// 160 weeks or 120 months): with `depth: ALL` everything that flows into it, with `DIRECT` only what was
+    /// placed in it. `FORBIDDEN` without access.
+    #[graphql(complexity = "crate::commons::activity_cost(interval, child_complexity)")]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default_with = "Some(crate::commons::Interval::Day)")] interval: Option<crate::commons::Interval>,
+        #[graphql(default_with = "Some(Depth::All)")] depth: Option<Depth>,
+    ) -> ApiResult<Vec<crate::commons::ActivityPointObject>> {
+        crate::commons::activity(ctx, self.proof()?, from, to, interval, depth).await
+    }
+
+    /// Who posted most in it over `timeRange` (by whole UTC days), then whose posts there were liked most (1 to
+    /// 50). `FORBIDDEN` without access.
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn top_contributors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(10)")] first: Option<i32>,
+        #[graphql(default_with = "Some(TimeRange::Month)")] time_range: Option<TimeRange>,
+    ) -> ApiResult<Vec<crate::commons::ContributorObject>> {
+        crate::commons::top_contributors(ctx, self.proof()?, first, time_range).await
+    }
+
+    /// Its map: `levels` levels (1 to 4) of children, each node with its first `childLimit` children (1 to 50;
+    /// at most 2,000 nodes in all) by `sort` and the count of those left out, as `children` lists them.
+    /// `FORBIDDEN` without access.
+    #[graphql(complexity = "crate::commons::map_cost(levels, child_limit, child_complexity)")]
+    async fn map(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(3)")] levels: Option<i32>,
+        #[graphql(default_with = "Some(10)")] child_limit: Option<i32>,
+        #[graphql(default_with = "Some(SpaceSort::Likes)")] sort: Option<SpaceSort>,
+    ) -> ApiResult<crate::commons::SpaceMapNodeObject> {
+        crate::commons::map(ctx, self, self.proof()?, levels, child_limit, sort).await
+    }
+
     /// Invitations to moderate this space not yet answered, oldest first. Moderators only.
     #[graphql(complexity = "cost(first, child_complexity)")]
     async fn pending_moderator_invites(

@@ -265,7 +265,10 @@ impl<C: ConnectionTrait + Send + Sync> HolarchyRepo for Db<C> {
     }
 
     async fn fold_space_totals(&self, limit: u32) -> DomainResult<u64> {
-        self.fold_totals(limit).await
+        // The acts recorded for the activity rollups are folded by the same loop (docs/commons.md).
+        let totals = self.fold_totals(limit).await?;
+        let acts = weco_domain::commons::ports::CommonsRepo::fold_activity(self, limit).await?;
+        Ok(totals.max(acts))
     }
 
     async fn unfolded_space_totals(&self) -> DomainResult<i64> {
