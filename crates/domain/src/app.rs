@@ -53,6 +53,8 @@ pub struct App {
     pub(crate) sessions: Arc<SessionCache>,
     /// The handles of the platform's admins, who grant and revoke membership of the cooperative.
     pub(crate) admins: Arc<std::collections::HashSet<String>>,
+    /// How account mail is sent ([`crate::accounts::mail`]).
+    pub(crate) mail: Arc<crate::accounts::mail::MailSettings>,
 }
 
 impl App {
@@ -63,6 +65,7 @@ impl App {
             jobs: Arc::new(JobRegistry::with_builtin_handlers()),
             sessions: Arc::default(),
             admins: Arc::default(),
+            mail: Arc::default(),
         }
     }
 

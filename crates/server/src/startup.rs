@@ -147,7 +147,8 @@ impl Application {
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
         })
         .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms))
-        .with_admins(settings.admins.iter().cloned());
+        .with_admins(settings.admins.iter().cloned())
+        .with_mail(crate::mail::mail_settings(&settings)?);
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
