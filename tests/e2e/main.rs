@@ -18,6 +18,7 @@ mod people;
 mod permissions;
 mod poll_deadlines;
 mod polls;
+mod post_reposts;
 mod posts;
 mod privacy;
 mod privacy_model;

@@ -207,6 +207,7 @@ impl Command for Repost {
         check_targets(&**uow, user, &self.targets).await?;
         let mut all: Vec<SpaceId> =
             uow.posts().direct_spaces(&[self.post]).await?.into_iter().map(|(_, s, _)| s).collect();
+        let fresh: Vec<SpaceId> = self.targets.iter().filter(|t| !all.contains(t)).copied().collect();
         all.extend(&self.targets);
         all.sort();
         all.dedup();
@@ -214,6 +215,8 @@ impl Command for Repost {
         let before: HashSet<SpaceId> =
             uow.posts().placement(self.post).await?.spaces.into_iter().map(|(s, _)| s).collect();
         uow.posts().repost(self.post, &self.targets, uow.now()).await?;
+        // Who reposted where, for `Post.reposts`.
+        uow.people().record_reposts(self.post, user, &fresh, uow.now()).await?;
         let after = uow.posts().placement(self.post).await?;
         let added: Vec<(SpaceId, bool)> = after.spaces.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
         let reposted = load_post(&**uow, self.post).await?;
