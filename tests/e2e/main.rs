@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server, over HTTP, on SQLite and on PostgreSQL. One binary, one module per area.
 
 mod access_live;
+mod account_deletion;
 mod account_mail;
 mod accounts;
 mod budgets;

@@ -202,6 +202,14 @@ pub struct LoginInput {
     pub password: String,
 }
 
+/// What `deleteAccount` does with the user's contributions.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "AccountDeletion")]
+pub enum AccountDeletionMode {
+    /// Posts, comments, reactions, reposts and poll ballots stay, shown as by a deleted user.
+    Anonymize,
+}
+
 /// A bearer token (send it as `Authorization: Bearer <token>`) and its user.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
@@ -323,6 +331,20 @@ impl AccountMutation {
     /// address is verified already or the limit is reached.
     async fn request_email_verification(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         Ok(app(ctx).accounts().request_email_verification(scope(ctx)?.viewer).await?)
+    }
+
+    /// Deletes the viewer's account, given their password (`VALIDATION` on `password` when wrong, throttled
+    /// like logins): their profile, address, sessions (every token stops working), follows, mutes, streams,
+    /// notifications and memberships go; in `ANONYMIZE` their posts, comments, reactions and ballots stay, shown
+    /// as by a deleted user. The handle and address are free again at once.
+    async fn delete_account(&self, ctx: &Context<'_>, password: String, mode: AccountDeletionMode) -> ApiResult<bool> {
+        let address = ctx.data_opt::<ClientAddress>().map(|a| a.0);
+        let mode = match mode {
+            AccountDeletionMode::Anonymize => weco_domain::accounts::deletion::AccountDeletion::Anonymize,
+        };
+        let deleted = app(ctx).accounts().delete_account(credentials(ctx)?, password, mode, address).await?;
+        scope(ctx)?.invalidate();
+        Ok(deleted)
     }
 
     /// Leaves a user's posts out of the viewer's feeds and searches.

@@ -40,6 +40,7 @@ pub const MUTATION_FIELD_COSTS: &[(&str, u32)] = &[
     ("changePassword", 10),
     ("resetPassword", 10),
     ("changeEmail", 10),
+    ("deleteAccount", 10),
     // A mail queued and sent (when the address has an account).
     ("requestPasswordReset", 5),
     ("requestEmailVerification", 5),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use weco_domain::accounts::mail::{NewAccountToken, TokenPurpose};
 use weco_domain::accounts::ports::AccountRepo;
 use weco_domain::accounts::sessions::NewSession;
-use weco_domain::{DomainResult, NewUser, SessionId, User, UserId, now};
+use weco_domain::{DomainResult, NewUser, SessionId, SpaceId, User, UserId, now};
 
 /// What anyone may see of a user (never the e-mail address or the password hash).
 pub(crate) const USER_COLS: &str = "u.id, u.handle, u.name, u.bio, u.created_at";
@@ -355,5 +355,56 @@ impl<C: ConnectionTrait + Send + Sync> AccountRepo for Db<C> {
             )
             .await?;
         Ok(n > 0)
+    }
+
+    async fn follow_ties(&self, user: UserId) -> DomainResult<(Vec<UserId>, Vec<UserId>, Vec<SpaceId>)> {
+        const CX: &str = "reading follows";
+        let ids = |rows: Vec<QueryResult>| -> DomainResult<Vec<Uuid>> {
+            rows.iter().map(|r| get::<Uuid>(r, CX, "id")).collect()
+        };
+        let sql = self.sql();
+        let id = || vec![v(user.0)];
+        let following =
+            ids(sql.all(CX, "SELECT followed_id AS id FROM user_follows WHERE follower_id = $1", id()).await?)?;
+        let followers =
+            ids(sql.all(CX, "SELECT follower_id AS id FROM user_follows WHERE followed_id = $1", id()).await?)?;
+        let spaces = ids(sql.all(CX, "SELECT space_id AS id FROM space_followers WHERE user_id = $1", id()).await?)?;
+        Ok((
+            following.into_iter().map(UserId).collect(),
+            followers.into_iter().map(UserId).collect(),
+            spaces.into_iter().map(SpaceId).collect(),
+        ))
+    }
+
+    async fn anonymize_user(&self, user: UserId, handle: &str, email: &str, at: DateTime<Utc>) -> DomainResult<()> {
+        let sql = self.sql();
+        sql.exec(
+            "anonymizing user",
+            "UPDATE users SET handle = $2, name = 'Deleted user', bio = NULL, email = $3, password_hash = '!', \
+             email_verified_at = NULL, is_coop_member = FALSE, deleted_at = $4 WHERE id = $1",
+            vec![v(user.0), v(handle), v(email), v(at)],
+        )
+        .await?;
+        for (cx, statement) in [
+            ("ending sessions", "DELETE FROM sessions WHERE user_id = $1"),
+            ("dropping account tokens", "DELETE FROM account_tokens WHERE user_id = $1"),
+            ("dropping mutes", "DELETE FROM user_mutes WHERE user_id = $1 OR muted_id = $1"),
+            ("dropping stream sources", "DELETE FROM stream_users WHERE user_id = $1"),
+            (
+                "dropping streams' spaces",
+                "DELETE FROM stream_spaces WHERE stream_id IN (SELECT id FROM streams WHERE owner_id = $1)",
+            ),
+            (
+                "dropping streams' users",
+                "DELETE FROM stream_users WHERE stream_id IN (SELECT id FROM streams WHERE owner_id = $1)",
+            ),
+            ("dropping streams", "DELETE FROM streams WHERE owner_id = $1"),
+            ("dropping notifications", "DELETE FROM notifications WHERE recipient_id = $1"),
+            ("dropping memberships", "DELETE FROM space_members WHERE user_id = $1"),
+            ("dropping moderator roles", "DELETE FROM space_moderators WHERE user_id = $1"),
+        ] {
+            sql.exec(cx, statement, vec![v(user.0)]).await?;
+        }
+        Ok(())
     }
 }

@@ -266,7 +266,8 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
         let listing = Listing {
             context: "searching users",
             select: USER_COLS,
-            base: format!("FROM users u WHERE {}", user_text_match(self.backend, 1)),
+            // Deleted accounts' placeholders are not found.
+            base: format!("FROM users u WHERE {} AND u.deleted_at IS NULL", user_text_match(self.backend, 1)),
             values: vec![v(prefix_query(self.backend, &words))],
             key: Key::Int("u.total_followers"),
             id: "u.id",

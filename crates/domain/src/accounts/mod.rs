@@ -1,5 +1,6 @@
 //! Accounts: registering, logging in and out, sessions, changing passwords, finding users, and muting them.
 
+pub mod deletion;
 pub mod mail;
 pub mod ports;
 pub mod recovery;

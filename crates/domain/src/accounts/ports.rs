@@ -3,7 +3,7 @@
 use crate::accounts::mail::{NewAccountToken, TokenPurpose};
 use crate::accounts::sessions::NewSession;
 use crate::error::DomainResult;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SessionId, SpaceId, UserId};
 use crate::model::{NewUser, User};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -65,4 +65,10 @@ pub trait AccountRepo: Send + Sync {
     async fn set_email(&self, user: UserId, email: &str) -> DomainResult<()>;
     /// Marks the address of `user` verified, if it still is `email`; `false` when it is not.
     async fn mark_email_verified(&self, user: UserId, email: &str, at: DateTime<Utc>) -> DomainResult<bool>;
+    /// Whom `user` follows, who follows them, and which spaces they follow.
+    async fn follow_ties(&self, user: UserId) -> DomainResult<(Vec<UserId>, Vec<UserId>, Vec<SpaceId>)>;
+    /// Turns `user` into the placeholder of a deleted account: `handle`, the name "Deleted user", no bio, the
+    /// unusable address `email` and password, no sessions, tokens, mutes (either way), streams, notifications,
+    /// memberships or moderator roles. Their content, ballots and follows are not touched here.
+    async fn anonymize_user(&self, user: UserId, handle: &str, email: &str, at: DateTime<Utc>) -> DomainResult<()>;
 }
