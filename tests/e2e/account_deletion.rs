@@ -4,7 +4,10 @@
 use e2e::{TestApp, on_both_backends};
 use serde_json::json;
 
-on_both_backends!(an_anonymized_account_keeps_its_content_as_a_deleted_user_and_loses_the_rest);
+on_both_backends!(
+    an_anonymized_account_keeps_its_content_as_a_deleted_user_and_loses_the_rest,
+    an_erased_account_takes_its_posts_and_reactions_with_it_and_every_counter_follows,
+);
 
 const DELETE: &str = "mutation($p: String!) { deleteAccount(password: $p, mode: ANONYMIZE) }";
 const LOGIN: &str = "mutation($l: String!, $p: String!) { login(input: { login: $l, password: $p }) { token } }";
@@ -96,5 +99,49 @@ async fn an_anonymized_account_keeps_its_content_as_a_deleted_user_and_loses_the
         .await;
     assert_eq!(fresh["me"]["totalFollowers"], 0);
     assert!(fresh["me"]["posts"]["nodes"].as_array().is_some_and(Vec::is_empty));
+    app.assert_invariants().await;
+}
+
+async fn an_erased_account_takes_its_posts_and_reactions_with_it_and_every_counter_follows(app: TestApp) {
+    let (ada, _) = app.register("ada").await;
+    let (bob, _) = app.register("bob").await;
+    let (cy, _) = app.register("cy").await;
+    let agora = app.create_space(&bob, "agora", None).await;
+    let hers = app.create_post(&ada, &[&agora], "Engines").await;
+    let bobs = app.create_post(&bob, &[&agora], "Looms").await;
+    let like = "mutation($p: ID!) { likePost(postId: $p) { id } }";
+    let rate = "mutation($p: ID!, $v: Int!) { ratePost(postId: $p, value: $v) { id } }";
+    let comment =
+        "mutation($p: ID!, $r: ID) { addComment(input: { postId: $p, parentCommentId: $r, text: \"Lovely\" }) { id } }";
+    app.ok(Some(&cy), like, json!({ "p": hers })).await;
+    app.ok(Some(&cy), rate, json!({ "p": hers, "v": 90 })).await;
+    app.ok(Some(&cy), comment, json!({ "p": hers })).await;
+    app.ok(Some(&ada), like, json!({ "p": bobs })).await;
+    app.ok(Some(&cy), like, json!({ "p": bobs })).await;
+    app.ok(Some(&ada), rate, json!({ "p": bobs, "v": 80 })).await;
+    app.ok(Some(&cy), rate, json!({ "p": bobs, "v": 60 })).await;
+    let her_comment = app.ok(Some(&ada), comment, json!({ "p": bobs })).await["addComment"]["id"].clone();
+    app.ok(Some(&cy), comment, json!({ "p": bobs, "r": her_comment })).await;
+    let state = "query($h: ID!, $b: ID!) { hers: post(id: $h) { id } \
+                   bobs: post(id: $b) { totalLikes totalRatings averageRating comments { nodes { text } } } \
+                   agora: space(handle: \"agora\") { totalPosts } }";
+    let before = app.ok(Some(&bob), state, json!({ "h": hers, "b": bobs })).await;
+    assert_eq!(before["bobs"]["totalLikes"], 2);
+    assert_eq!(before["bobs"]["totalRatings"], 2);
+    assert_eq!(before["agora"]["totalPosts"], 2);
+
+    let erase = "mutation($p: String!) { deleteAccount(password: $p, mode: ERASE) }";
+    assert_eq!(app.ok(Some(&ada), erase, json!({ "p": "password-123" })).await["deleteAccount"], true);
+    assert_eq!(app.error_code(Some(&ada), ME, json!({})).await, "UNAUTHENTICATED");
+
+    let after = app.ok(Some(&bob), state, json!({ "h": hers, "b": bobs })).await;
+    assert!(after["hers"].is_null(), "her post is gone: {after}");
+    assert_eq!(after["agora"]["totalPosts"], 1, "and no longer counted in its space");
+    assert_eq!(after["bobs"]["totalLikes"], 1, "her like is withdrawn");
+    assert_eq!(after["bobs"]["totalRatings"], 1, "her rating is withdrawn");
+    assert_eq!(after["bobs"]["averageRating"], 60.0);
+    assert!(after["bobs"]["comments"]["nodes"].as_array().is_some_and(Vec::is_empty), "her comment is hidden: {after}");
+    let cys = app.ok(Some(&cy), "{ me { posts { nodes { id } } } }", json!({})).await;
+    assert!(cys["me"]["posts"]["nodes"].as_array().is_some_and(Vec::is_empty));
     app.assert_invariants().await;
 }

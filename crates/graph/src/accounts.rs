@@ -208,6 +208,9 @@ pub struct LoginInput {
 pub enum AccountDeletionMode {
     /// Posts, comments, reactions, reposts and poll ballots stay, shown as by a deleted user.
     Anonymize,
+    /// The user's posts are deleted, likes and ratings withdrawn (every counter follows) and comments hidden;
+    /// reposts and poll ballots stay, shown as by a deleted user.
+    Erase,
 }
 
 /// A bearer token (send it as `Authorization: Bearer <token>`) and its user.
@@ -336,11 +339,12 @@ impl AccountMutation {
     /// Deletes the viewer's account, given their password (`VALIDATION` on `password` when wrong, throttled
     /// like logins): their profile, address, sessions (every token stops working), follows, mutes, streams,
     /// notifications and memberships go; in `ANONYMIZE` their posts, comments, reactions and ballots stay, shown
-    /// as by a deleted user. The handle and address are free again at once.
+    /// as by a deleted user, in `ERASE` their posts, likes, ratings and comments go too. The handle and address are free again at once.
     async fn delete_account(&self, ctx: &Context<'_>, password: String, mode: AccountDeletionMode) -> ApiResult<bool> {
         let address = ctx.data_opt::<ClientAddress>().map(|a| a.0);
         let mode = match mode {
             AccountDeletionMode::Anonymize => weco_domain::accounts::deletion::AccountDeletion::Anonymize,
+            AccountDeletionMode::Erase => weco_domain::accounts::deletion::AccountDeletion::Erase,
         };
         let deleted = app(ctx).accounts().delete_account(credentials(ctx)?, password, mode, address).await?;
         scope(ctx)?.invalidate();

@@ -7,7 +7,9 @@
 //! session cache's bound on the others). Their follows of users and spaces end through the same paths as
 //! `unfollowUser` and `unfollowSpace`, so every follower count stays exact; their mutes (either way), streams,
 //! notifications, pending tokens, memberships and moderator roles are removed. Their posts, comments, reactions,
-//! reposts and poll ballots stay, shown as by the placeholder, so no counter, tally or decision changes.
+//! reposts and poll ballots stay, shown as by the placeholder, so no counter, tally or decision changes — or, in
+//! `ERASE`, their posts are deleted, likes and ratings withdrawn and comments hidden first
+//! ([`crate::posts::erase_contributions`]).
 
 use super::{AccountService, Credentials};
 use crate::actor::Actor;
@@ -22,6 +24,9 @@ use std::net::IpAddr;
 pub enum AccountDeletion {
     /// Posts, comments, reactions and ballots stay, shown as by a deleted user.
     Anonymize,
+    /// As `Anonymize`, and the user's posts are deleted, their likes and ratings withdrawn and their comments
+    /// hidden, through the same paths as doing so by hand, so every counter stays exact.
+    Erase,
 }
 
 /// The placeholder handle of a deleted account.
@@ -30,14 +35,17 @@ pub fn deleted_handle(user: UserId) -> String {
     format!("deleted-{}", &hex[hex.len() - 12..])
 }
 
-struct Anonymize;
+struct Delete(AccountDeletion);
 
 #[async_trait]
-impl Command for Anonymize {
+impl Command for Delete {
     type Output = ();
 
     async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<()> {
         let user = uow.actor().require_user()?;
+        if self.0 == AccountDeletion::Erase {
+            crate::posts::erase_contributions(uow, user).await?;
+        }
         let (following, followers, spaces) = uow.accounts().follow_ties(user).await?;
         for followed in following {
             uow.people().unfollow_user(user, followed).await?;
@@ -65,9 +73,7 @@ impl AccountService<'_> {
     ) -> DomainResult<bool> {
         let user = credentials.viewer.require()?;
         self.check_password(user, password, address, "password").await?;
-        match mode {
-            AccountDeletion::Anonymize => self.app.execute(Actor::User(user), &Anonymize).await?,
-        }
+        self.app.execute(Actor::User(user), &Delete(mode)).await?;
         self.app.sessions.ended_for_user(user, None);
         Ok(true)
     }

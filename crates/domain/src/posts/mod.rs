@@ -307,6 +307,38 @@ impl Command for DeletePost {
     }
 }
 
+/// Removes what `user` contributed, through the paths of `unlikePost`, a withdrawn rating and `deletePost`, so
+/// every counter stays exact, with the same events; their comments are hidden (the rows stay: replies hang under
+/// them). Reactions come off first, while the posts they are on still count in their spaces.
+pub(crate) async fn erase_contributions(uow: &mut UnitOfWork, user: UserId) -> DomainResult<()> {
+    let (liked, rated, own) = uow.posts().contributions(user).await?;
+    for post in liked {
+        if uow.posts().unlike(post, user).await? {
+            announce_stats(uow, post).await?;
+        }
+    }
+    for post in rated {
+        if uow.posts().unrate(post, user).await? {
+            announce_stats(uow, post).await?;
+        }
+    }
+    uow.posts().hide_comments_of(user).await?;
+    for post in own {
+        let placement = uow.posts().placement(post).await?;
+        uow.posts().delete_post(post).await?;
+        let mut topics = vec![Topic::Post(post)];
+        topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
+        let event = Event::PostRemoved {
+            post_id: post,
+            deleted: true,
+            direct_spaces: placement.direct(),
+            audience: placement.audience,
+        };
+        uow.announce(topics, event);
+    }
+    Ok(())
+}
+
 /// Checks the actor may see the post and, when given, that `space` is a space the post appears in that the
 /// actor may access (where the reaction is cast).
 async fn check_reaction_target(uow: &UnitOfWork, post: PostId, space: Option<SpaceId>) -> DomainResult<()> {
