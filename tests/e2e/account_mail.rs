@@ -34,8 +34,26 @@ with_a_mail_sink!(
 );
 on_both_backends!(with_mail_off_everything_works_and_nothing_is_queued);
 
+/// A mail server that refuses the first mail with a temporary failure.
+mod a_mail_the_server_refuses_is_sent_again_later {
+    use e2e::smtp::SmtpSink;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn sqlite() {
+        super::run_with(e2e::Backend::Sqlite, SmtpSink::refusing(1).await, super::refused_then_sent).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn postgres() {
+        super::run_with(e2e::Backend::Postgres, SmtpSink::refusing(1).await, super::refused_then_sent).await;
+    }
+}
+
 async fn run<F: AsyncFnOnce(TestApp, SmtpSink)>(backend: Backend, test: F) {
-    let sink = SmtpSink::start().await;
+    run_with(backend, SmtpSink::start().await, test).await;
+}
+
+async fn run_with<F: AsyncFnOnce(TestApp, SmtpSink)>(backend: Backend, sink: SmtpSink, test: F) {
     let url = sink.url();
     if let Some(app) = TestApp::spawn_with(backend, |s| s.smtp_url = Some(url)).await {
         test(app, sink).await;
@@ -238,4 +256,14 @@ async fn with_mail_off_everything_works_and_nothing_is_queued(app: TestApp) {
         .expect("reading jobs");
     assert!(rows.is_empty(), "no mail job without a mail server");
     assert_eq!(app.ok(Some(&token), ME, json!({})).await["me"]["emailVerified"], false);
+}
+
+async fn refused_then_sent(app: TestApp, sink: SmtpSink) {
+    app.register("hal").await;
+    e2e::eventually("the refusal", async || sink.refusals_left() == 0).await;
+    assert!(sink.mails_to("hal@example.org").is_empty(), "refused, not kept");
+    // The job is retried after its back-off (4 s after a first failure), and the mail arrives once.
+    let mails = sink.wait_for("hal@example.org", 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].token().is_some());
 }

@@ -39,24 +39,37 @@ impl ReceivedMail {
 pub struct SmtpSink {
     pub addr: SocketAddr,
     mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    /// Mails still to refuse with a temporary failure (451) at the end of DATA.
+    refusals: Arc<Mutex<usize>>,
     task: JoinHandle<()>,
 }
 
 impl SmtpSink {
     pub async fn start() -> Self {
+        Self::refusing(0).await
+    }
+
+    /// A sink that refuses the first `n` mails with a temporary failure, as a mail server that is down.
+    pub async fn refusing(n: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the SMTP sink");
         let addr = listener.local_addr().expect("the sink's address");
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let kept = mails.clone();
+        let refusals = Arc::new(Mutex::new(n));
+        let (kept, refuse) = (mails.clone(), refusals.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let kept = kept.clone();
+                let (kept, refuse) = (kept.clone(), refuse.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, kept).await;
+                    let _ = session(stream, kept, refuse).await;
                 });
             }
         });
-        Self { addr, mails, task }
+        Self { addr, mails, refusals, task }
+    }
+
+    /// How many refusals are left.
+    pub fn refusals_left(&self) -> usize {
+        *self.refusals.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The `smtp_url` that sends here.
@@ -94,7 +107,11 @@ fn angle(arg: &str) -> String {
     arg[start..end].to_owned()
 }
 
-async fn session(stream: TcpStream, kept: Arc<Mutex<Vec<ReceivedMail>>>) -> std::io::Result<()> {
+async fn session(
+    stream: TcpStream,
+    kept: Arc<Mutex<Vec<ReceivedMail>>>,
+    refusals: Arc<Mutex<usize>>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink ESMTP ready\r\n").await?;
@@ -133,9 +150,20 @@ async fn session(stream: TcpStream, kept: Arc<Mutex<Vec<ReceivedMail>>>) -> std:
                     let unstuffed = line.strip_prefix('.').unwrap_or(&line);
                     data.push_str(unstuffed);
                 }
-                let mail = ReceivedMail { from: from.clone(), to: std::mem::take(&mut to), data };
-                kept.lock().unwrap_or_else(PoisonError::into_inner).push(mail);
-                b"250 OK: queued\r\n"
+                let refuse = {
+                    let mut left = refusals.lock().unwrap_or_else(PoisonError::into_inner);
+                    let refuse = *left > 0;
+                    *left = left.saturating_sub(1);
+                    refuse
+                };
+                if refuse {
+                    to.clear();
+                    b"451 try again later\r\n"
+                } else {
+                    let mail = ReceivedMail { from: from.clone(), to: std::mem::take(&mut to), data };
+                    kept.lock().unwrap_or_else(PoisonError::into_inner).push(mail);
+                    b"250 OK: queued\r\n"
+                }
             }
             "RSET" => {
                 from.clear();

@@ -1,8 +1,9 @@
 //! Mail to users: password resets and e-mail verification.
 //!
 //! A mail is queued as a job ([`MAIL_JOB`]) in the transaction of the action that sends it, so a crash never
-//! loses one, and the job is retried with back-off until the mail server takes it ([`crate::jobs`]). A mail
-//! whose job ran but whose completion did not commit is sent again: delivery is at least once.
+//! loses one, and the job is retried with back-off until the mail server takes it ([`crate::jobs`]). The mail
+//! is sent outside any transaction, then the job is completed; a mail sent whose completion did not commit is
+//! sent again: delivery is at least once.
 //!
 //! Without a [`Mailer`] (no SMTP server configured) nothing is queued: the action still happens, and a line at
 //! info level says which mail was not sent to which user, never with its token.
@@ -198,10 +199,16 @@ struct SendMail(Arc<dyn Mailer>);
 
 #[async_trait]
 impl JobHandler for SendMail {
-    async fn run(&self, _uow: &mut UnitOfWork, job: &Job) -> DomainResult<()> {
+    /// Sent outside any transaction: a slow mail server must not hold a database lock (on SQLite, every write).
+    async fn before(&self, job: &Job) -> DomainResult<()> {
         let mail: Mail =
             serde_json::from_value(job.payload.clone()).map_err(|e| DomainError::internal("decoding mail", e))?;
         self.0.send(&mail).await.map_err(|e| DomainError::internal("sending mail", e))
+    }
+
+    /// Sent already: the unit of work only completes the job.
+    async fn run(&self, _uow: &mut UnitOfWork, _job: &Job) -> DomainResult<()> {
+        Ok(())
     }
 }
 
