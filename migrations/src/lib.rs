@@ -16,7 +16,9 @@ mod m20261205_000011_polls;
 mod m20261205_000030_sessions;
 mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
+mod m20261205_000050_account_recovery;
 mod m20261205_000050_chats;
+mod m20261205_000051_post_reposts;
 mod m20261205_000060_activity;
 mod m20261205_000061_open_data;
 
@@ -38,7 +40,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000030_sessions::Migration),
             Box::new(m20261205_000040_people_and_notifications::Migration),
             Box::new(m20261205_000041_streams::Migration),
+            Box::new(m20261205_000050_account_recovery::Migration),
             Box::new(m20261205_000050_chats::Migration),
+            Box::new(m20261205_000051_post_reposts::Migration),
             Box::new(m20261205_000060_activity::Migration),
             Box::new(m20261205_000061_open_data::Migration),
         ]

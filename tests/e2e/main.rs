@@ -1,6 +1,8 @@
 //! End-to-end tests: the real server, over HTTP, on SQLite and on PostgreSQL. One binary, one module per area.
 
 mod access_live;
+mod account_deletion;
+mod account_mail;
 mod accounts;
 mod budgets;
 mod chats;
@@ -19,6 +21,7 @@ mod people;
 mod permissions;
 mod poll_deadlines;
 mod polls;
+mod post_reposts;
 mod posts;
 mod privacy;
 mod privacy_model;

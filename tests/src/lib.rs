@@ -10,6 +10,7 @@
 //! `/metrics` gauges tell when a subscription is live ([`TestApp::wait_for_subscriptions`]).
 
 pub mod process;
+pub mod smtp;
 pub mod ws;
 
 use anyhow::Context as _;

@@ -59,6 +59,8 @@ pub struct App {
     pub(crate) presence: Arc<dyn Presence>,
     /// When each user last said they were typing in each chat, from this process.
     pub(crate) typing: Arc<crate::chat::TypingThrottle>,
+    /// How account mail is sent ([`crate::accounts::mail`]).
+    pub(crate) mail: Arc<crate::accounts::mail::MailSettings>,
 }
 
 impl App {
@@ -71,6 +73,7 @@ impl App {
             admins: Arc::default(),
             presence: Arc::new(InProcessPresence::default()),
             typing: Arc::default(),
+            mail: Arc::default(),
         }
     }
 

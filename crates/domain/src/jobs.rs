@@ -90,6 +90,12 @@ pub trait JobRepo: Send + Sync {
 /// Runs the jobs of one kind, inside the unit of work that completes them.
 #[async_trait]
 pub trait JobHandler: Send + Sync {
+    /// Work outside any transaction, before the unit of work (a call to another server, which must not hold
+    /// a database lock while it waits); an error is retried like one of [`JobHandler::run`]. Nothing by default.
+    async fn before(&self, _job: &Job) -> DomainResult<()> {
+        Ok(())
+    }
+
     async fn run(&self, uow: &mut UnitOfWork, job: &Job) -> DomainResult<()>;
 }
 
@@ -158,7 +164,10 @@ impl App {
         let mut run = JobsRun::default();
         for job in claimed {
             let outcome = match self.jobs.handlers.get(&job.kind) {
-                Some(handler) => self.execute(Actor::System, &RunJob { handler: handler.as_ref(), job: &job }).await,
+                Some(handler) => match handler.before(&job).await {
+                    Ok(()) => self.execute(Actor::System, &RunJob { handler: handler.as_ref(), job: &job }).await,
+                    Err(e) => Err(e),
+                },
                 None => Err(DomainError::internal("running a job", format!("no handler for job kind '{}'", job.kind))),
             };
             let Err(error) = outcome else {

@@ -56,6 +56,19 @@ impl UserObject {
         self.0.created_at
     }
 
+    /// The account's e-mail address: the user themself only (null for anyone else).
+    async fn email(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        let status = app(ctx).accounts().email_status(scope(ctx)?.viewer, self.0.id).await?;
+        Ok(status.map(|(email, _)| email))
+    }
+
+    /// Whether the account's e-mail address was verified (by `verifyEmail` or a password reset): the user
+    /// themself only (null for anyone else).
+    async fn email_verified(&self, ctx: &Context<'_>) -> ApiResult<Option<bool>> {
+        let status = app(ctx).accounts().email_status(scope(ctx)?.viewer, self.0.id).await?;
+        Ok(status.map(|(_, verified)| verified))
+    }
+
     /// A member of the platform's cooperative: may vote in polls for cooperative members.
     async fn is_coop_member(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         Ok(scope(ctx)?.loaders.coop_members.load_one(self.0.id).await?.unwrap_or(false))
@@ -212,6 +225,17 @@ pub struct LoginInput {
     pub password: String,
 }
 
+/// What `deleteAccount` does with the user's contributions.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "AccountDeletion")]
+pub enum AccountDeletionMode {
+    /// Posts, comments, reactions, reposts and poll ballots stay, shown as by a deleted user.
+    Anonymize,
+    /// The user's posts are deleted, likes and ratings withdrawn (every counter follows) and comments hidden;
+    /// reposts and poll ballots stay, shown as by a deleted user.
+    Erase,
+}
+
 /// A bearer token (send it as `Authorization: Bearer <token>`) and its user.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
@@ -301,6 +325,53 @@ impl AccountMutation {
         let ended = accounts.change_password(credentials, current_password, &new_password, address).await?;
         let user = load_user(ctx, credentials.viewer.require()?).await?;
         Ok(ChangePasswordPayload { user, ended_sessions: i32::try_from(ended).unwrap_or(i32::MAX) })
+    }
+
+    /// Mails a password reset token to the account with this address, if there is one (at most 3 an hour per
+    /// account). Always true, so it tells nobody which addresses have accounts.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> ApiResult<bool> {
+        Ok(app(ctx).accounts().request_password_reset(&email).await?)
+    }
+
+    /// Sets a new password with a mailed reset token (single use, expiring), ends every session of the user
+    /// (every earlier token stops working) and logs in. A bad, used or expired token is `VALIDATION` on `token`.
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> ApiResult<AuthPayload> {
+        let (token, user) = app(ctx).accounts().reset_password(&token, &new_password).await?;
+        Ok(AuthPayload { token, user: user.into() })
+    }
+
+    /// Marks the address a mailed verification token was sent to verified. No login needed.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> ApiResult<UserObject> {
+        Ok(app(ctx).accounts().verify_email(&token).await?.into())
+    }
+
+    /// Changes the viewer's e-mail address, given their password (`VALIDATION` on `password` when wrong,
+    /// throttled like logins); the new address is unverified and gets a verification mail.
+    async fn change_email(&self, ctx: &Context<'_>, password: String, email: String) -> ApiResult<UserObject> {
+        let address = ctx.data_opt::<ClientAddress>().map(|a| a.0);
+        let user = app(ctx).accounts().change_email(credentials(ctx)?, password, &email, address).await?;
+        Ok(user.into())
+    }
+
+    /// Mails the viewer's unverified address a new verification token (at most 3 an hour). False when the
+    /// address is verified already or the limit is reached.
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(app(ctx).accounts().request_email_verification(scope(ctx)?.viewer).await?)
+    }
+
+    /// Deletes the viewer's account, given their password (`VALIDATION` on `password` when wrong, throttled
+    /// like logins): their profile, address, sessions (every token stops working), follows, mutes, streams,
+    /// notifications and memberships go; in `ANONYMIZE` their posts, comments, reactions and ballots stay, shown
+    /// as by a deleted user, in `ERASE` their posts, likes, ratings and comments go too. The handle and address are free again at once.
+    async fn delete_account(&self, ctx: &Context<'_>, password: String, mode: AccountDeletionMode) -> ApiResult<bool> {
+        let address = ctx.data_opt::<ClientAddress>().map(|a| a.0);
+        let mode = match mode {
+            AccountDeletionMode::Anonymize => weco_domain::accounts::deletion::AccountDeletion::Anonymize,
+            AccountDeletionMode::Erase => weco_domain::accounts::deletion::AccountDeletion::Erase,
+        };
+        let deleted = app(ctx).accounts().delete_account(credentials(ctx)?, password, mode, address).await?;
+        scope(ctx)?.invalidate();
+        Ok(deleted)
     }
 
     /// Leaves a user's posts out of the viewer's feeds and searches.

@@ -742,7 +742,17 @@ pub(crate) fn build(seed: u64, now: Secs) -> (Community, Vec<Post>, Vec<Link>) {
             members.push(Role { space: s, user: user[name], at: spaces[s as usize].created + DAY });
         }
     }
-    let mut community = Community { users, spaces, moderators, members, followers, mutes: Vec::new() };
+    let mut community = Community {
+        users,
+        spaces,
+        moderators,
+        members,
+        followers,
+        mutes: Vec::new(),
+        user_follows: Vec::new(),
+        notices: Vec::new(),
+    };
+    follow_people(&mut rng, now, &mut community);
 
     // Everyone follows a few more spaces they can access.
     let hol = Holarchy::derive(&community);
@@ -823,4 +833,43 @@ pub(crate) fn build(seed: u64, now: Secs) -> (Community, Vec<Post>, Vec<Link>) {
         });
     }
     (community, posts, links)
+}
+
+/// Everyone follows a few other people, most of them in the last weeks, and each follow leaves the followed user
+/// a `USER_FOLLOWED` notification, folded per day as the server folds them: the last three days' unseen.
+fn follow_people(rng: &mut impl Rng, now: Secs, community: &mut Community) {
+    let n = community.users.len() as u32;
+    for follower in 0..n {
+        let others: Vec<u32> = (0..n).filter(|&u| u != follower).collect();
+        let k = rng.random_range(3..=6);
+        for followed in Pool::List(&others).pick_distinct(rng, k, 1.0) {
+            let at = ago(now, rng.random_range(0.05..40.0));
+            community.user_follows.push((follower, followed, at));
+        }
+    }
+    // One notification per followed user and day: the latest follower, and how many.
+    let mut folded: HashMap<(u32, Secs), (u32, i64, Secs)> = HashMap::new();
+    for &(follower, followed, at) in &community.user_follows {
+        let entry = folded.entry((followed, at.div_euclid(DAY))).or_insert((follower, 0, at));
+        entry.1 += 1;
+        if at >= entry.2 {
+            (entry.0, entry.2) = (follower, at);
+        }
+    }
+    let mut folded: Vec<_> = folded.into_iter().collect();
+    folded.sort_by_key(|&((recipient, day), (_, _, at))| (at, recipient, day));
+    let kind = weco_domain::notifications::NotificationKind::UserFollowed.as_str();
+    for ((recipient, day), (actor, count, at)) in folded {
+        let date = chrono::DateTime::from_timestamp(day * DAY, 0).unwrap_or_default().format("%Y-%m-%d");
+        community.notices.push(Notice {
+            id: uuid_v7(rng, at),
+            recipient,
+            kind,
+            fold_key: format!("{kind}:{}:{date}", community.users[recipient as usize].id),
+            actor,
+            count,
+            seen: at < now - 3 * DAY,
+            at,
+        });
+    }
 }

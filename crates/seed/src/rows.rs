@@ -49,7 +49,17 @@ macro_rules! table {
     };
 }
 
-table!(USERS, "users", ["id", "handle", "name", "email", "password_hash", "bio", "created_at"]);
+table!(
+    USERS,
+    "users",
+    ["id", "handle", "name", "email", "password_hash", "bio", "created_at", "total_followers", "total_following"]
+);
+table!(USER_FOLLOWS, "user_follows", ["follower_id", "followed_id", "created_at"]);
+table!(
+    NOTIFICATIONS,
+    "notifications",
+    ["id", "recipient_id", "kind", "fold_key", "actor_id", "count", "seen", "created_at"]
+);
 table!(
     SPACES,
     "spaces",
@@ -382,12 +392,20 @@ impl<'a> Rows<'a> {
 
     /// Users, `per_batch` at a time.
     pub(crate) fn users(&self, per_batch: usize) -> Vec<Batch> {
+        // Each user's exact follower and following counts.
+        let mut follows = vec![(0i64, 0i64); self.community.users.len()];
+        for &(follower, followed, _) in &self.community.user_follows {
+            follows[followed as usize].0 += 1;
+            follows[follower as usize].1 += 1;
+        }
         self.community
             .users
             .chunks(per_batch.max(1))
-            .map(|chunk| {
+            .enumerate()
+            .map(|(c, chunk)| {
                 let mut b = Batch::new(self.encoding);
-                for u in chunk {
+                for (i, u) in chunk.iter().enumerate() {
+                    let (followers, following) = follows[c * per_batch.max(1) + i];
                     b.push(
                         &USERS,
                         &[
@@ -398,6 +416,8 @@ impl<'a> Rows<'a> {
                             Cell::Str(self.password_hash),
                             Cell::OptStr(u.bio.as_deref()),
                             Cell::Time(u.joined),
+                            Cell::Int(followers),
+                            Cell::Int(following),
                         ],
                     );
                 }
@@ -457,6 +477,24 @@ impl<'a> Rows<'a> {
         }
         for &(user, muted, at) in &self.community.mutes {
             b.push(&USER_MUTES, &[Cell::Uuid(self.user(user)), Cell::Uuid(self.user(muted)), Cell::Time(at)]);
+        }
+        for &(follower, followed, at) in &self.community.user_follows {
+            b.push(&USER_FOLLOWS, &[Cell::Uuid(self.user(follower)), Cell::Uuid(self.user(followed)), Cell::Time(at)]);
+        }
+        for n in &self.community.notices {
+            b.push(
+                &NOTIFICATIONS,
+                &[
+                    Cell::Uuid(n.id),
+                    Cell::Uuid(self.user(n.recipient)),
+                    Cell::Str(n.kind),
+                    Cell::Str(&n.fold_key),
+                    Cell::OptUuid(Some(self.user(n.actor))),
+                    Cell::Int(n.count),
+                    Cell::Bool(n.seen),
+                    Cell::Time(n.at),
+                ],
+            );
         }
         b
     }

@@ -27,6 +27,8 @@ const BULK_TABLES: &[&str] = &[
     "space_members",
     "space_followers",
     "user_mutes",
+    "user_follows",
+    "notifications",
     "posts",
     "space_posts",
     "post_likes",

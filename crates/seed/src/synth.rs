@@ -522,7 +522,7 @@ pub(crate) fn community(plan: &Plan, seed: u64, now: Secs, users: Vec<User>) -> 
         }
     }
 
-    Community { users, spaces, moderators, members, followers, mutes }
+    Community { users, spaces, moderators, members, followers, mutes, user_follows: Vec::new(), notices: Vec::new() }
 }
 
 /// Every post's place, author, time and popularity, fixed before any post is written: likes are spread in

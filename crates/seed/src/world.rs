@@ -74,6 +74,23 @@ pub(crate) struct Community {
     pub followers: Vec<Role>,
     /// (user, muted user, since).
     pub mutes: Vec<(u32, u32, Secs)>,
+    /// (follower, followed user, since).
+    pub user_follows: Vec<(u32, u32, Secs)>,
+    /// Notifications waiting for users, already folded.
+    pub notices: Vec<Notice>,
+}
+
+/// A notification as stored: one row per recipient and fold key.
+pub(crate) struct Notice {
+    pub id: Uuid,
+    pub recipient: u32,
+    pub kind: &'static str,
+    pub fold_key: String,
+    /// The latest actor.
+    pub actor: u32,
+    pub count: i64,
+    pub seen: bool,
+    pub at: Secs,
 }
 
 impl Community {
@@ -365,6 +382,8 @@ mod tests {
             members,
             followers: Vec::new(),
             mutes: Vec::new(),
+            user_follows: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

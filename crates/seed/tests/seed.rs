@@ -354,6 +354,28 @@ async fn demo_checks(db: &DatabaseConnection) {
         1
     );
     assert!(handles.iter().any(|h| h == "easton-repair-cafe"), "the decided poll's space");
+    // Every demo user follows people and has been followed, with exact counts, and has notifications of it,
+    // folded one per day, some unseen.
+    none(db, "users following no one", "SELECT COUNT(*) AS v FROM users u WHERE u.total_following < 3").await;
+    none(
+        db,
+        "follow counts that differ from the follows",
+        "SELECT COUNT(*) AS v FROM users u WHERE u.total_followers <>            (SELECT COUNT(*) FROM user_follows f WHERE f.followed_id = u.id)          OR u.total_following <> (SELECT COUNT(*) FROM user_follows f WHERE f.follower_id = u.id)",
+    )
+    .await;
+    none(
+        db,
+        "notification counts that differ from the follows they fold",
+        "SELECT COUNT(*) AS v FROM users u WHERE u.total_followers <>            (SELECT COALESCE(SUM(n.count), 0) FROM notifications n WHERE n.recipient_id = u.id AND n.kind = 'USER_FOLLOWED')",
+    )
+    .await;
+    assert!(scalar(db, "SELECT COUNT(*) AS v FROM notifications WHERE seen = FALSE").await > 0, "unseen ones");
+    none(
+        db,
+        "a notification whose actor does not follow its recipient",
+        "SELECT COUNT(*) AS v FROM notifications n WHERE NOT EXISTS            (SELECT 1 FROM user_follows f WHERE f.follower_id = n.actor_id AND f.followed_id = n.recipient_id)",
+    )
+    .await;
     assert_eq!(
         scalar(
             db,

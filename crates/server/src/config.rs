@@ -197,6 +197,24 @@ pub struct Settings {
     #[arg(long, env = "WECO_ADMINS", value_delimiter = ',')]
     pub admins: Vec<String>,
 
+    /// The SMTP server account mail (password resets, e-mail verification) is sent through:
+    /// `smtp://host:port` (plain), `smtp://host?tls=required` (STARTTLS), `smtps://user:password@host` (TLS).
+    /// Unset: mail is off, and each mail not sent is logged (without its token).
+    #[arg(long, env = "WECO_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of account mail, e.g. `Weco <noreply@example.org>`.
+    #[arg(long, env = "WECO_MAIL_FROM", default_value = "Weco <noreply@localhost>")]
+    pub mail_from: String,
+
+    /// How long a mailed password reset token works, in seconds (at least 60).
+    #[arg(long, env = "WECO_PASSWORD_RESET_TTL_SECS", default_value_t = 3_600)]
+    pub password_reset_ttl_secs: u64,
+
+    /// How long a mailed e-mail verification token works, in seconds (at least 60).
+    #[arg(long, env = "WECO_EMAIL_VERIFICATION_TTL_SECS", default_value_t = 172_800)]
+    pub email_verification_ttl_secs: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "WECO_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -262,6 +280,10 @@ impl Settings {
             session_cache_ms: 5_000,
             trust_forwarded_for: false,
             admins: Vec::new(),
+            smtp_url: None,
+            mail_from: "Weco <noreply@localhost>".into(),
+            password_reset_ttl_secs: 3_600,
+            email_verification_ttl_secs: 172_800,
             channel_prefix: "weco".into(),
             log_format: "text".into(),
             failpoint: None,
@@ -340,6 +362,10 @@ impl fmt::Debug for Settings {
             .field("session_cache_ms", &self.session_cache_ms)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("admins", &self.admins)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("password_reset_ttl_secs", &self.password_reset_ttl_secs)
+            .field("email_verification_ttl_secs", &self.email_verification_ttl_secs)
             .field("log_format", &self.log_format)
             .field("failpoint", &self.failpoint)
             .field("export_concurrency", &self.export_concurrency)

@@ -22,6 +22,7 @@ pub mod config;
 pub mod export;
 pub mod http;
 pub mod limits;
+pub mod mail;
 pub mod nesting;
 pub mod presence;
 pub mod routes;

@@ -149,7 +149,8 @@ impl Application {
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
         })
         .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms))
-        .with_admins(settings.admins.iter().cloned());
+        .with_admins(settings.admins.iter().cloned())
+        .with_mail(crate::mail::mail_settings(&settings)?);
         let app = match &shared_redis {
             Some(conn) => app.with_presence(Arc::new(crate::presence::SharedPresence(
                 crate::presence::RedisPresence::start(conn.clone(), &settings.channel_prefix),

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
+use weco_domain::accounts::mail::{NewAccountToken, TokenPurpose};
 use weco_domain::accounts::ports::AccountRepo;
 use weco_domain::accounts::sessions::NewSession;
-use weco_domain::{DomainResult, NewUser, SessionId, User, UserId, now};
+use weco_domain::{DomainResult, NewUser, SessionId, SpaceId, User, UserId, now};
 
 /// What anyone may see of a user (never the e-mail address or the password hash).
 pub(crate) const USER_COLS: &str = "u.id, u.handle, u.name, u.bio, u.created_at";
@@ -255,5 +256,167 @@ impl<C: ConnectionTrait + Send + Sync> AccountRepo for Db<C> {
         let sql = format!("SELECT id FROM users WHERE is_coop_member AND id IN ({})", placeholders(1, users.len()));
         let rows = self.sql().all("reading cooperative membership", &sql, uuid_values(users)).await?;
         rows.iter().map(|r| get::<Uuid>(r, "reading cooperative membership", "id").map(UserId)).collect()
+    }
+
+    async fn insert_account_token(&self, token: &NewAccountToken) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "keeping account token",
+                "INSERT INTO account_tokens (id, user_id, purpose, token_hash, email, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vec![
+                    v(Uuid::now_v7()),
+                    v(token.user_id.0),
+                    v(token.purpose.as_str()),
+                    v(token.token_hash.clone()),
+                    v(token.email.clone()),
+                    v(token.created_at),
+                    v(token.expires_at),
+                ],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn account_tokens_since(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        since: DateTime<Utc>,
+    ) -> DomainResult<i64> {
+        const CX: &str = "counting account tokens";
+        let row = self
+            .sql()
+            .one(
+                CX,
+                "SELECT COUNT(*) AS n FROM account_tokens WHERE user_id = $1 AND purpose = $2 AND created_at > $3",
+                vec![v(user.0), v(purpose.as_str()), v(since)],
+            )
+            .await?;
+        row.map(|r| get::<i64>(&r, CX, "n")).transpose().map(Option::unwrap_or_default)
+    }
+
+    async fn use_account_token(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<(UserId, String)>> {
+        const CX: &str = "using account token";
+        let row = self
+            .sql()
+            .one(
+                CX,
+                "UPDATE account_tokens SET used_at = $3 \
+                 WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                 RETURNING user_id, email",
+                vec![v(token_hash), v(purpose.as_str()), v(now)],
+            )
+            .await?;
+        match row {
+            Some(row) => Ok(Some((UserId(get::<Uuid>(&row, CX, "user_id")?), get(&row, CX, "email")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn void_account_tokens(&self, user: UserId, purpose: TokenPurpose, now: DateTime<Utc>) -> DomainResult<u64> {
+        self.sql()
+            .exec(
+                "voiding account tokens",
+                "UPDATE account_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+                vec![v(user.0), v(purpose.as_str()), v(now)],
+            )
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> DomainResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.email = $1 AND u.deleted_at IS NULL");
+        self.sql().one("finding user by e-mail", &sql, vec![v(email)]).await?.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn email_of(&self, user: UserId) -> DomainResult<Option<(String, Option<DateTime<Utc>>)>> {
+        const CX: &str = "reading e-mail";
+        let row = self
+            .sql()
+            .one(CX, "SELECT email, email_verified_at FROM users WHERE id = $1 AND deleted_at IS NULL", vec![v(user.0)])
+            .await?;
+        match row {
+            Some(row) => Ok(Some((get(&row, CX, "email")?, get(&row, CX, "email_verified_at")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_email(&self, user: UserId, email: &str) -> DomainResult<()> {
+        self.sql()
+            .exec(
+                "changing e-mail",
+                "UPDATE users SET email = $2, email_verified_at = NULL WHERE id = $1",
+                vec![v(user.0), v(email)],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn mark_email_verified(&self, user: UserId, email: &str, at: DateTime<Utc>) -> DomainResult<bool> {
+        let n = self
+            .sql()
+            .exec(
+                "verifying e-mail",
+                "UPDATE users SET email_verified_at = $3 WHERE id = $1 AND email = $2 AND deleted_at IS NULL",
+                vec![v(user.0), v(email), v(at)],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn follow_ties(&self, user: UserId) -> DomainResult<(Vec<UserId>, Vec<UserId>, Vec<SpaceId>)> {
+        const CX: &str = "reading follows";
+        let ids = |rows: Vec<QueryResult>| -> DomainResult<Vec<Uuid>> {
+            rows.iter().map(|r| get::<Uuid>(r, CX, "id")).collect()
+        };
+        let sql = self.sql();
+        let id = || vec![v(user.0)];
+        let following =
+            ids(sql.all(CX, "SELECT followed_id AS id FROM user_follows WHERE follower_id = $1", id()).await?)?;
+        let followers =
+            ids(sql.all(CX, "SELECT follower_id AS id FROM user_follows WHERE followed_id = $1", id()).await?)?;
+        let spaces = ids(sql.all(CX, "SELECT space_id AS id FROM space_followers WHERE user_id = $1", id()).await?)?;
+        Ok((
+            following.into_iter().map(UserId).collect(),
+            followers.into_iter().map(UserId).collect(),
+            spaces.into_iter().map(SpaceId).collect(),
+        ))
+    }
+
+    async fn anonymize_user(&self, user: UserId, handle: &str, email: &str, at: DateTime<Utc>) -> DomainResult<()> {
+        let sql = self.sql();
+        sql.exec(
+            "anonymizing user",
+            "UPDATE users SET handle = $2, name = 'Deleted user', bio = NULL, email = $3, password_hash = '!', \
+             email_verified_at = NULL, is_coop_member = FALSE, deleted_at = $4 WHERE id = $1",
+            vec![v(user.0), v(handle), v(email), v(at)],
+        )
+        .await?;
+        for (cx, statement) in [
+            ("ending sessions", "DELETE FROM sessions WHERE user_id = $1"),
+            ("dropping account tokens", "DELETE FROM account_tokens WHERE user_id = $1"),
+            ("dropping mutes", "DELETE FROM user_mutes WHERE user_id = $1 OR muted_id = $1"),
+            ("dropping stream sources", "DELETE FROM stream_users WHERE user_id = $1"),
+            (
+                "dropping streams' spaces",
+                "DELETE FROM stream_spaces WHERE stream_id IN (SELECT id FROM streams WHERE owner_id = $1)",
+            ),
+            (
+                "dropping streams' users",
+                "DELETE FROM stream_users WHERE stream_id IN (SELECT id FROM streams WHERE owner_id = $1)",
+            ),
+            ("dropping streams", "DELETE FROM streams WHERE owner_id = $1"),
+            ("dropping notifications", "DELETE FROM notifications WHERE recipient_id = $1"),
+            ("dropping memberships", "DELETE FROM space_members WHERE user_id = $1"),
+            ("dropping moderator roles", "DELETE FROM space_moderators WHERE user_id = $1"),
+        ] {
+            sql.exec(cx, statement, vec![v(user.0)]).await?;
+        }
+        Ok(())
     }
 }

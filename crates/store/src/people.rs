@@ -266,7 +266,8 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
         let listing = Listing {
             context: "searching users",
             select: USER_COLS,
-            base: format!("FROM users u WHERE {}", user_text_match(self.backend, 1)),
+            // Deleted accounts' placeholders are not found.
+            base: format!("FROM users u WHERE {} AND u.deleted_at IS NULL", user_text_match(self.backend, 1)),
             values: vec![v(prefix_query(self.backend, &words))],
             key: Key::Int("u.total_followers"),
             id: "u.id",
@@ -409,6 +410,26 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
         self.load_streams(sql, vec![v(owner.0)]).await
     }
 
+    async fn record_reposts(
+        &self,
+        post: PostId,
+        user: UserId,
+        spaces: &[SpaceId],
+        at: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        for space in spaces {
+            self.sql()
+                .exec(
+                    "recording repost",
+                    "INSERT INTO post_reposts (post_id, user_id, space_id, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                    vec![v(post.0), v(user.0), v(space.0), v(at)],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn reactions(
         &self,
         viewer: Option<UserId>,
@@ -427,13 +448,35 @@ impl<C: ConnectionTrait + Send + Sync> PeopleRepo for Db<C> {
                 "post_ratings",
                 Key::Time("r.updated_at"),
             ),
+            ReactionKind::Repost => (
+                format!("{USER_COLS}, r.created_at AS reacted_at, CAST(NULL AS BIGINT) AS value"),
+                "post_reposts",
+                Key::Time("r.created_at"),
+            ),
+        };
+        // A repost shows only where the viewer may look: into a space they may access, still showing the post
+        // there; each user once, by their latest such repost.
+        let reposts_seen = if kind == ReactionKind::Repost {
+            let seen = |r: &str, s: &str| {
+                format!(
+                    "EXISTS (SELECT 1 FROM spaces {s} JOIN space_posts {s}p ON {s}p.space_id = {s}.id                        AND {s}p.post_id = {r}.post_id AND {s}p.state = 'ACTIVE'                      WHERE {s}.id = {r}.space_id AND {s}.state = 'ACTIVE' AND {})",
+                    accessible_space(s, 1)
+                )
+            };
+            format!(
+                " AND {} AND NOT EXISTS (SELECT 1 FROM post_reposts r2 WHERE r2.post_id = r.post_id                    AND r2.user_id = r.user_id AND (r2.created_at > r.created_at                      OR (r2.created_at = r.created_at AND r2.space_id > r.space_id)) AND {})",
+                seen("r", "rs"),
+                seen("r2", "rs2")
+            )
+        } else {
+            String::new()
         };
         let listing = Listing {
             context: "listing reactions",
             select: &select,
             base: format!(
                 "FROM {table} r JOIN users u ON u.id = r.user_id JOIN posts p ON p.id = r.post_id \
-                 WHERE r.post_id = $2 AND {} AND {}",
+                 WHERE r.post_id = $2 AND {} AND {}{reposts_seen}",
                 visible_post(1),
                 not_muted("r.user_id", 1)
             ),

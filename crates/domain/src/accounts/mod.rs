@@ -1,6 +1,9 @@
 //! Accounts: registering, logging in and out, sessions, changing passwords, finding users, and muting them.
 
+pub mod deletion;
+pub mod mail;
 pub mod ports;
+pub mod recovery;
 pub mod sessions;
 
 use crate::actor::{Actor, Viewer};
@@ -91,6 +94,8 @@ struct Register {
     password_hash: String,
     session: SessionId,
     lifetime: chrono::Duration,
+    /// The verification mail to the new address.
+    verification: mail::Outgoing,
 }
 
 #[async_trait]
@@ -117,6 +122,7 @@ impl Command for Register {
                 created_at: uow.now(),
             })
             .await?;
+        self.verification.issue(uow, user.id, &user.handle, self.email.as_str()).await?;
         let session = new_session(uow, user.id, self.session, self.lifetime);
         uow.accounts().insert_session(&session).await?;
         Ok((user, session))
@@ -207,8 +213,15 @@ impl AccountService<'_> {
         let email = Email::parse(&input.email, "input.email")?;
         let password = Password::parse(&input.password, "input.password")?;
         let password_hash = self.app.ports.hasher.hash(password.expose().to_owned()).await?;
-        let register =
-            Register { handle, name, email, password_hash, session: SessionId::generate(), lifetime: self.lifetime() };
+        let register = Register {
+            handle,
+            name,
+            email,
+            password_hash,
+            session: SessionId::generate(),
+            lifetime: self.lifetime(),
+            verification: mail::Outgoing::new(self.app, mail::TokenPurpose::Verify),
+        };
         let (user, session) = self.app.execute(Actor::System, &register).await?;
         Ok((self.token_for(&session)?, user))
     }

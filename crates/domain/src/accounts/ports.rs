@@ -1,8 +1,9 @@
 //! What the accounts area needs from a store.
 
+use crate::accounts::mail::{NewAccountToken, TokenPurpose};
 use crate::accounts::sessions::NewSession;
 use crate::error::DomainResult;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SessionId, SpaceId, UserId};
 use crate::model::{NewUser, User};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,4 +40,37 @@ pub trait AccountRepo: Send + Sync {
     async fn set_coop_member(&self, user: UserId, member: bool) -> DomainResult<bool>;
     /// Which of `users` are members of the cooperative.
     async fn coop_members_among(&self, users: &[UserId]) -> DomainResult<Vec<UserId>>;
+    /// Keeps a one-time token (its hash).
+    async fn insert_account_token(&self, token: &NewAccountToken) -> DomainResult<()>;
+    /// How many tokens for `purpose` were issued to `user` since `since`.
+    async fn account_tokens_since(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        since: DateTime<Utc>,
+    ) -> DomainResult<i64>;
+    /// Uses up the token with this hash if it is for `purpose`, unused and unexpired at `now`: its user and the
+    /// address it was sent to. A token is used once, even by two requests at the same time.
+    async fn use_account_token(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<(UserId, String)>>;
+    /// Uses up every unused token of `user` for `purpose`.
+    async fn void_account_tokens(&self, user: UserId, purpose: TokenPurpose, now: DateTime<Utc>) -> DomainResult<u64>;
+    /// The account with this e-mail address.
+    async fn user_by_email(&self, email: &str) -> DomainResult<Option<User>>;
+    /// The e-mail address of `user`, and when it was verified.
+    async fn email_of(&self, user: UserId) -> DomainResult<Option<(String, Option<DateTime<Utc>>)>>;
+    /// Changes the e-mail address of `user` (not verified yet); a taken address is `CONFLICT`.
+    async fn set_email(&self, user: UserId, email: &str) -> DomainResult<()>;
+    /// Marks the address of `user` verified, if it still is `email`; `false` when it is not.
+    async fn mark_email_verified(&self, user: UserId, email: &str, at: DateTime<Utc>) -> DomainResult<bool>;
+    /// Whom `user` follows, who follows them, and which spaces they follow.
+    async fn follow_ties(&self, user: UserId) -> DomainResult<(Vec<UserId>, Vec<UserId>, Vec<SpaceId>)>;
+    /// Turns `user` into the placeholder of a deleted account: `handle`, the name "Deleted user", no bio, the
+    /// unusable address `email` and password, no sessions, tokens, mutes (either way), streams, notifications,
+    /// memberships or moderator roles. Their content, ballots and follows are not touched here.
+    async fn anonymize_user(&self, user: UserId, handle: &str, email: &str, at: DateTime<Utc>) -> DomainResult<()>;
 }

@@ -1,7 +1,7 @@
 //! What the people area needs from a store.
 
 use crate::error::DomainResult;
-use crate::ids::{PostId, StreamId, UserId};
+use crate::ids::{PostId, SpaceId, StreamId, UserId};
 use crate::model::{Post, Space, User};
 use crate::page::{Page, PageRequest};
 use crate::people::Stream;
@@ -34,6 +34,8 @@ pub struct SourcesOrder {
 pub enum ReactionKind {
     Like,
     Rating,
+    /// A repost, listed once per user (their latest repost into a space the viewer may access).
+    Repost,
 }
 
 /// One user's reaction to a post: when (a rating: when last given), and the rating's value.
@@ -97,6 +99,14 @@ pub trait PeopleRepo: Send + Sync {
     async fn streams_of(&self, owner: UserId) -> DomainResult<Vec<Stream>>;
     /// Who reacted to the post (liked it, or rated it), most recent first, leaving out users the viewer mutes;
     /// nothing when the viewer may not see the post.
+    /// Records that `user` reposted `post` into `spaces` (where it was not placed directly before) at `at`.
+    async fn record_reposts(
+        &self,
+        post: PostId,
+        user: UserId,
+        spaces: &[SpaceId],
+        at: DateTime<Utc>,
+    ) -> DomainResult<()>;
     async fn reactions(
         &self,
         viewer: Option<UserId>,

@@ -208,6 +208,7 @@ impl Command for Repost {
         check_targets(&**uow, user, &self.targets).await?;
         let mut all: Vec<SpaceId> =
             uow.posts().direct_spaces(&[self.post]).await?.into_iter().map(|(_, s, _)| s).collect();
+        let fresh: Vec<SpaceId> = self.targets.iter().filter(|t| !all.contains(t)).copied().collect();
         all.extend(&self.targets);
         all.sort();
         all.dedup();
@@ -215,6 +216,8 @@ impl Command for Repost {
         let before: HashSet<SpaceId> =
             uow.posts().placement(self.post).await?.spaces.into_iter().map(|(s, _)| s).collect();
         uow.posts().repost(self.post, &self.targets, uow.now()).await?;
+        // Who reposted where, for `Post.reposts`.
+        uow.people().record_reposts(self.post, user, &fresh, uow.now()).await?;
         let after = uow.posts().placement(self.post).await?;
         let added: Vec<(SpaceId, bool)> = after.spaces.iter().filter(|(s, _)| !before.contains(s)).copied().collect();
         let reposted = load_post(&**uow, self.post).await?;
@@ -303,6 +306,38 @@ impl Command for DeletePost {
         uow.announce(topics, event);
         Ok(loaded)
     }
+}
+
+/// Removes what `user` contributed, through the paths of `unlikePost`, a withdrawn rating and `deletePost`, so
+/// every counter stays exact, with the same events; their comments are hidden (the rows stay: replies hang under
+/// them). Reactions come off first, while the posts they are on still count in their spaces.
+pub(crate) async fn erase_contributions(uow: &mut UnitOfWork, user: UserId) -> DomainResult<()> {
+    let (liked, rated, own) = uow.posts().contributions(user).await?;
+    for post in liked {
+        if uow.posts().unlike(post, user).await? {
+            announce_stats(uow, post).await?;
+        }
+    }
+    for post in rated {
+        if uow.posts().unrate(post, user).await? {
+            announce_stats(uow, post).await?;
+        }
+    }
+    uow.posts().hide_comments_of(user).await?;
+    for post in own {
+        let placement = uow.posts().placement(post).await?;
+        uow.posts().delete_post(post).await?;
+        let mut topics = vec![Topic::Post(post)];
+        topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
+        let event = Event::PostRemoved {
+            post_id: post,
+            deleted: true,
+            direct_spaces: placement.direct(),
+            audience: placement.audience,
+        };
+        uow.announce(topics, event);
+    }
+    Ok(())
 }
 
 /// Checks the actor may see the post and, when given, that `space` is a space the post appears in that the

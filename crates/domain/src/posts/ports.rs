@@ -48,6 +48,13 @@ pub trait PostRepo: Send + Sync {
     async fn like(&self, post: PostId, user: UserId, space: Option<SpaceId>, at: DateTime<Utc>) -> DomainResult<bool>;
     /// Unlikes; `false` when not liked.
     async fn unlike(&self, post: PostId, user: UserId) -> DomainResult<bool>;
+    /// Withdraws the user's rating; `false` when there was none.
+    async fn unrate(&self, post: PostId, user: UserId) -> DomainResult<bool>;
+    /// What `user` contributed: the posts they liked, the posts they rated, and their own posts (not deleted).
+    async fn contributions(&self, user: UserId) -> DomainResult<(Vec<PostId>, Vec<PostId>, Vec<PostId>)>;
+    /// Hides every comment of `user` (state `DELETED`, text emptied); the rows stay, as replies hang under them
+    /// and the counters count them. Returns how many.
+    async fn hide_comments_of(&self, user: UserId) -> DomainResult<u64>;
     /// Sets the user's rating, replacing an earlier one.
     async fn rate(
         &self,

@@ -155,6 +155,20 @@ impl PostObject {
         let kind = weco_domain::people::ports::ReactionKind::Rating;
         crate::people::reactions(ctx, self.0.id, kind, first, after).await
     }
+
+    /// Who reposted the post, most recent first, with when: each user once, by their latest repost into a space
+    /// the viewer may access where the post still shows (users the viewer mutes left out). Reposts made before
+    /// the server kept who made them are counted in `totalReposts` but not listed.
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn reposts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(20)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<crate::people::ReactionConnection> {
+        let kind = weco_domain::people::ports::ReactionKind::Repost;
+        crate::people::reactions(ctx, self.0.id, kind, first, after).await
+    }
 }
 
 /// Edges of a post listing.

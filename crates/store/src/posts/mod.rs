@@ -192,6 +192,49 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.unlike_post(post, user).await
     }
 
+    async fn unrate(&self, post: PostId, user: UserId) -> DomainResult<bool> {
+        self.unrate_post(post, user).await
+    }
+
+    async fn contributions(&self, user: UserId) -> DomainResult<(Vec<PostId>, Vec<PostId>, Vec<PostId>)> {
+        const CX: &str = "reading a user's contributions";
+        let sql = self.sql();
+        let ids = |rows: Vec<sea_orm::QueryResult>| -> DomainResult<Vec<PostId>> {
+            rows.iter().map(|r| get::<Uuid>(r, CX, "id").map(PostId)).collect()
+        };
+        let user = || vec![v(user.0)];
+        let liked = ids(sql
+            .all(
+                CX,
+                "SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id \
+                 WHERE l.user_id = $1 AND p.state = 'ACTIVE' ORDER BY l.post_id",
+                user(),
+            )
+            .await?)?;
+        let rated = ids(sql
+            .all(
+                CX,
+                "SELECT r.post_id AS id FROM post_ratings r JOIN posts p ON p.id = r.post_id \
+                 WHERE r.user_id = $1 AND p.state = 'ACTIVE' ORDER BY r.post_id",
+                user(),
+            )
+            .await?)?;
+        let own = ids(sql
+            .all(CX, "SELECT id FROM posts WHERE creator_id = $1 AND state = 'ACTIVE' ORDER BY id", user())
+            .await?)?;
+        Ok((liked, rated, own))
+    }
+
+    async fn hide_comments_of(&self, user: UserId) -> DomainResult<u64> {
+        self.sql()
+            .exec(
+                "hiding a user's comments",
+                "UPDATE comments SET state = 'DELETED', text = '' WHERE creator_id = $1 AND state = 'ACTIVE'",
+                vec![v(user.0)],
+            )
+            .await
+    }
+
     async fn rate(
         &self,
         post: PostId,

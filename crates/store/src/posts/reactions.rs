@@ -54,6 +54,27 @@ impl<C: ConnectionTrait> Db<C> {
         Ok(true)
     }
 
+    pub(super) async fn unrate_post(&self, post: PostId, user: UserId) -> DomainResult<bool> {
+        self.lock_post(post).await?;
+        let removed = self
+            .sql()
+            .one(
+                "withdrawing rating",
+                "DELETE FROM post_ratings WHERE post_id = $1 AND user_id = $2 RETURNING value",
+                vec![v(post.0), v(user.0)],
+            )
+            .await?;
+        let Some(row) = removed else { return Ok(false) };
+        let value: i64 = get(&row, "withdrawing rating", "value")?;
+        self.update_post_counters(
+            post,
+            "total_ratings = total_ratings - 1, rating_sum = rating_sum - $2",
+            vec![v(value)],
+        )
+        .await?;
+        Ok(true)
+    }
+
     pub(super) async fn rate_post(
         &self,
         post: PostId,
