@@ -7,6 +7,7 @@ use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::accounts::sessions::SessionCache;
 use crate::auth::TokenKeys;
+use crate::calendar::EventService;
 use crate::feeds::FeedService;
 use crate::holarchy::HolarchyService;
 use crate::jobs::JobRegistry;
@@ -125,6 +126,10 @@ impl App {
 
     pub fn polls(&self) -> PollService<'_> {
         PollService { app: self }
+    }
+
+    pub fn events(&self) -> EventService<'_> {
+        EventService { app: self }
     }
 
     pub fn feeds(&self) -> FeedService<'_> {

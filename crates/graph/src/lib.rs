@@ -9,7 +9,7 @@
 //! - `budget`: the cost limit and the response size held at run time, while the operation resolves.
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
-//! `holarchy`, `access`, `posts`, `polls`, `feeds`, `people`, `notifications`; `subscription` streams live feeds,
+//! `holarchy`, `access`, `posts`, `polls`, `calendar` (events), `feeds`, `people`, `notifications`; `subscription` streams live feeds,
 //! post updates and notifications. The roots
 //! below merge the areas' roots: a new area adds one name to each.
 
@@ -18,6 +18,7 @@ pub mod error;
 mod access;
 mod accounts;
 mod budget;
+mod calendar;
 mod connection;
 mod enums;
 mod feeds;
@@ -55,6 +56,7 @@ pub struct Mutation(
     holarchy::SpaceMutation,
     posts::PostMutation,
     polls::PollMutation,
+    calendar::EventMutation,
     access::AccessMutation,
     people::PeopleMutation,
     notifications::NotificationMutation,

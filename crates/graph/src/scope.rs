@@ -3,6 +3,7 @@
 
 use crate::access::{InviteLinkLoader, MembershipLoader};
 use crate::accounts::{CoopMemberLoader, UserLoader};
+use crate::calendar::{EventLoader, ViewerResponseLoader};
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
@@ -42,6 +43,8 @@ pub(crate) struct Loaders {
     pub viewer_ballots: Cached<ViewerBallotLoader>,
     pub poll_rosters: Cached<RosterLoader>,
     pub decisions: Cached<DecisionLoader>,
+    pub events: Cached<EventLoader>,
+    pub viewer_responses: Cached<ViewerResponseLoader>,
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
     pub invite_links: Cached<InviteLinkLoader>,
@@ -64,6 +67,8 @@ impl Loaders {
             viewer_ballots: cached(ViewerBallotLoader { app: app.clone(), viewer }),
             poll_rosters: cached(RosterLoader { app: app.clone(), viewer }),
             decisions: cached(DecisionLoader { app: app.clone(), viewer }),
+            events: cached(EventLoader { app: app.clone(), viewer }),
+            viewer_responses: cached(ViewerResponseLoader { app: app.clone(), viewer }),
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
@@ -87,6 +92,8 @@ impl Loaders {
         self.viewer_ballots.clear::<weco_domain::PostId>();
         self.poll_rosters.clear::<weco_domain::PostId>();
         self.decisions.clear::<weco_domain::PollAnswerId>();
+        self.events.clear::<weco_domain::PostId>();
+        self.viewer_responses.clear::<weco_domain::PostId>();
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();
         self.invite_links.clear::<weco_domain::SpaceId>();

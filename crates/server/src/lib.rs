@@ -17,6 +17,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod calendar_feed;
 pub mod config;
 pub mod http;
 pub mod limits;

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(graphql)
         .route("/graphiql", get(graphiql))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
+        .route("/spaces/{handle}/events.ics", get(crate::calendar_feed::space_events_ics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     // With an address of its own (`metrics_listen`), `/metrics` is served there only ([`metrics_router`]).

@@ -30,6 +30,8 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll (docs/polls.md).
     pub poll: Option<crate::polls::PollInput>,
+    /// Makes the post an event (docs/events.md).
+    pub event: Option<crate::calendar::EventInput>,
 }
 
 /// The most spaces one post may be placed in at once.
@@ -160,6 +162,7 @@ struct CreatePost {
     url: Option<String>,
     kinds: Vec<PostKind>,
     poll: Option<crate::polls::ParsedPoll>,
+    event: Option<crate::calendar::ParsedEvent>,
 }
 
 #[async_trait]
@@ -182,6 +185,9 @@ impl Command for CreatePost {
         uow.posts().insert_post(&post, &self.targets).await?;
         if let Some(poll) = &self.poll {
             crate::polls::create(uow, post.id, user, &self.targets, poll).await?;
+        }
+        if let Some(event) = &self.event {
+            crate::calendar::create(uow, post.id, event).await?;
         }
         let created = load_post(&**uow, post.id).await?;
         let placement = uow.posts().placement(post.id).await?;
@@ -291,6 +297,9 @@ impl Command for DeletePost {
         policy::require(&actor, Standing { author, ..Standing::NONE }, Action::DeletePost)?;
         let placement = uow.posts().placement(self.post).await?;
         uow.posts().delete_post(self.post).await?;
+        if loaded.kinds.contains(&PostKind::Event) {
+            crate::calendar::forget(uow, self.post).await?;
+        }
         let mut topics = vec![Topic::Post(self.post)];
         topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
         let event = Event::PostRemoved {
@@ -474,11 +483,16 @@ impl PostService<'_> {
         if poll.is_some() {
             kinds.push(PostKind::Poll);
         }
+        let now = self.app.ports.clock.now();
+        let event = input.event.map(|event| crate::calendar::parse_event(event, now, "input.event")).transpose()?;
+        if event.is_some() {
+            kinds.push(PostKind::Event);
+        }
         if kinds.is_empty() {
             return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
         }
         let targets = dedup_targets(&input.space_ids)?;
-        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll }).await
+        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll, event }).await
     }
 
     /// Adds a post the viewer can see directly to more spaces (the same audience rule applies).

@@ -101,6 +101,8 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll.
     pub poll: Option<crate::polls::PollInput>,
+    /// Makes the post an event.
+    pub event: Option<crate::calendar::EventInput>,
 }
 
 #[derive(SimpleObject)]
@@ -160,6 +162,7 @@ impl PostMutation {
             text: input.text,
             url: input.url,
             poll: input.poll.map(crate::polls::PollInput::into_domain).transpose()?,
+            event: input.event.map(crate::calendar::EventInput::into_domain),
         };
         let post = app(ctx).posts().create_post(scope.viewer, command).await?;
         scope.invalidate();

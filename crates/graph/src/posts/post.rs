@@ -118,6 +118,14 @@ impl PostObject {
         Ok(scope(ctx)?.loaders.polls.load_one(self.0.id).await?.map(Into::into))
     }
 
+    /// The post's event, if it is one (null when the viewer may not see the post).
+    async fn event(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::calendar::EventObject>> {
+        if !self.0.kinds.contains(&weco_domain::values::PostKind::Event) {
+            return Ok(None);
+        }
+        Ok(scope(ctx)?.loaders.events.load_one(self.0.id).await?.map(Into::into))
+    }
+
     /// Top-level comments, oldest first. Empty when the viewer may not see the post (as on the post a
     /// `deletePost` returns).
     #[graphql(complexity = "cost(first, child_complexity)")]
