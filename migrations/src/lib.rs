@@ -17,6 +17,7 @@ mod m20261205_000030_sessions;
 mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
 mod m20261205_000050_events;
+mod m20261205_000051_post_edits;
 
 pub use dialect::Dialect;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000040_people_and_notifications::Migration),
             Box::new(m20261205_000041_streams::Migration),
             Box::new(m20261205_000050_events::Migration),
+            Box::new(m20261205_000051_post_edits::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod budgets;
 mod clients;
 mod cluster;
+mod editing;
 mod events;
 mod governance;
 mod holarchy;

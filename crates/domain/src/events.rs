@@ -77,6 +77,8 @@ pub struct PostWire {
     pub stats: PostStats,
     pub rating_sum: i64,
     pub total_links: i64,
+    #[serde(default)]
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Post> for PostWire {
@@ -93,6 +95,7 @@ impl From<&Post> for PostWire {
             stats: PostStats::from(p),
             rating_sum: p.rating_sum,
             total_links: p.total_links,
+            edited_at: p.edited_at,
         }
     }
 }
@@ -114,6 +117,7 @@ impl From<PostWire> for Post {
             total_ratings: w.stats.total_ratings,
             rating_sum: w.rating_sum,
             total_links: w.total_links,
+            edited_at: w.edited_at,
             stats_version: w.stats.version,
         }
     }
@@ -177,6 +181,7 @@ impl From<CommentWire> for Comment {
             text: c.text,
             created_at: c.created_at,
             total_replies: c.total_replies,
+            deleted: false,
         }
     }
 }
@@ -211,6 +216,8 @@ pub enum Event {
     /// A notification was written or folded into (on its recipient's topic). Whether it may be shown is
     /// checked again when it arrives, as every read of notifications does.
     NotificationCreated { notification: Box<crate::notifications::Notification> },
+    /// Its creator changed a post's title, text or address (on the post's topic).
+    PostEdited { post: Box<PostWire>, audience: Vec<SpaceId> },
 }
 
 impl Event {
@@ -221,7 +228,8 @@ impl Event {
             | Event::PostRemoved { audience, .. }
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. }
-            | Event::PollChanged { audience, .. } => Some(audience),
+            | Event::PollChanged { audience, .. }
+            | Event::PostEdited { audience, .. } => Some(audience),
             Event::AccessChanged { .. } | Event::NotificationCreated { .. } => None,
         }
     }
@@ -235,6 +243,7 @@ impl Event {
             Event::AccessChanged { .. }
             | Event::CommentAdded { .. }
             | Event::PollChanged { .. }
+            | Event::PostEdited { .. }
             | Event::NotificationCreated { .. } => true,
         }
     }

@@ -34,6 +34,14 @@ pub struct CreatePostInput {
     pub event: Option<crate::calendar::EventInput>,
 }
 
+/// `updatePost(id, input)`: each field `None` keeps it, `Some(None)` clears it, `Some(Some(v))` replaces it.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatePostInput {
+    pub title: Option<Option<String>>,
+    pub text: Option<Option<String>>,
+    pub url: Option<Option<String>>,
+}
+
 /// The most spaces one post may be placed in at once.
 pub const MAX_TARGET_SPACES: usize = 20;
 
@@ -390,7 +398,7 @@ impl Command for AddComment {
         let mut parent_creator = None;
         if let Some(parent) = self.parent {
             match uow.posts().comment_by_id(parent).await? {
-                Some(c) if c.post_id == self.post => parent_creator = Some(c.creator_id),
+                Some(c) if c.post_id == self.post && !c.deleted => parent_creator = Some(c.creator_id),
                 _ => return Err(DomainError::validation("input.parentCommentId", "is not a comment on this post")),
             }
         }
@@ -402,6 +410,7 @@ impl Command for AddComment {
             text: self.text.clone(),
             created_at: uow.now(),
             total_replies: 0,
+            deleted: false,
         };
         uow.posts().insert_comment(&comment).await?;
         let audience = uow.posts().audiences(&[self.post]).await?.remove(&self.post).unwrap_or_default();
@@ -439,6 +448,88 @@ impl Command for AddComment {
         }
         notifications::notify_mentions(uow, user, &[Some(&comment.text)], self.post, Some(comment.id), &told).await?;
         Ok(comment)
+    }
+}
+
+struct UpdatePost {
+    post: PostId,
+    title: Option<Option<String>>,
+    text: Option<Option<String>>,
+    url: Option<Option<String>>,
+}
+
+#[async_trait]
+impl Command for UpdatePost {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let actor = uow.actor();
+        let user = actor.require_user()?;
+        require_visible(uow, self.post).await?;
+        let before = load_post(&**uow, self.post).await?;
+        let author = before.creator_id == user;
+        policy::require(&actor, Standing { author, ..Standing::NONE }, Action::EditPost)?;
+        let title = self.title.clone().unwrap_or(before.title.clone());
+        let text = self.text.clone().unwrap_or(before.text.clone());
+        let url = self.url.clone().unwrap_or(before.url.clone());
+        // TEXT and URL follow what is there now; the other kinds (a poll, an event) stay.
+        let mut kinds = Vec::new();
+        if title.is_some() || text.is_some() {
+            kinds.push(PostKind::Text);
+        }
+        if url.is_some() {
+            kinds.push(PostKind::Url);
+        }
+        kinds.extend(before.kinds.iter().copied().filter(|k| !matches!(k, PostKind::Text | PostKind::Url)));
+        if kinds.is_empty() {
+            return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
+        }
+        let edit = PostEdit { post: self.post, title, text, url, kinds };
+        uow.posts().edit_post(&edit, uow.now()).await?;
+        let edited = load_post(&**uow, self.post).await?;
+        let audience = uow.posts().audiences(&[self.post]).await?.remove(&self.post).unwrap_or_default();
+        uow.announce(
+            vec![Topic::Post(self.post)],
+            Event::PostEdited { post: Box::new(PostWire::from(&edited)), audience },
+        );
+        // Only people newly named by the edit are told of a mention.
+        let mut told = notifications::mentioned_users(uow, &[before.title.as_deref(), before.text.as_deref()]).await?;
+        told.push(user);
+        let texts = [edited.title.as_deref(), edited.text.as_deref()];
+        notifications::notify_mentions(uow, user, &texts, edited.id, None, &told).await?;
+        Ok(edited)
+    }
+}
+
+struct DeleteComment {
+    comment: CommentId,
+}
+
+#[async_trait]
+impl Command for DeleteComment {
+    type Output = Comment;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Comment> {
+        let actor = uow.actor();
+        actor.require_user()?;
+        let Some(comment) = uow.posts().comment_by_id(self.comment).await? else {
+            return Err(DomainError::NotFound("comment"));
+        };
+        require_visible(uow, comment.post_id).await.map_err(|_| DomainError::NotFound("comment"))?;
+        let author = actor.user() == Some(comment.creator_id);
+        let mut moderator = false;
+        if !author {
+            let spaces: Vec<SpaceId> =
+                uow.posts().placement(comment.post_id).await?.spaces.into_iter().map(|(s, _)| s).collect();
+            if let Some(user) = actor.user() {
+                moderator = !uow.holarchy().moderated_among(user, &spaces).await?.is_empty();
+            }
+        }
+        policy::require(&actor, Standing { author, moderator, ..Standing::NONE }, Action::DeleteComment)?;
+        if uow.posts().delete_comment(&comment).await? {
+            announce_stats(uow, comment.post_id).await?;
+        }
+        uow.posts().comment_by_id(self.comment).await?.ok_or(DomainError::NotFound("comment"))
     }
 }
 
@@ -553,6 +644,22 @@ impl PostService<'_> {
         let actor = viewer.actor()?;
         let text = values::parse_comment_text(text)?;
         self.app.execute(actor, &AddComment { post, parent, text }).await
+    }
+
+    /// Its creator changes a post's title, text or address; the post is marked edited, its search index follows
+    /// and subscribers to the post hear of it.
+    pub async fn update_post(&self, viewer: Viewer, post: PostId, input: UpdatePostInput) -> DomainResult<Post> {
+        let actor = viewer.actor()?;
+        let title = input.title.map(|t| values::parse_title(t.as_deref())).transpose()?;
+        let text = input.text.map(|t| values::parse_post_text(t.as_deref())).transpose()?;
+        let url = input.url.map(|u| values::parse_url(u.as_deref())).transpose()?;
+        self.app.execute(actor, &UpdatePost { post, title, text, url }).await
+    }
+
+    /// Deletes a comment (its author, or a moderator of a space the post appears in): it stays in the tree,
+    /// without its text, so its replies stay; it no longer counts. Deleting it again changes nothing.
+    pub async fn delete_comment(&self, viewer: Viewer, comment: CommentId) -> DomainResult<Comment> {
+        self.app.execute(viewer.actor()?, &DeleteComment { comment }).await
     }
 
     /// Links two posts the viewer can see.

@@ -43,6 +43,9 @@ pub trait PostRepo: Send + Sync {
     ) -> DomainResult<bool>;
     /// Deletes the post everywhere.
     async fn delete_post(&self, post: PostId) -> DomainResult<()>;
+    /// Replaces an active post's title, text, address and kinds, marks it edited at `at`, and keeps its
+    /// full-text index in step.
+    async fn edit_post(&self, edit: &PostEdit, at: DateTime<Utc>) -> DomainResult<()>;
 
     /// Likes; `false` when already liked.
     async fn like(&self, post: PostId, user: UserId, space: Option<SpaceId>, at: DateTime<Utc>) -> DomainResult<bool>;
@@ -61,7 +64,10 @@ pub trait PostRepo: Send + Sync {
     async fn post_actions(&self, user: UserId, posts: &[PostId]) -> DomainResult<HashMap<PostId, PostActions>>;
 
     async fn insert_comment(&self, comment: &Comment) -> DomainResult<()>;
-    /// A comment by id, whoever asks (for the use cases).
+    /// Marks the comment deleted (its text forgotten, its replies kept) and uncounts it everywhere it counted;
+    /// `false` when it was deleted already.
+    async fn delete_comment(&self, comment: &Comment) -> DomainResult<bool>;
+    /// A comment by id, deleted or not, whoever asks (for the use cases).
     async fn comment_by_id(&self, id: CommentId) -> DomainResult<Option<Comment>>;
     /// Those of the comments that hang off posts the viewer may see.
     async fn visible_comments(&self, viewer: Option<UserId>, ids: &[CommentId]) -> DomainResult<Vec<Comment>>;

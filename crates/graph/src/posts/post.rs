@@ -61,6 +61,11 @@ impl PostObject {
         self.0.created_at
     }
 
+    /// When its creator last changed its title, text or address; null if never.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
+    }
+
     /// Creation, or the latest comment.
     async fn last_activity_at(&self) -> DateTime<Utc> {
         self.0.last_activity_at

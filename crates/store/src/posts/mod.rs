@@ -22,7 +22,7 @@ use weco_domain::*;
 /// Every column of a post `p`.
 pub(crate) const POST_COLS: &str = "p.id, p.creator_id, p.title, p.text, p.url, p.kinds, p.created_at, \
      p.last_activity_at, p.total_likes, p.total_comments, p.total_reposts, p.total_ratings, p.rating_sum, \
-     p.total_links, p.stats_version";
+     p.total_links, p.stats_version, p.edited_at";
 
 pub(crate) fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
     const CX: &str = "decoding post";
@@ -42,6 +42,7 @@ pub(crate) fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
         rating_sum: get(row, CX, "rating_sum")?,
         total_links: get(row, CX, "total_links")?,
         stats_version: get(row, CX, "stats_version")?,
+        edited_at: get(row, CX, "edited_at")?,
     })
 }
 
@@ -184,6 +185,10 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.remove_post(post).await
     }
 
+    async fn edit_post(&self, edit: &PostEdit, at: DateTime<Utc>) -> DomainResult<()> {
+        self.change_post(edit, at).await
+    }
+
     async fn like(&self, post: PostId, user: UserId, space: Option<SpaceId>, at: DateTime<Utc>) -> DomainResult<bool> {
         self.like_post(post, user, space, at).await
     }
@@ -209,6 +214,10 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
 
     async fn insert_comment(&self, comment: &Comment) -> DomainResult<()> {
         self.add_comment(comment).await
+    }
+
+    async fn delete_comment(&self, comment: &Comment) -> DomainResult<bool> {
+        self.remove_comment(comment).await
     }
 
     async fn comment_by_id(&self, id: CommentId) -> DomainResult<Option<Comment>> {
