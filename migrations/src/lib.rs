@@ -18,6 +18,7 @@ mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
 mod m20261205_000050_events;
 mod m20261205_000051_post_edits;
+mod m20261205_000052_link_likes;
 
 pub use dialect::Dialect;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000041_streams::Migration),
             Box::new(m20261205_000050_events::Migration),
             Box::new(m20261205_000051_post_edits::Migration),
+            Box::new(m20261205_000052_link_likes::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod holarchy;
 mod home_feed;
 mod http;
 mod limits;
+mod links;
 mod nesting_limits;
 mod notifications;
 mod operations;

@@ -163,6 +163,18 @@ pub struct Comment {
     pub deleted: bool,
 }
 
+/// A described link from one post to another, counted on both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostLink {
+    pub id: LinkId,
+    pub source_id: PostId,
+    pub target_id: PostId,
+    pub creator_id: UserId,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub total_likes: i64,
+}
+
 /// A post's new title, text, address and kinds (`updatePost`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostEdit {

@@ -55,6 +55,7 @@ pub struct Mutation(
     accounts::AccountMutation,
     holarchy::SpaceMutation,
     posts::PostMutation,
+    posts::LinkMutation,
     polls::PollMutation,
     calendar::EventMutation,
     access::AccessMutation,

@@ -9,7 +9,7 @@ use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
 use crate::people::{FollowerCountLoader, ViewerFollowsLoader};
 use crate::polls::{DecisionLoader, PollLoader, RosterLoader, ViewerBallotLoader};
-use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
+use crate::posts::{CommentLoader, LinkLikeLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use std::sync::Arc;
@@ -39,6 +39,7 @@ pub(crate) struct Loaders {
     pub post_actions: Cached<PostActionsLoader>,
     pub post_spaces: Cached<PostSpacesLoader>,
     pub comments: Cached<CommentLoader>,
+    pub link_likes: Cached<LinkLikeLoader>,
     pub polls: Cached<PollLoader>,
     pub viewer_ballots: Cached<ViewerBallotLoader>,
     pub poll_rosters: Cached<RosterLoader>,
@@ -63,6 +64,7 @@ impl Loaders {
             post_actions: cached(PostActionsLoader { app: app.clone(), viewer }),
             post_spaces: cached(PostSpacesLoader { app: app.clone(), viewer }),
             comments: cached(CommentLoader { app: app.clone(), viewer }),
+            link_likes: cached(LinkLikeLoader { app: app.clone(), viewer }),
             polls: cached(PollLoader { app: app.clone(), viewer }),
             viewer_ballots: cached(ViewerBallotLoader { app: app.clone(), viewer }),
             poll_rosters: cached(RosterLoader { app: app.clone(), viewer }),
@@ -88,6 +90,7 @@ impl Loaders {
         self.post_actions.clear::<weco_domain::PostId>();
         self.post_spaces.clear::<weco_domain::PostId>();
         self.comments.clear::<weco_domain::CommentId>();
+        self.link_likes.clear::<weco_domain::LinkId>();
         self.polls.clear::<weco_domain::PostId>();
         self.viewer_ballots.clear::<weco_domain::PostId>();
         self.poll_rosters.clear::<weco_domain::PostId>();

@@ -42,6 +42,20 @@ pub struct UpdatePostInput {
     pub url: Option<Option<String>>,
 }
 
+/// The most links `Post.links` returns.
+pub const MAX_LINKS: i64 = 100;
+/// The most links a link map holds.
+pub const MAX_MAP_LINKS: i64 = 200;
+/// How many hops a link map reaches at most.
+pub const MAX_MAP_DEPTH: i64 = 2;
+
+/// The link map around a post: its posts (the one asked about first) and the links between them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkMap {
+    pub posts: Vec<Post>,
+    pub links: Vec<PostLink>,
+}
+
 /// The most spaces one post may be placed in at once.
 pub const MAX_TARGET_SPACES: usize = 20;
 
@@ -533,6 +547,30 @@ impl Command for DeleteComment {
     }
 }
 
+struct LikeLink {
+    link: LinkId,
+    like: bool,
+}
+
+#[async_trait]
+impl Command for LikeLink {
+    type Output = PostLink;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<PostLink> {
+        let user = uow.actor().require_user()?;
+        let viewer = uow.actor().viewer();
+        if uow.posts().visible_link(viewer.id(), self.link).await?.is_none() {
+            return Err(DomainError::NotFound("link"));
+        }
+        if self.like {
+            uow.posts().like_link(self.link, user, uow.now()).await?;
+        } else {
+            uow.posts().unlike_link(self.link, user).await?;
+        }
+        uow.posts().visible_link(viewer.id(), self.link).await?.ok_or(DomainError::NotFound("link"))
+    }
+}
+
 struct LinkPosts {
     source: PostId,
     target: PostId,
@@ -678,7 +716,77 @@ impl PostService<'_> {
         self.app.execute(actor, &LinkPosts { source, target, description }).await
     }
 
+    /// Likes a link between two posts the viewer can see (idempotent).
+    pub async fn like_link(&self, viewer: Viewer, link: LinkId) -> DomainResult<PostLink> {
+        self.app.execute(viewer.actor()?, &LikeLink { link, like: true }).await
+    }
+
+    /// Takes a like of a link back (idempotent).
+    pub async fn unlike_link(&self, viewer: Viewer, link: LinkId) -> DomainResult<PostLink> {
+        self.app.execute(viewer.actor()?, &LikeLink { link, like: false }).await
+    }
+
     // ---- reads -------------------------------------------------------------------------------------
+
+    /// The links from and to a post whose other post the viewer may see, most liked first, at most `limit`
+    /// (1 to [`MAX_LINKS`]); none when the viewer may not see the post.
+    pub async fn links(&self, viewer: Viewer, post: PostId, limit: i64) -> DomainResult<Vec<PostLink>> {
+        if !(1..=MAX_LINKS).contains(&limit) {
+            return Err(DomainError::validation("first", format!("must be between 1 and {MAX_LINKS}")));
+        }
+        let store = self.app.reads(viewer);
+        if store.posts().visible_posts_among(viewer.id(), &[post]).await?.is_empty() {
+            return Ok(Vec::new());
+        }
+        store.posts().links_of(viewer.id(), post, limit).await
+    }
+
+    /// The link map around a post, `depth` hops (1 or 2) out, its `limit` (1 to [`MAX_MAP_LINKS`]) most liked
+    /// links whose posts the viewer may all see: three statements whatever its size. `None` when the viewer
+    /// may not see the post.
+    pub async fn link_map(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        depth: i64,
+        limit: i64,
+    ) -> DomainResult<Option<LinkMap>> {
+        if !(1..=MAX_MAP_DEPTH).contains(&depth) {
+            return Err(DomainError::validation("depth", format!("must be between 1 and {MAX_MAP_DEPTH}")));
+        }
+        if !(1..=MAX_MAP_LINKS).contains(&limit) {
+            return Err(DomainError::validation("limit", format!("must be between 1 and {MAX_MAP_LINKS}")));
+        }
+        let store = self.app.reads(viewer);
+        if store.posts().visible_posts_among(viewer.id(), &[post]).await?.is_empty() {
+            return Ok(None);
+        }
+        let links = store.posts().link_map(viewer.id(), post, depth as u8, limit).await?;
+        let mut ids = vec![post];
+        for link in &links {
+            for end in [link.source_id, link.target_id] {
+                if !ids.contains(&end) {
+                    ids.push(end);
+                }
+            }
+        }
+        let mut found: HashMap<PostId, Post> =
+            store.posts().visible_posts(viewer.id(), &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+        let posts: Vec<Post> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        // A post hidden between the two reads takes its links with it.
+        let shown: HashSet<PostId> = posts.iter().map(|p| p.id).collect();
+        let links =
+            links.into_iter().filter(|l| shown.contains(&l.source_id) && shown.contains(&l.target_id)).collect();
+        Ok(Some(LinkMap { posts, links }))
+    }
+
+    /// Which of `links` the viewer likes (none for an anonymous viewer).
+    pub async fn liked_links(&self, viewer: Viewer, links: &[LinkId]) -> DomainResult<HashSet<LinkId>> {
+        match viewer.id() {
+            Some(user) => Ok(self.app.reads(viewer).posts().liked_links(user, links).await?.into_iter().collect()),
+            None => Ok(HashSet::new()),
+        }
+    }
 
     /// A post, if the viewer may see it.
     pub async fn post(&self, viewer: Viewer, id: PostId) -> DomainResult<Option<Post>> {

@@ -80,6 +80,27 @@ pub trait PostRepo: Send + Sync {
         page: &PageRequest,
     ) -> DomainResult<Page<Comment>>;
 
+    /// The links from and to `post` whose other post the viewer may see, most liked first, at most `limit`.
+    async fn links_of(&self, viewer: Option<UserId>, post: PostId, limit: i64) -> DomainResult<Vec<PostLink>>;
+    /// The link map around `post` in one statement: the most liked links (at most `limit`) from and to it and,
+    /// with `depth` 2, from and to the posts those reach, keeping only links whose both posts the viewer may
+    /// see; most liked first, at most `limit` in all.
+    async fn link_map(
+        &self,
+        viewer: Option<UserId>,
+        post: PostId,
+        depth: u8,
+        limit: i64,
+    ) -> DomainResult<Vec<PostLink>>;
+    /// A link whose both posts the viewer may see.
+    async fn visible_link(&self, viewer: Option<UserId>, link: LinkId) -> DomainResult<Option<PostLink>>;
+    /// Likes a link and counts it; `false` when already liked.
+    async fn like_link(&self, link: LinkId, user: UserId, at: DateTime<Utc>) -> DomainResult<bool>;
+    /// Takes a like of a link back and uncounts it; `false` when not liked.
+    async fn unlike_link(&self, link: LinkId, user: UserId) -> DomainResult<bool>;
+    /// Which of `links` the user likes.
+    async fn liked_links(&self, user: UserId, links: &[LinkId]) -> DomainResult<Vec<LinkId>>;
+
     /// Links two posts; `false` when they were linked already.
     async fn link_posts(
         &self,

@@ -2,9 +2,11 @@
 //! deleting, reacting, commenting, linking, and the loaders behind them.
 
 mod comment;
+mod links;
 mod post;
 
 pub use comment::CommentObject;
+pub(crate) use links::{LinkLikeLoader, LinkMutation};
 pub use post::{PostConnection, PostObject};
 
 use crate::error::ApiResult;

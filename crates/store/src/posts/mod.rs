@@ -238,6 +238,36 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.comment_page(viewer, post, parent, page).await
     }
 
+    async fn links_of(&self, viewer: Option<UserId>, post: PostId, limit: i64) -> DomainResult<Vec<PostLink>> {
+        self.links_touching(viewer, post, limit).await
+    }
+
+    async fn link_map(
+        &self,
+        viewer: Option<UserId>,
+        post: PostId,
+        depth: u8,
+        limit: i64,
+    ) -> DomainResult<Vec<PostLink>> {
+        self.map_links(viewer, post, depth, limit).await
+    }
+
+    async fn visible_link(&self, viewer: Option<UserId>, link: LinkId) -> DomainResult<Option<PostLink>> {
+        self.link_seen_by(viewer, link).await
+    }
+
+    async fn like_link(&self, link: LinkId, user: UserId, at: DateTime<Utc>) -> DomainResult<bool> {
+        self.add_link_like(link, user, at).await
+    }
+
+    async fn unlike_link(&self, link: LinkId, user: UserId) -> DomainResult<bool> {
+        self.remove_link_like(link, user).await
+    }
+
+    async fn liked_links(&self, user: UserId, links: &[LinkId]) -> DomainResult<Vec<LinkId>> {
+        self.links_liked_by(user, links).await
+    }
+
     async fn link_posts(
         &self,
         source: PostId,
