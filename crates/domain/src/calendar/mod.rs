@@ -342,6 +342,8 @@ impl EventService<'_> {
         }
         let viewer = space.viewer();
         let id = space.check(viewer)?;
+        // To the microsecond, as the times are stored (and compared, as text, on SQLite).
+        let (from, to) = (from.trunc_subsecs(6), to.trunc_subsecs(6));
         self.app.reads(viewer).events().space_events(viewer.id(), id, depth, from, to, MAX_CALENDAR_EVENTS).await
     }
 
