@@ -18,7 +18,10 @@ mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
 mod m20261205_000050_account_recovery;
 mod m20261205_000050_chats;
+mod m20261205_000050_events;
+mod m20261205_000051_post_edits;
 mod m20261205_000051_post_reposts;
+mod m20261205_000052_link_likes;
 mod m20261205_000060_activity;
 mod m20261205_000061_open_data;
 
@@ -42,7 +45,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000041_streams::Migration),
             Box::new(m20261205_000050_account_recovery::Migration),
             Box::new(m20261205_000050_chats::Migration),
+            Box::new(m20261205_000050_events::Migration),
+            Box::new(m20261205_000051_post_edits::Migration),
             Box::new(m20261205_000051_post_reposts::Migration),
+            Box::new(m20261205_000052_link_likes::Migration),
             Box::new(m20261205_000060_activity::Migration),
             Box::new(m20261205_000061_open_data::Migration),
         ]

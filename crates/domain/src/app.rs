@@ -7,6 +7,7 @@ use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::accounts::sessions::SessionCache;
 use crate::auth::TokenKeys;
+use crate::calendar::EventService;
 use crate::chat::ChatService;
 use crate::chat::presence::{InProcessPresence, Presence};
 use crate::feeds::FeedService;
@@ -142,6 +143,10 @@ impl App {
 
     pub fn polls(&self) -> PollService<'_> {
         PollService { app: self }
+    }
+
+    pub fn events(&self) -> EventService<'_> {
+        EventService { app: self }
     }
 
     pub fn feeds(&self) -> FeedService<'_> {

@@ -80,6 +80,8 @@ pub struct PostWire {
     pub stats: PostStats,
     pub rating_sum: i64,
     pub total_links: i64,
+    #[serde(default)]
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Post> for PostWire {
@@ -96,6 +98,7 @@ impl From<&Post> for PostWire {
             stats: PostStats::from(p),
             rating_sum: p.rating_sum,
             total_links: p.total_links,
+            edited_at: p.edited_at,
         }
     }
 }
@@ -117,6 +120,7 @@ impl From<PostWire> for Post {
             total_ratings: w.stats.total_ratings,
             rating_sum: w.rating_sum,
             total_links: w.total_links,
+            edited_at: w.edited_at,
             stats_version: w.stats.version,
         }
     }
@@ -180,6 +184,7 @@ impl From<CommentWire> for Comment {
             text: c.text,
             created_at: c.created_at,
             total_replies: c.total_replies,
+            deleted: false,
         }
     }
 }
@@ -220,6 +225,8 @@ pub enum Event {
     Typing { chat_id: ChatId, user_id: UserId },
     /// A chat's members changed (someone joined or left): live subscribers check they are still members.
     ChatMembersChanged { chat_id: ChatId },
+    /// Its creator changed a post's title, text or address (on the post's topic).
+    PostEdited { post: Box<PostWire>, audience: Vec<SpaceId> },
 }
 
 impl Event {
@@ -230,7 +237,8 @@ impl Event {
             | Event::PostRemoved { audience, .. }
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. }
-            | Event::PollChanged { audience, .. } => Some(audience),
+            | Event::PollChanged { audience, .. }
+            | Event::PostEdited { audience, .. } => Some(audience),
             Event::AccessChanged { .. }
             | Event::NotificationCreated { .. }
             | Event::MessageSent { .. }
@@ -248,6 +256,7 @@ impl Event {
             Event::AccessChanged { .. }
             | Event::CommentAdded { .. }
             | Event::PollChanged { .. }
+            | Event::PostEdited { .. }
             | Event::NotificationCreated { .. }
             | Event::MessageSent { .. }
             | Event::Typing { .. }

@@ -63,6 +63,10 @@ id_type!(
     CommentId
 );
 id_type!(
+    /// A described link from one post to another.
+    LinkId
+);
+id_type!(
     /// A request to attach one space under another.
     SpaceRequestId
 );

@@ -78,6 +78,8 @@ pub trait JobRepo: Send + Sync {
     /// Leases up to `limit` due jobs until `lease_until`, counting an attempt for each, oldest due first;
     /// jobs leased by others (whose lease has not ended) are skipped.
     async fn claim_due(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: u32) -> DomainResult<Vec<Job>>;
+    /// Drops the pending job with this key, if any; returns how many were dropped.
+    async fn cancel(&self, key: &str) -> DomainResult<u64>;
     /// Deletes a job that ran to completion.
     async fn complete(&self, id: JobId) -> DomainResult<()>;
     /// Puts a job back, due at `at`, remembering why it failed.
@@ -108,7 +110,9 @@ pub struct JobRegistry {
 impl JobRegistry {
     /// The handlers of this crate's areas.
     pub fn with_builtin_handlers() -> Self {
-        Self::default().register(crate::polls::POLL_END_JOB, Arc::new(crate::polls::PollEnd))
+        Self::default()
+            .register(crate::polls::POLL_END_JOB, Arc::new(crate::polls::PollEnd))
+            .register(crate::calendar::REMINDER_JOB, Arc::new(crate::calendar::EventReminder))
     }
 
     /// Adds (or replaces) the handler of `kind`.

@@ -21,8 +21,8 @@
 //!
 //! The areas, each with its ports (`ports.rs`: the repository trait the store implements) and its service
 //! (`mod.rs`: the use cases, as commands run through the unit of work, and the reads):
-//! [`accounts`], [`holarchy`], [`access`], [`posts`], [`polls`], [`feeds`], [`people`], [`notifications`],
-//! [`chat`].
+//! [`accounts`], [`holarchy`], [`access`], [`posts`], [`polls`], [`calendar`] (events), [`feeds`], [`people`],
+//! [`notifications`], [`chat`], [`commons`].
 //!
 //! This crate knows no database, no GraphQL and no runtime: it is tested with plain unit tests.
 
@@ -31,6 +31,7 @@ pub mod accounts;
 pub mod actor;
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod chat;
 pub mod commons;
 pub mod error;

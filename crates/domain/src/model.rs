@@ -123,6 +123,8 @@ pub struct Post {
     pub total_ratings: i64,
     pub rating_sum: i64,
     pub total_links: i64,
+    /// When its creator last changed its title, text or address.
+    pub edited_at: Option<DateTime<Utc>>,
     /// Grows with every change of the counters: of two snapshots, the higher version is the newer.
     pub stats_version: i64,
 }
@@ -153,9 +155,34 @@ pub struct Comment {
     pub post_id: PostId,
     pub parent_id: Option<CommentId>,
     pub creator_id: UserId,
+    /// Empty once deleted.
     pub text: String,
     pub created_at: DateTime<Utc>,
     pub total_replies: i64,
+    /// Deleted by its author or a moderator: it stays in the tree (its replies hang off it) without its text.
+    pub deleted: bool,
+}
+
+/// A described link from one post to another, counted on both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostLink {
+    pub id: LinkId,
+    pub source_id: PostId,
+    pub target_id: PostId,
+    pub creator_id: UserId,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub total_likes: i64,
+}
+
+/// A post's new title, text, address and kinds (`updatePost`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostEdit {
+    pub post: PostId,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub url: Option<String>,
+    pub kinds: Vec<crate::values::PostKind>,
 }
 
 /// What the viewer has done to a post.

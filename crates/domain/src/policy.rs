@@ -56,6 +56,10 @@ pub enum Action {
     ModeratePost,
     /// Delete a post everywhere.
     DeletePost,
+    /// Change a post's title, text or address.
+    EditPost,
+    /// Delete a comment (standing towards the comment's author and the spaces its post appears in).
+    DeleteComment,
     // ---- polls ----------------------------------------------------------------------------------------
     /// Close a poll before its end time (standing towards the poll's post and the spaces it was posted in).
     ClosePoll,
@@ -65,7 +69,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::AttachSpace,
         Action::AdoptSpace,
         Action::DetachSpace,
@@ -82,6 +86,8 @@ impl Action {
         Action::AnswerInvitation,
         Action::ModeratePost,
         Action::DeletePost,
+        Action::EditPost,
+        Action::DeleteComment,
         Action::ClosePoll,
         Action::ManageCoopMembership,
     ];
@@ -105,6 +111,8 @@ impl Action {
             Action::AnswerInvitation => "only the invited user can answer an invitation",
             Action::ModeratePost => "only moderators of the space can remove or reinstate its posts",
             Action::DeletePost => "only its creator can delete a post",
+            Action::EditPost => "only its creator can edit a post",
+            Action::DeleteComment => "only its author or a moderator of a space the post is in can delete a comment",
             Action::ClosePoll => "only its creator or a moderator of a space it was posted in can close a poll",
             Action::ManageCoopMembership => "only platform admins grant or revoke membership of the cooperative",
         }
@@ -138,7 +146,8 @@ pub fn allows(actor: &Actor, standing: Standing, action: Action) -> bool {
     match actor {
         Actor::System => true,
         Actor::User(_) => match action {
-            Action::DeletePost => standing.author,
+            Action::DeletePost | Action::EditPost => standing.author,
+            Action::DeleteComment => standing.author || standing.moderator,
             Action::AnswerInvitation => standing.invitee,
             Action::ClosePoll => standing.author || standing.moderator,
             Action::ManageCoopMembership => standing.admin,
@@ -146,7 +155,7 @@ pub fn allows(actor: &Actor, standing: Standing, action: Action) -> bool {
         },
         Actor::Decision { space, .. } => match action {
             // Nothing personal: a decision writes no posts and is invited nowhere.
-            Action::DeletePost | Action::AnswerInvitation => false,
+            Action::DeletePost | Action::EditPost | Action::AnswerInvitation => false,
             // The cooperative decides who joins it through polls of the root space (and only those).
             Action::ManageCoopMembership => *space == crate::ids::ROOT_SPACE_ID,
             _ => standing.moderator,
@@ -229,6 +238,18 @@ mod tests {
             (&user, Standing::NONE, DeletePost, false),
             (&decision, Standing::MODERATOR, DeletePost, false),
             (&system, Standing::NONE, DeletePost, true),
+            (&user, Standing::AUTHOR, EditPost, true),
+            (&user, Standing::MODERATOR, EditPost, false),
+            (&user, Standing::NONE, EditPost, false),
+            (&decision, Standing::MODERATOR, EditPost, false),
+            (&system, Standing::NONE, EditPost, true),
+            (&user, Standing::AUTHOR, DeleteComment, true),
+            (&user, Standing::MODERATOR, DeleteComment, true),
+            (&user, Standing::NONE, DeleteComment, false),
+            (&user, Standing::INVITEE, DeleteComment, false),
+            (&decision, Standing::MODERATOR, DeleteComment, true),
+            (&decision, Standing::NONE, DeleteComment, false),
+            (&system, Standing::NONE, DeleteComment, true),
             (&user, Standing::INVITEE, AnswerInvitation, true),
             (&user, Standing::MODERATOR, AnswerInvitation, false),
             (&user, Standing::NONE, AnswerInvitation, false),

@@ -40,6 +40,7 @@ pub trait Repos: Send + Sync {
     fn access(&self) -> &dyn AccessRepo;
     fn posts(&self) -> &dyn PostRepo;
     fn polls(&self) -> &dyn PollRepo;
+    fn events(&self) -> &dyn crate::calendar::ports::EventRepo;
     fn feeds(&self) -> &dyn FeedRepo;
     fn people(&self) -> &dyn PeopleRepo;
     fn notifications(&self) -> &dyn NotificationRepo;

@@ -114,6 +114,10 @@ text_type!(
     /// A chat message's text.
     MessageText, 4_000, true
 );
+text_type!(
+    /// Where an event takes place (may be empty).
+    EventLocation, 300, false
+);
 
 /// Whether `c` is a control character, or an invisible formatting one that can make text read other than it
 /// is (bidirectional overrides and isolates such as U+202E, zero-width characters, the byte-order mark).

@@ -10,6 +10,7 @@
 //!
 //! One module per area, each with its types, its query and mutation roots and its loaders: `accounts`,
 //! `holarchy`, `access`, `posts`, `polls`, `feeds`, `people`, `notifications`, `chat`; `subscription` streams live feeds,
+//! `holarchy`, `access`, `posts`, `polls`, `calendar` (events), `feeds`, `people`, `notifications`; `subscription` streams live feeds,
 //! post updates and notifications. The roots
 //! below merge the areas' roots: a new area adds one name to each.
 
@@ -18,6 +19,7 @@ pub mod error;
 mod access;
 mod accounts;
 mod budget;
+mod calendar;
 mod chat;
 mod commons;
 mod connection;
@@ -58,7 +60,9 @@ pub struct Mutation(
     accounts::AccountMutation,
     holarchy::SpaceMutation,
     posts::PostMutation,
+    posts::LinkMutation,
     polls::PollMutation,
+    calendar::EventMutation,
     access::AccessMutation,
     people::PeopleMutation,
     notifications::NotificationMutation,

@@ -3,12 +3,13 @@
 
 use crate::access::{InviteLinkLoader, MembershipLoader};
 use crate::accounts::{CoopMemberLoader, UserLoader};
+use crate::calendar::{EventLoader, ViewerResponseLoader};
 use crate::error::ApiError;
 use crate::feeds::FeedLoader;
 use crate::holarchy::{SpaceLoader, ViewerSpaceLoader};
 use crate::people::{FollowerCountLoader, ViewerFollowsLoader};
 use crate::polls::{DecisionLoader, PollLoader, RosterLoader, ViewerBallotLoader};
-use crate::posts::{CommentLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
+use crate::posts::{CommentLoader, LinkLikeLoader, PostActionsLoader, PostLoader, PostSpacesLoader};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use std::sync::Arc;
@@ -38,10 +39,13 @@ pub(crate) struct Loaders {
     pub post_actions: Cached<PostActionsLoader>,
     pub post_spaces: Cached<PostSpacesLoader>,
     pub comments: Cached<CommentLoader>,
+    pub link_likes: Cached<LinkLikeLoader>,
     pub polls: Cached<PollLoader>,
     pub viewer_ballots: Cached<ViewerBallotLoader>,
     pub poll_rosters: Cached<RosterLoader>,
     pub decisions: Cached<DecisionLoader>,
+    pub events: Cached<EventLoader>,
+    pub viewer_responses: Cached<ViewerResponseLoader>,
     pub feeds: Cached<FeedLoader>,
     pub memberships: Cached<MembershipLoader>,
     pub invite_links: Cached<InviteLinkLoader>,
@@ -60,10 +64,13 @@ impl Loaders {
             post_actions: cached(PostActionsLoader { app: app.clone(), viewer }),
             post_spaces: cached(PostSpacesLoader { app: app.clone(), viewer }),
             comments: cached(CommentLoader { app: app.clone(), viewer }),
+            link_likes: cached(LinkLikeLoader { app: app.clone(), viewer }),
             polls: cached(PollLoader { app: app.clone(), viewer }),
             viewer_ballots: cached(ViewerBallotLoader { app: app.clone(), viewer }),
             poll_rosters: cached(RosterLoader { app: app.clone(), viewer }),
             decisions: cached(DecisionLoader { app: app.clone(), viewer }),
+            events: cached(EventLoader { app: app.clone(), viewer }),
+            viewer_responses: cached(ViewerResponseLoader { app: app.clone(), viewer }),
             feeds: cached(FeedLoader { app: app.clone(), viewer, users: users.clone() }),
             memberships: cached(MembershipLoader { app: app.clone(), viewer }),
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
@@ -83,10 +90,13 @@ impl Loaders {
         self.post_actions.clear::<weco_domain::PostId>();
         self.post_spaces.clear::<weco_domain::PostId>();
         self.comments.clear::<weco_domain::CommentId>();
+        self.link_likes.clear::<weco_domain::LinkId>();
         self.polls.clear::<weco_domain::PostId>();
         self.viewer_ballots.clear::<weco_domain::PostId>();
         self.poll_rosters.clear::<weco_domain::PostId>();
         self.decisions.clear::<weco_domain::PollAnswerId>();
+        self.events.clear::<weco_domain::PostId>();
+        self.viewer_responses.clear::<weco_domain::PostId>();
         self.feeds.clear::<crate::feeds::FeedKey>();
         self.memberships.clear::<weco_domain::SpaceId>();
         self.invite_links.clear::<weco_domain::SpaceId>();

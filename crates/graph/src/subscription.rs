@@ -152,6 +152,23 @@ impl PollChanged {
     }
 }
 
+/// Its creator changed a post's title, text or address.
+pub struct PostEdited {
+    post: PostObject,
+}
+
+#[Object]
+impl PostEdited {
+    async fn post_id(&self) -> ID {
+        to_id(self.post.0.id)
+    }
+
+    /// The post as it now is.
+    async fn post(&self) -> &PostObject {
+        &self.post
+    }
+}
+
 /// What changes a feed.
 #[derive(Union)]
 #[allow(clippy::enum_variant_names)] // The names are the contract's.
@@ -168,6 +185,7 @@ pub enum PostEvent {
     CommentAdded(CommentAdded),
     PostRemoved(PostRemoved),
     PollChanged(PollChanged),
+    PostEdited(PostEdited),
 }
 
 fn new_cursor(post: &Post) -> String {
@@ -495,6 +513,7 @@ impl Subscription {
                         Event::PostStatsChanged { .. }
                         | Event::CommentAdded { .. }
                         | Event::PollChanged { .. }
+                        | Event::PostEdited { .. }
                         | Event::NotificationCreated { .. }
                         | Event::MessageSent { .. }
                         | Event::Typing { .. }
@@ -548,6 +567,9 @@ impl Subscription {
                             Event::PollChanged { post_id, poll, .. } => Some(Ok(PostEvent::PollChanged(PollChanged {
                                 post_id: *post_id,
                                 poll: PollObject::from(poll.as_ref().clone()),
+                            }))),
+                            Event::PostEdited { post, .. } => Some(Ok(PostEvent::PostEdited(PostEdited {
+                                post: Post::from(post.as_ref().clone()).into(),
                             }))),
                             _ => None,
                         },

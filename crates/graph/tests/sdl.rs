@@ -191,7 +191,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("Post.comments", "comments(first: Int = 20, after: String): CommentConnection!"),
     // Comment
     ("Comment.id", "id: ID!"),
-    ("Comment.text", "text: String!"),
+    ("Comment.text", "text: String"),
     ("Comment.creator", "creator: User!"),
     ("Comment.createdAt", "createdAt: DateTime!"),
     ("Comment.post", "post: Post!"),
@@ -386,8 +386,8 @@ const CONTRACT_TYPES: &[&str] = &[
     "enum SpaceSort { LIKES POSTS COMMENTS FOLLOWERS NEW }",
     "enum RequestState { PENDING ACCEPTED REJECTED }",
     "union FeedEvent = PostAdded | PostRemoved | PostStatsChanged",
-    // The second half of the contract adds `PollChanged` to `PostEvent`.
-    "union PostEvent = PostStatsChanged | CommentAdded | PostRemoved | PollChanged",
+    // The second half of the contract adds `PollChanged` to `PostEvent`; editing adds `PostEdited`.
+    "union PostEvent = PostStatsChanged | CommentAdded | PostRemoved | PollChanged | PostEdited",
     "enum PollType { SINGLE MULTIPLE WEIGHTED RANKED }",
     "enum PollVoters { ANYONE FOLLOWERS MEMBERS MODERATORS COOP_MEMBERS }",
     "enum ResultsVisibility { ALWAYS AFTER_VOTE AFTER_END }",

@@ -2,7 +2,8 @@
 //! GraphiQL. A dozen people, about thirty spaces (sciences, arts, a city with its neighbourhoods, a private
 //! lab and a private housing co-op, two spaces with two parents), three dozen posts with comments, likes,
 //! ratings, a repost and links, and polls of every kind (one anonymous, one governance poll that passed and
-//! made a space, one still open). Everything but the text (who likes what, the random bits of ids) comes from
+//! made a space, one still open), and events past and coming with people going and interested (the coming
+//! ones with their reminders queued). Everything but the text (who likes what, the random bits of ids) comes from
 //! the seed; times are relative to the reference time.
 
 use super::synth::{Pool, cast_space};
@@ -606,6 +607,7 @@ fn polls(
                 comments: Vec::new(),
                 links: 0,
                 poll: Some(poll),
+                event: None,
             }
         };
     let salt = |rng: &mut dyn rand::RngCore| format!("{:032x}", rng.random::<u128>());
@@ -687,6 +689,109 @@ fn polls(
         ballot_ids: Vec::new(),
     };
     posts.push(post(rng, "weco", "jonas", created, "Should Maya moderate Weco?", poll));
+    posts
+}
+
+/// The demo's events, past and coming, with who answered: (space, creator, posted days ago, starts in days
+/// (negative: past), hours long, title, text, location, going, interested).
+type EventDef = (
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+    f64,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const EVENTS: &[EventDef] = &[
+    (
+        "easton",
+        "sam",
+        6.0,
+        4.0,
+        3.0,
+        "Repair café: bring your broken toaster",
+        "Volunteers fix small appliances, bikes and clothes. Free, donations welcome.",
+        "Easton Community Centre",
+        &["oliver", "lucia", "ben"],
+        &["aiko", "nadia"],
+    ),
+    (
+        "weco",
+        "jonas",
+        3.0,
+        10.0,
+        1.0,
+        "Weco community call",
+        "What we built this month and what comes next. Everyone welcome.",
+        "Online",
+        &["maya", "oliver"],
+        &["priya", "kwame", "freya"],
+    ),
+    (
+        "stokes-croft",
+        "aiko",
+        20.0,
+        -5.0,
+        4.0,
+        "Open studios on Jamaica Street",
+        "Twelve studios open their doors for the afternoon.",
+        "Jamaica Street Studios",
+        &["ben", "nadia", "sam"],
+        &["lucia"],
+    ),
+    (
+        "bristol",
+        "ben",
+        2.0,
+        0.5,
+        2.5,
+        "Folk session at the Old Duke",
+        "Bring an instrument or just your voice.",
+        "The Old Duke, King Street",
+        &["sam"],
+        &["freya", "aiko"],
+    ),
+];
+
+fn events(rng: &mut impl rand::Rng, now: Secs, user: &HashMap<&str, u32>, space: &HashMap<&str, u32>) -> Vec<Post> {
+    let mut posts = Vec::new();
+    for &(target, author, days, starts_in, hours, title, text, location, going, interested) in EVENTS {
+        let created = ago(now, days);
+        let starts = now + (starts_in * DAY as f64) as Secs;
+        // Everyone answered some time between the post and the start (or now).
+        let answered = |i: usize| created + ((now.min(starts) - created).max(1) * (i as Secs + 1)) / 8;
+        let answers = |handles: &[&str], offset: usize| -> Vec<(u32, Secs)> {
+            handles.iter().enumerate().map(|(i, h)| (user[h], answered(i + offset))).collect()
+        };
+        posts.push(Post {
+            id: uuid_v7(rng, created),
+            creator: user[author],
+            title: Some(title.into()),
+            text: Some(text.into()),
+            url: None,
+            created,
+            spaces: vec![space[target]],
+            reposts: Vec::new(),
+            likes: Vec::new(),
+            ratings: Vec::new(),
+            comments: Vec::new(),
+            links: 0,
+            poll: None,
+            event: Some(SeedEvent {
+                starts,
+                ends: Some(starts + (hours * 3600.0) as Secs),
+                location: Some(location),
+                going: answers(going, 0),
+                interested: answers(interested, going.len()),
+                coming: starts > now,
+            }),
+        });
+    }
     posts
 }
 
@@ -786,6 +891,7 @@ pub(crate) fn build(seed: u64, now: Secs) -> (Community, Vec<Post>, Vec<Link>) {
                 comments: Vec::new(),
                 links: 0,
                 poll: None,
+                event: None,
             }
         })
         .collect();
@@ -818,6 +924,7 @@ pub(crate) fn build(seed: u64, now: Secs) -> (Community, Vec<Post>, Vec<Link>) {
         }
     }
     posts.extend(polls(&mut rng, now, &community, &user, &space));
+    posts.extend(events(&mut rng, now, &user, &space));
     let mut links = Vec::new();
     for &(a, b, description) in LINKS {
         let at = posts[a].created.max(posts[b].created) + 3600;

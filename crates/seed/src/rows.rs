@@ -129,6 +129,9 @@ table!(
 table!(POLL_BALLOTS, "poll_ballots", ["id", "post_id", "voter_key", "voter_id", "reason", "state", "cast_at"]);
 table!(POLL_BALLOT_ENTRIES, "poll_ballot_entries", ["ballot_id", "answer_id", "value"]);
 table!(POLL_PAIRS, "poll_pairs", ["post_id", "above_id", "below_id", "ballots"]);
+table!(POST_EVENTS, "post_events", ["post_id", "starts_at", "ends_at", "location", "total_going", "total_interested"]);
+table!(EVENT_RESPONSES, "event_responses", ["post_id", "user_id", "response", "created_at"]);
+table!(JOBS, "jobs", ["id", "kind", "job_key", "due_at", "payload", "max_attempts", "created_at"]);
 table!(DECISIONS, "decisions", ["id", "post_id", "space_id", "answer_id", "outcome", "votes", "share", "decided_at"]);
 // A scratch table the final space counters are loaded into, then applied with one UPDATE.
 table!(
@@ -624,6 +627,48 @@ impl<'a> Rows<'a> {
         }
     }
 
+    /// An event's rows: the event with its totals, its answers, and the reminder the server would have queued
+    /// (for an event not started yet), due 15 minutes before the start.
+    fn event(&self, p: &Post, e: &SeedEvent, b: &mut Batch) {
+        b.push(
+            &POST_EVENTS,
+            &[
+                Cell::Uuid(p.id),
+                Cell::Time(e.starts),
+                Cell::OptTime(e.ends),
+                Cell::OptStr(e.location),
+                Cell::Int(e.going.len() as i64),
+                Cell::Int(e.interested.len() as i64),
+            ],
+        );
+        for (answers, word) in [(&e.going, "GOING"), (&e.interested, "INTERESTED")] {
+            for (u, at) in answers {
+                b.push(
+                    &EVENT_RESPONSES,
+                    &[Cell::Uuid(p.id), Cell::Uuid(self.user(*u)), Cell::Str(word), Cell::Time(*at)],
+                );
+            }
+        }
+        if e.coming {
+            let lead = weco_domain::calendar::REMINDER_LEAD.num_seconds();
+            let starts = time(e.starts).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let payload = format!(r#"{{"post":"{}","startsAt":"{starts}"}}"#, p.id);
+            let key = format!("event-reminder:{}", p.id);
+            b.push(
+                &JOBS,
+                &[
+                    Cell::Uuid(Uuid::from_u128(p.id.as_u128() ^ 0x0e0e)),
+                    Cell::Str(weco_domain::calendar::REMINDER_JOB),
+                    Cell::Str(&key),
+                    Cell::Time(e.starts - lead),
+                    Cell::Str(&payload),
+                    Cell::Int(i64::from(weco_domain::jobs::DEFAULT_MAX_ATTEMPTS)),
+                    Cell::Time(p.created),
+                ],
+            );
+        }
+    }
+
     /// A post with its appearances, likes, ratings and comments.
     pub(crate) fn post(&mut self, p: &Post, b: &mut Batch) {
         let rows = appearances(self.hol, &p.spaces, p.created, &p.reposts);
@@ -657,6 +702,9 @@ impl<'a> Rows<'a> {
         b.push(&POSTS, &cells);
         if let Some(poll) = &p.poll {
             self.poll(p, poll, b);
+        }
+        if let Some(event) = &p.event {
+            self.event(p, event, b);
         }
         if self.encoding == Encoding::Values {
             // SQLite's FTS5 table; PostgreSQL derives its tsvector column by itself.

@@ -802,6 +802,7 @@ pub(crate) fn chunk(
             comments,
             links: s.links[i],
             poll,
+            event: None,
         });
     }
     posts

@@ -208,6 +208,20 @@ pub(crate) struct Post {
     pub links: u32,
     /// Set when the post is a poll.
     pub poll: Option<SeedPoll>,
+    /// Set when the post is an event.
+    pub event: Option<SeedEvent>,
+}
+
+/// An event with its answers (docs/events.md).
+pub(crate) struct SeedEvent {
+    pub starts: Secs,
+    pub ends: Option<Secs>,
+    pub location: Option<&'static str>,
+    /// (user, answered at) of those going and of those interested.
+    pub going: Vec<(u32, Secs)>,
+    pub interested: Vec<(u32, Secs)>,
+    /// Whether it starts after the seed's reference time: its reminder is then queued.
+    pub coming: bool,
 }
 
 /// A ballot in force: (voter, entries as (answer index, value), reason, cast at).
@@ -257,6 +271,9 @@ impl Post {
         }
         if self.poll.is_some() {
             kinds.push(PostKind::Poll);
+        }
+        if self.event.is_some() {
+            kinds.push(PostKind::Event);
         }
         kinds
     }

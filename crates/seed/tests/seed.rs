@@ -400,6 +400,11 @@ async fn demo_checks(db: &DatabaseConnection) {
             > 0,
         "unseen messages"
     );
+    // Events past and coming, with answers; the coming ones have their reminders queued.
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM post_events").await, 4);
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM event_responses").await, 17);
+    assert_eq!(scalar(db, "SELECT COUNT(*) AS v FROM jobs WHERE kind = 'event.reminder'").await, 3);
+    assert!(scalar(db, "SELECT COUNT(*) AS v FROM post_links").await > 0, "links between demo posts");
 }
 
 #[tokio::test]

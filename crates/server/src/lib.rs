@@ -18,6 +18,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod calendar_feed;
 pub mod config;
 pub mod export;
 pub mod http;

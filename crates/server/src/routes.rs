@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql", get(graphiql))
         .route("/export/{file}", get(crate::export::export_table))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
+        .route("/spaces/{handle}/events.ics", get(crate::calendar_feed::space_events_ics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     // With an address of its own (`metrics_listen`), `/metrics` is served there only ([`metrics_router`]).

@@ -14,8 +14,9 @@
 //! - `space_posts`, which rows exist: one in every space a direct placement flows into, and no indirect one
 //!   that none justifies — by the statements the store adds and prunes them with. Rows of deleted posts and
 //!   spaces are kept as they were, so they are left out.
-//! - `posts`: likes, comments, reposts (its `REPOST` rows), ratings and their sum, links (either end).
+//! - `posts`: likes, live (not deleted) comments, reposts (its `REPOST` rows), ratings and their sum, links (either end).
 //! - `comments.total_replies`: direct replies.
+//! - `post_links.total_likes`: likes of the link; `post_events`: GOING and INTERESTED answers.
 //! - `spaces` (active ones): posts, their likes and their comments over the space's active rows; followers;
 //!   `private_above`, the private spaces at or above it.
 //! - `users`: followers and following, from `user_follows`.
@@ -121,6 +122,8 @@ pub async fn verify(store: &SeaStore) -> DomainResult<Vec<Mismatch>> {
     db.recount_counters("comments", "TRUE", &comment_counters(), &mut found).await?;
     db.recount_counters("spaces", "t.state = 'ACTIVE'", &space_counters(), &mut found).await?;
     db.recount_counters("users", "TRUE", &user_counters(), &mut found).await?;
+    db.recount_counters("post_links", "TRUE", &link_counters(), &mut found).await?;
+    db.recount_counters_by("post_events", "post_id", "TRUE", &event_counters(), &mut found).await?;
     db.recount_row_copies(&mut found).await?;
     db.recount_scores(&mut found).await?;
     db.recount_counters_by("polls", "post_id", "TRUE", &poll_counters(), &mut found).await?;
@@ -151,7 +154,10 @@ fn space_counter(column: &'static str, recount: impl Into<String>) -> Counter {
 fn post_counters() -> Vec<Counter> {
     vec![
         counter("total_likes", "SELECT post_id AS id, COUNT(*) AS n FROM post_likes GROUP BY post_id"),
-        counter("total_comments", "SELECT post_id AS id, COUNT(*) AS n FROM comments GROUP BY post_id"),
+        counter(
+            "total_comments",
+            "SELECT post_id AS id, COUNT(*) AS n FROM comments WHERE state = 'ACTIVE' GROUP BY post_id",
+        ),
         counter(
             "total_reposts",
             format!("SELECT post_id AS id, COUNT(*) AS n FROM space_posts WHERE kind = '{REPOST}' GROUP BY post_id"),
@@ -174,8 +180,20 @@ fn post_counters() -> Vec<Counter> {
 fn comment_counters() -> Vec<Counter> {
     vec![counter(
         "total_replies",
-        "SELECT parent_id AS id, COUNT(*) AS n FROM comments WHERE parent_id IS NOT NULL GROUP BY parent_id",
+        "SELECT parent_id AS id, COUNT(*) AS n FROM comments WHERE parent_id IS NOT NULL AND state = 'ACTIVE' \
+         GROUP BY parent_id",
     )]
+}
+
+fn link_counters() -> Vec<Counter> {
+    vec![counter("total_likes", "SELECT link_id AS id, COUNT(*) AS n FROM link_likes GROUP BY link_id")]
+}
+
+fn event_counters() -> Vec<Counter> {
+    let answered = |r: &str| {
+        format!("SELECT post_id AS id, COUNT(*) AS n FROM event_responses WHERE response = '{r}' GROUP BY post_id")
+    };
+    vec![counter("total_going", answered("GOING")), counter("total_interested", answered("INTERESTED"))]
 }
 
 fn user_counters() -> Vec<Counter> {
@@ -203,7 +221,7 @@ fn space_counters() -> Vec<Counter> {
             "total_comments",
             format!(
                 "SELECT s.space_id AS id, COUNT(*) AS n FROM space_posts s JOIN comments c ON c.post_id = s.post_id \
-                 WHERE s.state = '{active}' GROUP BY s.space_id"
+                 WHERE s.state = '{active}' AND c.state = 'ACTIVE' GROUP BY s.space_id"
             ),
         ),
         space_counter("total_followers", "SELECT space_id AS id, COUNT(*) AS n FROM space_followers GROUP BY space_id"),

@@ -76,6 +76,16 @@ impl<C: ConnectionTrait + Send + Sync> JobRepo for Db<C> {
         Ok(jobs)
     }
 
+    async fn cancel(&self, key: &str) -> DomainResult<u64> {
+        self.sql()
+            .exec(
+                "dropping a job",
+                "DELETE FROM jobs WHERE job_key = $1 AND state = 'PENDING'",
+                vec![v(key.to_owned())],
+            )
+            .await
+    }
+
     async fn complete(&self, id: JobId) -> DomainResult<()> {
         self.sql().exec("completing a job", "DELETE FROM jobs WHERE id = $1", vec![v(id.0)]).await.map(drop)
     }

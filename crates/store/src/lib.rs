@@ -7,7 +7,7 @@
 //! - `fragments`: the SQL pieces areas share — access predicates, copied counters, the HOT score, stored words.
 //! - One module per area: `accounts`, `holarchy` (spaces and follows; `closure` and `aggregation` keep the
 //!   closure table and the posts' appearances true, docs/holarchy.md), `access`, `posts` (placement, counters,
-//!   reactions, comments, links), `polls` (polls, rosters, ballots, tallies), `feeds` (feeds, replays, search),
+//!   reactions, comments, links), `polls` (polls, rosters, ballots, tallies), `calendar` (events, responses, calendars), `feeds` (feeds, replays, search),
 //!   `people` (follows between users, profiles, user search), `notifications`, `outbox`, `jobs`; `roles` and
 //!   `requests` read and write the tables of roles in spaces and of requests awaiting an answer, which several
 //!   areas share.
@@ -16,6 +16,7 @@
 
 mod access;
 mod accounts;
+mod calendar;
 mod chats;
 mod commons;
 mod error;
@@ -228,6 +229,9 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
         self
     }
     fn polls(&self) -> &dyn PollRepo {
+        self
+    }
+    fn events(&self) -> &dyn weco_domain::calendar::ports::EventRepo {
         self
     }
     fn feeds(&self) -> &dyn FeedRepo {

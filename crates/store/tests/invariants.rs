@@ -169,6 +169,7 @@ async fn comment(store: &SeaStore, post: PostId, parent: Option<CommentId>, crea
         text: "Agreed".into(),
         created_at: now(),
         total_replies: 0,
+        deleted: false,
     };
     store.posts().insert_comment(&c).await.expect("inserting a comment");
     id

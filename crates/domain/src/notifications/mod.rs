@@ -258,6 +258,22 @@ pub fn mentions(text: &str) -> Vec<String> {
 
 /// Notifies the users mentioned in `texts` (the title and text of a post, or a comment), except those in
 /// `already` (told of the same thing another way). Each is notified only if they may see the post.
+/// The users that `texts` mention (at most [`MAX_MENTIONS`]).
+pub(crate) async fn mentioned_users(uow: &UnitOfWork, texts: &[Option<&str>]) -> DomainResult<Vec<UserId>> {
+    let mut handles: Vec<String> = Vec::new();
+    for text in texts.iter().flatten() {
+        for h in mentions(text) {
+            if !handles.contains(&h) && handles.len() < MAX_MENTIONS {
+                handles.push(h);
+            }
+        }
+    }
+    if handles.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(uow.people().users_by_handles(&handles).await?.into_iter().map(|u| u.id).collect())
+}
+
 pub(crate) async fn notify_mentions(
     uow: &mut UnitOfWork,
     actor: UserId,

@@ -30,6 +30,30 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll (docs/polls.md).
     pub poll: Option<crate::polls::PollInput>,
+    /// Makes the post an event (docs/events.md).
+    pub event: Option<crate::calendar::EventInput>,
+}
+
+/// `updatePost(id, input)`: each field `None` keeps it, `Some(None)` clears it, `Some(Some(v))` replaces it.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatePostInput {
+    pub title: Option<Option<String>>,
+    pub text: Option<Option<String>>,
+    pub url: Option<Option<String>>,
+}
+
+/// The most links `Post.links` returns.
+pub const MAX_LINKS: i64 = 100;
+/// The most links a link map holds.
+pub const MAX_MAP_LINKS: i64 = 200;
+/// How many hops a link map reaches at most.
+pub const MAX_MAP_DEPTH: i64 = 2;
+
+/// The link map around a post: its posts (the one asked about first) and the links between them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkMap {
+    pub posts: Vec<Post>,
+    pub links: Vec<PostLink>,
 }
 
 /// The most spaces one post may be placed in at once.
@@ -160,6 +184,7 @@ struct CreatePost {
     url: Option<String>,
     kinds: Vec<PostKind>,
     poll: Option<crate::polls::ParsedPoll>,
+    event: Option<crate::calendar::ParsedEvent>,
 }
 
 #[async_trait]
@@ -183,6 +208,9 @@ impl Command for CreatePost {
         uow.commons().record_post_act(post.id, user, crate::commons::ports::Act::Post, post.created_at).await?;
         if let Some(poll) = &self.poll {
             crate::polls::create(uow, post.id, user, &self.targets, poll).await?;
+        }
+        if let Some(event) = &self.event {
+            crate::calendar::create(uow, post.id, event).await?;
         }
         let created = load_post(&**uow, post.id).await?;
         let placement = uow.posts().placement(post.id).await?;
@@ -295,6 +323,9 @@ impl Command for DeletePost {
         policy::require(&actor, Standing { author, ..Standing::NONE }, Action::DeletePost)?;
         let placement = uow.posts().placement(self.post).await?;
         uow.posts().delete_post(self.post).await?;
+        if loaded.kinds.contains(&PostKind::Event) {
+            crate::calendar::forget(uow, self.post).await?;
+        }
         let mut topics = vec![Topic::Post(self.post)];
         topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
         let event = Event::PostRemoved {
@@ -420,7 +451,7 @@ impl Command for AddComment {
         let mut parent_creator = None;
         if let Some(parent) = self.parent {
             match uow.posts().comment_by_id(parent).await? {
-                Some(c) if c.post_id == self.post => parent_creator = Some(c.creator_id),
+                Some(c) if c.post_id == self.post && !c.deleted => parent_creator = Some(c.creator_id),
                 _ => return Err(DomainError::validation("input.parentCommentId", "is not a comment on this post")),
             }
         }
@@ -432,6 +463,7 @@ impl Command for AddComment {
             text: self.text.clone(),
             created_at: uow.now(),
             total_replies: 0,
+            deleted: false,
         };
         uow.posts().insert_comment(&comment).await?;
         uow.commons().record_post_act(self.post, user, crate::commons::ports::Act::Comment, comment.created_at).await?;
@@ -470,6 +502,112 @@ impl Command for AddComment {
         }
         notifications::notify_mentions(uow, user, &[Some(&comment.text)], self.post, Some(comment.id), &told).await?;
         Ok(comment)
+    }
+}
+
+struct UpdatePost {
+    post: PostId,
+    title: Option<Option<String>>,
+    text: Option<Option<String>>,
+    url: Option<Option<String>>,
+}
+
+#[async_trait]
+impl Command for UpdatePost {
+    type Output = Post;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Post> {
+        let actor = uow.actor();
+        let user = actor.require_user()?;
+        require_visible(uow, self.post).await?;
+        let before = load_post(&**uow, self.post).await?;
+        let author = before.creator_id == user;
+        policy::require(&actor, Standing { author, ..Standing::NONE }, Action::EditPost)?;
+        let title = self.title.clone().unwrap_or(before.title.clone());
+        let text = self.text.clone().unwrap_or(before.text.clone());
+        let url = self.url.clone().unwrap_or(before.url.clone());
+        // TEXT and URL follow what is there now; the other kinds (a poll, an event) stay.
+        let mut kinds = Vec::new();
+        if title.is_some() || text.is_some() {
+            kinds.push(PostKind::Text);
+        }
+        if url.is_some() {
+            kinds.push(PostKind::Url);
+        }
+        kinds.extend(before.kinds.iter().copied().filter(|k| !matches!(k, PostKind::Text | PostKind::Url)));
+        if kinds.is_empty() {
+            return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
+        }
+        let edit = PostEdit { post: self.post, title, text, url, kinds };
+        uow.posts().edit_post(&edit, uow.now()).await?;
+        let edited = load_post(&**uow, self.post).await?;
+        let audience = uow.posts().audiences(&[self.post]).await?.remove(&self.post).unwrap_or_default();
+        uow.announce(
+            vec![Topic::Post(self.post)],
+            Event::PostEdited { post: Box::new(PostWire::from(&edited)), audience },
+        );
+        // Only people newly named by the edit are told of a mention.
+        let mut told = notifications::mentioned_users(uow, &[before.title.as_deref(), before.text.as_deref()]).await?;
+        told.push(user);
+        let texts = [edited.title.as_deref(), edited.text.as_deref()];
+        notifications::notify_mentions(uow, user, &texts, edited.id, None, &told).await?;
+        Ok(edited)
+    }
+}
+
+struct DeleteComment {
+    comment: CommentId,
+}
+
+#[async_trait]
+impl Command for DeleteComment {
+    type Output = Comment;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<Comment> {
+        let actor = uow.actor();
+        actor.require_user()?;
+        let Some(comment) = uow.posts().comment_by_id(self.comment).await? else {
+            return Err(DomainError::NotFound("comment"));
+        };
+        require_visible(uow, comment.post_id).await.map_err(|_| DomainError::NotFound("comment"))?;
+        let author = actor.user() == Some(comment.creator_id);
+        let mut moderator = false;
+        if !author {
+            let spaces: Vec<SpaceId> =
+                uow.posts().placement(comment.post_id).await?.spaces.into_iter().map(|(s, _)| s).collect();
+            if let Some(user) = actor.user() {
+                moderator = !uow.holarchy().moderated_among(user, &spaces).await?.is_empty();
+            }
+        }
+        policy::require(&actor, Standing { author, moderator, ..Standing::NONE }, Action::DeleteComment)?;
+        if uow.posts().delete_comment(&comment).await? {
+            announce_stats(uow, comment.post_id).await?;
+        }
+        uow.posts().comment_by_id(self.comment).await?.ok_or(DomainError::NotFound("comment"))
+    }
+}
+
+struct LikeLink {
+    link: LinkId,
+    like: bool,
+}
+
+#[async_trait]
+impl Command for LikeLink {
+    type Output = PostLink;
+
+    async fn run(&self, uow: &mut UnitOfWork) -> DomainResult<PostLink> {
+        let user = uow.actor().require_user()?;
+        let viewer = uow.actor().viewer();
+        if uow.posts().visible_link(viewer.id(), self.link).await?.is_none() {
+            return Err(DomainError::NotFound("link"));
+        }
+        if self.like {
+            uow.posts().like_link(self.link, user, uow.now()).await?;
+        } else {
+            uow.posts().unlike_link(self.link, user).await?;
+        }
+        uow.posts().visible_link(viewer.id(), self.link).await?.ok_or(DomainError::NotFound("link"))
     }
 }
 
@@ -514,11 +652,16 @@ impl PostService<'_> {
         if poll.is_some() {
             kinds.push(PostKind::Poll);
         }
+        let now = self.app.ports.clock.now();
+        let event = input.event.map(|event| crate::calendar::parse_event(event, now, "input.event")).transpose()?;
+        if event.is_some() {
+            kinds.push(PostKind::Event);
+        }
         if kinds.is_empty() {
             return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
         }
         let targets = dedup_targets(&input.space_ids)?;
-        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll }).await
+        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll, event }).await
     }
 
     /// Adds a post the viewer can see directly to more spaces (the same audience rule applies).
@@ -581,6 +724,22 @@ impl PostService<'_> {
         self.app.execute(actor, &AddComment { post, parent, text }).await
     }
 
+    /// Its creator changes a post's title, text or address; the post is marked edited, its search index follows
+    /// and subscribers to the post hear of it.
+    pub async fn update_post(&self, viewer: Viewer, post: PostId, input: UpdatePostInput) -> DomainResult<Post> {
+        let actor = viewer.actor()?;
+        let title = input.title.map(|t| values::parse_title(t.as_deref())).transpose()?;
+        let text = input.text.map(|t| values::parse_post_text(t.as_deref())).transpose()?;
+        let url = input.url.map(|u| values::parse_url(u.as_deref())).transpose()?;
+        self.app.execute(actor, &UpdatePost { post, title, text, url }).await
+    }
+
+    /// Deletes a comment (its author, or a moderator of a space the post appears in): it stays in the tree,
+    /// without its text, so its replies stay; it no longer counts. Deleting it again changes nothing.
+    pub async fn delete_comment(&self, viewer: Viewer, comment: CommentId) -> DomainResult<Comment> {
+        self.app.execute(viewer.actor()?, &DeleteComment { comment }).await
+    }
+
     /// Links two posts the viewer can see.
     pub async fn link_posts(
         &self,
@@ -597,7 +756,77 @@ impl PostService<'_> {
         self.app.execute(actor, &LinkPosts { source, target, description }).await
     }
 
+    /// Likes a link between two posts the viewer can see (idempotent).
+    pub async fn like_link(&self, viewer: Viewer, link: LinkId) -> DomainResult<PostLink> {
+        self.app.execute(viewer.actor()?, &LikeLink { link, like: true }).await
+    }
+
+    /// Takes a like of a link back (idempotent).
+    pub async fn unlike_link(&self, viewer: Viewer, link: LinkId) -> DomainResult<PostLink> {
+        self.app.execute(viewer.actor()?, &LikeLink { link, like: false }).await
+    }
+
     // ---- reads -------------------------------------------------------------------------------------
+
+    /// The links from and to a post whose other post the viewer may see, most liked first, at most `limit`
+    /// (1 to [`MAX_LINKS`]); none when the viewer may not see the post.
+    pub async fn links(&self, viewer: Viewer, post: PostId, limit: i64) -> DomainResult<Vec<PostLink>> {
+        if !(1..=MAX_LINKS).contains(&limit) {
+            return Err(DomainError::validation("first", format!("must be between 1 and {MAX_LINKS}")));
+        }
+        let store = self.app.reads(viewer);
+        if store.posts().visible_posts_among(viewer.id(), &[post]).await?.is_empty() {
+            return Ok(Vec::new());
+        }
+        store.posts().links_of(viewer.id(), post, limit).await
+    }
+
+    /// The link map around a post, `depth` hops (1 or 2) out, its `limit` (1 to [`MAX_MAP_LINKS`]) most liked
+    /// links whose posts the viewer may all see: three statements whatever its size. `None` when the viewer
+    /// may not see the post.
+    pub async fn link_map(
+        &self,
+        viewer: Viewer,
+        post: PostId,
+        depth: i64,
+        limit: i64,
+    ) -> DomainResult<Option<LinkMap>> {
+        if !(1..=MAX_MAP_DEPTH).contains(&depth) {
+            return Err(DomainError::validation("depth", format!("must be between 1 and {MAX_MAP_DEPTH}")));
+        }
+        if !(1..=MAX_MAP_LINKS).contains(&limit) {
+            return Err(DomainError::validation("limit", format!("must be between 1 and {MAX_MAP_LINKS}")));
+        }
+        let store = self.app.reads(viewer);
+        if store.posts().visible_posts_among(viewer.id(), &[post]).await?.is_empty() {
+            return Ok(None);
+        }
+        let links = store.posts().link_map(viewer.id(), post, depth as u8, limit).await?;
+        let mut ids = vec![post];
+        for link in &links {
+            for end in [link.source_id, link.target_id] {
+                if !ids.contains(&end) {
+                    ids.push(end);
+                }
+            }
+        }
+        let mut found: HashMap<PostId, Post> =
+            store.posts().visible_posts(viewer.id(), &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+        let posts: Vec<Post> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        // A post hidden between the two reads takes its links with it.
+        let shown: HashSet<PostId> = posts.iter().map(|p| p.id).collect();
+        let links =
+            links.into_iter().filter(|l| shown.contains(&l.source_id) && shown.contains(&l.target_id)).collect();
+        Ok(Some(LinkMap { posts, links }))
+    }
+
+    /// Which of `links` the viewer likes (none for an anonymous viewer).
+    pub async fn liked_links(&self, viewer: Viewer, links: &[LinkId]) -> DomainResult<HashSet<LinkId>> {
+        match viewer.id() {
+            Some(user) => Ok(self.app.reads(viewer).posts().liked_links(user, links).await?.into_iter().collect()),
+            None => Ok(HashSet::new()),
+        }
+    }
 
     /// A post, if the viewer may see it.
     pub async fn post(&self, viewer: Viewer, id: PostId) -> DomainResult<Option<Post>> {

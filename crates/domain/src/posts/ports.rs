@@ -43,6 +43,9 @@ pub trait PostRepo: Send + Sync {
     ) -> DomainResult<bool>;
     /// Deletes the post everywhere.
     async fn delete_post(&self, post: PostId) -> DomainResult<()>;
+    /// Replaces an active post's title, text, address and kinds, marks it edited at `at`, and keeps its
+    /// full-text index in step.
+    async fn edit_post(&self, edit: &PostEdit, at: DateTime<Utc>) -> DomainResult<()>;
 
     /// Likes; `false` when already liked.
     async fn like(&self, post: PostId, user: UserId, space: Option<SpaceId>, at: DateTime<Utc>) -> DomainResult<bool>;
@@ -68,7 +71,10 @@ pub trait PostRepo: Send + Sync {
     async fn post_actions(&self, user: UserId, posts: &[PostId]) -> DomainResult<HashMap<PostId, PostActions>>;
 
     async fn insert_comment(&self, comment: &Comment) -> DomainResult<()>;
-    /// A comment by id, whoever asks (for the use cases).
+    /// Marks the comment deleted (its text forgotten, its replies kept) and uncounts it everywhere it counted;
+    /// `false` when it was deleted already.
+    async fn delete_comment(&self, comment: &Comment) -> DomainResult<bool>;
+    /// A comment by id, deleted or not, whoever asks (for the use cases).
     async fn comment_by_id(&self, id: CommentId) -> DomainResult<Option<Comment>>;
     /// Those of the comments that hang off posts the viewer may see.
     async fn visible_comments(&self, viewer: Option<UserId>, ids: &[CommentId]) -> DomainResult<Vec<Comment>>;
@@ -80,6 +86,27 @@ pub trait PostRepo: Send + Sync {
         parent: Option<CommentId>,
         page: &PageRequest,
     ) -> DomainResult<Page<Comment>>;
+
+    /// The links from and to `post` whose other post the viewer may see, most liked first, at most `limit`.
+    async fn links_of(&self, viewer: Option<UserId>, post: PostId, limit: i64) -> DomainResult<Vec<PostLink>>;
+    /// The link map around `post` in one statement: the most liked links (at most `limit`) from and to it and,
+    /// with `depth` 2, from and to the posts those reach, keeping only links whose both posts the viewer may
+    /// see; most liked first, at most `limit` in all.
+    async fn link_map(
+        &self,
+        viewer: Option<UserId>,
+        post: PostId,
+        depth: u8,
+        limit: i64,
+    ) -> DomainResult<Vec<PostLink>>;
+    /// A link whose both posts the viewer may see.
+    async fn visible_link(&self, viewer: Option<UserId>, link: LinkId) -> DomainResult<Option<PostLink>>;
+    /// Likes a link and counts it; `false` when already liked.
+    async fn like_link(&self, link: LinkId, user: UserId, at: DateTime<Utc>) -> DomainResult<bool>;
+    /// Takes a like of a link back and uncounts it; `false` when not liked.
+    async fn unlike_link(&self, link: LinkId, user: UserId) -> DomainResult<bool>;
+    /// Which of `links` the user likes.
+    async fn liked_links(&self, user: UserId, links: &[LinkId]) -> DomainResult<Vec<LinkId>>;
 
     /// Links two posts; `false` when they were linked already.
     async fn link_posts(

@@ -305,6 +305,19 @@ impl SpaceObject {
         crate::commons::map(ctx, self, self.proof()?, levels, child_limit, sort).await
     }
 
+    /// Its calendar: the events appearing in it (with `depth: DIRECT`, placed in it directly) that start in
+    /// `[from, to)` and that the viewer may see, soonest first — at most 500, over at most 366 days.
+    /// `FORBIDDEN` without access.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default_with = "Some(Depth::All)")] depth: Option<Depth>,
+    ) -> ApiResult<Vec<crate::posts::PostObject>> {
+        crate::calendar::space_events(ctx, self.proof()?, from, to, depth.unwrap_or(Depth::All)).await
+    }
+
     /// Invitations to moderate this space not yet answered, oldest first. Moderators only.
     #[graphql(complexity = "cost(first, child_complexity)")]
     async fn pending_moderator_invites(

@@ -27,8 +27,14 @@ impl CommentObject {
         to_id(self.0.id)
     }
 
-    async fn text(&self) -> &str {
-        &self.0.text
+    /// Null once the comment is deleted.
+    async fn text(&self) -> Option<&str> {
+        (!self.0.deleted).then_some(self.0.text.as_str())
+    }
+
+    /// Deleted by its author or a moderator: it stays in the tree, without its text, so its replies stay.
+    async fn deleted(&self) -> bool {
+        self.0.deleted
     }
 
     async fn creator(&self, ctx: &Context<'_>) -> ApiResult<UserObject> {

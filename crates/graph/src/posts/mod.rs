@@ -2,16 +2,18 @@
 //! deleting, reacting, commenting, linking, and the loaders behind them.
 
 mod comment;
+mod links;
 mod post;
 
 pub use comment::CommentObject;
+pub(crate) use links::{LinkLikeLoader, LinkMutation};
 pub use post::{PostConnection, PostObject};
 
 use crate::error::ApiResult;
 use crate::ids::parse_id;
 use crate::scope::{app, scope};
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use std::collections::HashMap;
 use weco_domain::posts::CreatePostInput as CreatePost;
 use weco_domain::{App, Comment, CommentId, DomainError, Post, PostActions, PostId, SpaceId, Viewer};
@@ -101,6 +103,25 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll.
     pub poll: Option<crate::polls::PollInput>,
+    /// Makes the post an event.
+    pub event: Option<crate::calendar::EventInput>,
+}
+
+/// A post's new title, text or address: a field left out stays as it is, a null clears it.
+#[derive(InputObject)]
+pub struct UpdatePostInput {
+    pub title: MaybeUndefined<String>,
+    pub text: MaybeUndefined<String>,
+    /// An http(s) address.
+    pub url: MaybeUndefined<String>,
+}
+
+fn change(field: MaybeUndefined<String>) -> Option<Option<String>> {
+    match field {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
 }
 
 #[derive(SimpleObject)]
@@ -160,10 +181,34 @@ impl PostMutation {
             text: input.text,
             url: input.url,
             poll: input.poll.map(crate::polls::PollInput::into_domain).transpose()?,
+            event: input.event.map(crate::calendar::EventInput::into_domain),
         };
         let post = app(ctx).posts().create_post(scope.viewer, command).await?;
         scope.invalidate();
         Ok(CreatePostPayload { post: post.into() })
+    }
+
+    /// Changes a post's title, text or address (its creator only); the post shows `editedAt` and subscribers to
+    /// it receive `PostEdited`.
+    async fn update_post(&self, ctx: &Context<'_>, id: ID, input: UpdatePostInput) -> ApiResult<PostObject> {
+        let scope = scope(ctx)?;
+        let changes = weco_domain::posts::UpdatePostInput {
+            title: change(input.title),
+            text: change(input.text),
+            url: change(input.url),
+        };
+        let post = app(ctx).posts().update_post(scope.viewer, parse_id(&id, "id")?, changes).await?;
+        scope.invalidate();
+        Ok(post.into())
+    }
+
+    /// Deletes a comment (its author, or a moderator of a space the post is in). It stays in the tree as deleted
+    /// (`text` null), so its replies stay; deleting it again changes nothing.
+    async fn delete_comment(&self, ctx: &Context<'_>, id: ID) -> ApiResult<CommentObject> {
+        let scope = scope(ctx)?;
+        let comment = app(ctx).posts().delete_comment(scope.viewer, parse_id(&id, "id")?).await?;
+        scope.invalidate();
+        Ok(comment.into())
     }
 
     /// Adds a post directly to more spaces.

@@ -61,6 +61,11 @@ impl PostObject {
         self.0.created_at
     }
 
+    /// When its creator last changed its title, text or address; null if never.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
+    }
+
     /// Creation, or the latest comment.
     async fn last_activity_at(&self) -> DateTime<Utc> {
         self.0.last_activity_at
@@ -116,6 +121,35 @@ impl PostObject {
             return Ok(None);
         }
         Ok(scope(ctx)?.loaders.polls.load_one(self.0.id).await?.map(Into::into))
+    }
+
+    /// The post's event, if it is one (null when the viewer may not see the post).
+    async fn event(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::calendar::EventObject>> {
+        if !self.0.kinds.contains(&weco_domain::values::PostKind::Event) {
+            return Ok(None);
+        }
+        Ok(scope(ctx)?.loaders.events.load_one(self.0.id).await?.map(Into::into))
+    }
+
+    /// Links from and to other posts the viewer may see, most liked first (`first`: 1 to 100).
+    async fn links(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+    ) -> ApiResult<Vec<super::links::PostLinkObject>> {
+        super::links::links(ctx, self.0.id, first).await
+    }
+
+    /// The map of links around this post, `depth` hops out (1 or 2), its `limit` most liked links (1 to 200)
+    /// between posts the viewer may all see; this post is the first node. Answered in three statements,
+    /// whatever its size.
+    async fn link_map(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 1)] depth: i32,
+        #[graphql(default = 50)] limit: i32,
+    ) -> ApiResult<super::links::LinkMapObject> {
+        super::links::link_map(ctx, self.0.id, depth, limit).await
     }
 
     /// Top-level comments, oldest first. Empty when the viewer may not see the post (as on the post a

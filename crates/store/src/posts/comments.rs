@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 use weco_domain::{Comment, CommentId, DomainResult, Page, PageRequest, PostId, UserId};
 
-const COMMENT_COLS: &str = "c.id, c.post_id, c.parent_id, c.creator_id, c.text, c.created_at, c.total_replies";
+const COMMENT_COLS: &str = "c.id, c.post_id, c.parent_id, c.creator_id, c.text, c.created_at, c.total_replies, c.state";
 
 fn comment_from_row(row: &QueryResult) -> DomainResult<Comment> {
     const CX: &str = "decoding comment";
@@ -20,6 +20,7 @@ fn comment_from_row(row: &QueryResult) -> DomainResult<Comment> {
         text: get(row, CX, "text")?,
         created_at: get(row, CX, "created_at")?,
         total_replies: get(row, CX, "total_replies")?,
+        deleted: get::<String>(row, CX, "state")? == "DELETED",
     })
 }
 
@@ -57,8 +58,36 @@ impl<C: ConnectionTrait> Db<C> {
         .await
     }
 
+    /// Marks a comment deleted and forgets its text; its replies stay. Uncounts it from its post, its parent's
+    /// replies and the spaces the post is active in; `false` when it was deleted already.
+    pub(super) async fn remove_comment(&self, c: &Comment) -> DomainResult<bool> {
+        self.lock_post_spaces(c.post_id).await?;
+        let sql = self.sql();
+        let changed = sql
+            .exec(
+                "deleting comment",
+                "UPDATE comments SET state = 'DELETED', text = '' WHERE id = $1 AND state = 'ACTIVE'",
+                vec![v(c.id.0)],
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        if let Some(parent) = c.parent_id {
+            sql.exec(
+                "uncounting reply",
+                "UPDATE comments SET total_replies = total_replies - 1 WHERE id = $1",
+                vec![v(parent.0)],
+            )
+            .await?;
+        }
+        let spaces = SpaceTotals { likes: 0, comments: -1, active_at: None };
+        self.change_counters(c.post_id, "total_comments = total_comments - 1", Vec::new(), None, Some(spaces)).await?;
+        Ok(true)
+    }
+
     pub(super) async fn comment(&self, id: CommentId) -> DomainResult<Option<Comment>> {
-        let sql = format!("SELECT {COMMENT_COLS} FROM comments c WHERE c.state = 'ACTIVE' AND c.id = $1");
+        let sql = format!("SELECT {COMMENT_COLS} FROM comments c WHERE c.id = $1");
         self.sql().one("loading comment", &sql, vec![v(id.0)]).await?.as_ref().map(comment_from_row).transpose()
     }
 
@@ -71,10 +100,7 @@ impl<C: ConnectionTrait> Db<C> {
             return Ok(Vec::new());
         }
         let (values, in_ids) = viewer_then_ids(viewer, ids);
-        let sql = format!(
-            "SELECT {COMMENT_COLS} FROM comments c WHERE c.state = 'ACTIVE' AND c.id IN ({in_ids}) AND {}",
-            on_visible_post(1)
-        );
+        let sql = format!("SELECT {COMMENT_COLS} FROM comments c WHERE c.id IN ({in_ids}) AND {}", on_visible_post(1));
         self.sql().all("loading comments", &sql, values).await?.iter().map(comment_from_row).collect()
     }
 
@@ -92,7 +118,8 @@ impl<C: ConnectionTrait> Db<C> {
         let listing = Listing {
             context: "listing comments",
             select: COMMENT_COLS,
-            base: format!("FROM comments c WHERE {under} AND c.state = 'ACTIVE' AND {}", on_visible_post(1)),
+            // Deleted comments stay in the tree (as deleted), so their replies can be reached.
+            base: format!("FROM comments c WHERE {under} AND {}", on_visible_post(1)),
             values: vec![viewer_value(viewer), id],
             key: Key::Time("c.created_at"),
             id: "c.id",

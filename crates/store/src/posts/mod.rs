@@ -22,7 +22,7 @@ use weco_domain::*;
 /// Every column of a post `p`.
 pub(crate) const POST_COLS: &str = "p.id, p.creator_id, p.title, p.text, p.url, p.kinds, p.created_at, \
      p.last_activity_at, p.total_likes, p.total_comments, p.total_reposts, p.total_ratings, p.rating_sum, \
-     p.total_links, p.stats_version";
+     p.total_links, p.stats_version, p.edited_at";
 
 pub(crate) fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
     const CX: &str = "decoding post";
@@ -42,6 +42,7 @@ pub(crate) fn post_from_row(row: &QueryResult) -> DomainResult<Post> {
         rating_sum: get(row, CX, "rating_sum")?,
         total_links: get(row, CX, "total_links")?,
         stats_version: get(row, CX, "stats_version")?,
+        edited_at: get(row, CX, "edited_at")?,
     })
 }
 
@@ -184,6 +185,10 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.remove_post(post).await
     }
 
+    async fn edit_post(&self, edit: &PostEdit, at: DateTime<Utc>) -> DomainResult<()> {
+        self.change_post(edit, at).await
+    }
+
     async fn like(&self, post: PostId, user: UserId, space: Option<SpaceId>, at: DateTime<Utc>) -> DomainResult<bool> {
         self.like_post(post, user, space, at).await
     }
@@ -254,6 +259,10 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         self.add_comment(comment).await
     }
 
+    async fn delete_comment(&self, comment: &Comment) -> DomainResult<bool> {
+        self.remove_comment(comment).await
+    }
+
     async fn comment_by_id(&self, id: CommentId) -> DomainResult<Option<Comment>> {
         self.comment(id).await
     }
@@ -270,6 +279,36 @@ impl<C: ConnectionTrait + Send + Sync> PostRepo for Db<C> {
         page: &PageRequest,
     ) -> DomainResult<Page<Comment>> {
         self.comment_page(viewer, post, parent, page).await
+    }
+
+    async fn links_of(&self, viewer: Option<UserId>, post: PostId, limit: i64) -> DomainResult<Vec<PostLink>> {
+        self.links_touching(viewer, post, limit).await
+    }
+
+    async fn link_map(
+        &self,
+        viewer: Option<UserId>,
+        post: PostId,
+        depth: u8,
+        limit: i64,
+    ) -> DomainResult<Vec<PostLink>> {
+        self.map_links(viewer, post, depth, limit).await
+    }
+
+    async fn visible_link(&self, viewer: Option<UserId>, link: LinkId) -> DomainResult<Option<PostLink>> {
+        self.link_seen_by(viewer, link).await
+    }
+
+    async fn like_link(&self, link: LinkId, user: UserId, at: DateTime<Utc>) -> DomainResult<bool> {
+        self.add_link_like(link, user, at).await
+    }
+
+    async fn unlike_link(&self, link: LinkId, user: UserId) -> DomainResult<bool> {
+        self.remove_link_like(link, user).await
+    }
+
+    async fn liked_links(&self, user: UserId, links: &[LinkId]) -> DomainResult<Vec<LinkId>> {
+        self.links_liked_by(user, links).await
     }
 
     async fn link_posts(

@@ -7,7 +7,7 @@ use crate::holarchy::Report;
 use crate::sql::{placeholders, uuid_values, v};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend};
-use weco_domain::{DomainResult, NewPost, PostId, SpaceId, SpacePostState};
+use weco_domain::{DomainResult, NewPost, PostEdit, PostId, SpaceId, SpacePostState};
 
 impl<C: ConnectionTrait> Db<C> {
     pub(super) async fn place_new_post(&self, post: &NewPost, spaces: &[SpaceId]) -> DomainResult<()> {
@@ -36,6 +36,40 @@ impl<C: ConnectionTrait> Db<C> {
             .await?;
         }
         self.place(post.id, spaces, post.created_at).await?;
+        Ok(())
+    }
+
+    /// Replaces the post's title, text, address and kinds (PostgreSQL's search column is generated from them;
+    /// SQLite's FTS5 row is written again).
+    pub(super) async fn change_post(&self, edit: &PostEdit, at: DateTime<Utc>) -> DomainResult<()> {
+        let sql = self.sql();
+        sql.exec(
+            "editing post",
+            "UPDATE posts SET title = $2, text = $3, url = $4, kinds = $5, edited_at = $6 \
+             WHERE id = $1 AND state = 'ACTIVE'",
+            vec![
+                v(edit.post.0),
+                v(edit.title.clone()),
+                v(edit.text.clone()),
+                v(edit.url.clone()),
+                v(post_kinds(&edit.kinds)),
+                v(at),
+            ],
+        )
+        .await?;
+        if self.backend == DbBackend::Sqlite {
+            sql.exec("re-indexing post", "DELETE FROM posts_fts WHERE post_id = $1", vec![v(edit.post.0)]).await?;
+            sql.exec(
+                "re-indexing post",
+                "INSERT INTO posts_fts (post_id, title, text) VALUES ($1, $2, $3)",
+                vec![
+                    v(edit.post.0),
+                    v(edit.title.clone().unwrap_or_default()),
+                    v(edit.text.clone().unwrap_or_default()),
+                ],
+            )
+            .await?;
+        }
         Ok(())
     }
 
