@@ -16,6 +16,7 @@ mod m20261205_000011_polls;
 mod m20261205_000030_sessions;
 mod m20261205_000040_people_and_notifications;
 mod m20261205_000041_streams;
+mod m20261205_000050_media;
 
 pub use dialect::Dialect;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000030_sessions::Migration),
             Box::new(m20261205_000040_people_and_notifications::Migration),
             Box::new(m20261205_000041_streams::Migration),
+            Box::new(m20261205_000050_media::Migration),
         ]
     }
 }

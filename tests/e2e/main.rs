@@ -10,6 +10,7 @@ mod holarchy;
 mod home_feed;
 mod http;
 mod limits;
+mod media;
 mod nesting_limits;
 mod notifications;
 mod operations;

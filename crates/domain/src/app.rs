@@ -53,6 +53,8 @@ pub struct App {
     pub(crate) sessions: Arc<SessionCache>,
     /// The handles of the platform's admins, who grant and revoke membership of the cooperative.
     pub(crate) admins: Arc<std::collections::HashSet<String>>,
+    /// The object store and image pipeline of media, and the fetcher of URL cards (none: no uploads, no cards).
+    pub(crate) media: Option<Arc<crate::media::MediaPorts>>,
 }
 
 impl App {
@@ -63,7 +65,16 @@ impl App {
             jobs: Arc::new(JobRegistry::with_builtin_handlers()),
             sessions: Arc::default(),
             admins: Arc::default(),
+            media: None,
         }
+    }
+
+    /// The same application storing media and fetching URL cards through `ports`, with their jobs registered.
+    pub fn with_media(mut self, ports: crate::media::MediaPorts) -> Self {
+        let registry = crate::media::register_jobs((*self.jobs).clone(), &ports);
+        self.jobs = Arc::new(registry);
+        self.media = Some(Arc::new(ports));
+        self
     }
 
     /// The same application keeping answers about sessions for `bound` (zero: reading the store every time).
@@ -117,6 +128,10 @@ impl App {
 
     pub fn access(&self) -> AccessService<'_> {
         AccessService { app: self }
+    }
+
+    pub fn media(&self) -> crate::media::MediaService<'_> {
+        crate::media::MediaService { app: self }
     }
 
     pub fn posts(&self) -> PostService<'_> {

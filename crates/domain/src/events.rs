@@ -211,6 +211,8 @@ pub enum Event {
     /// A notification was written or folded into (on its recipient's topic). Whether it may be shown is
     /// checked again when it arrives, as every read of notifications does.
     NotificationCreated { notification: Box<crate::notifications::Notification> },
+    /// A post's URL card was fetched (on the post's topic).
+    PostCardReady { post_id: PostId, card: Box<crate::media::Card>, audience: Vec<SpaceId> },
 }
 
 impl Event {
@@ -221,7 +223,8 @@ impl Event {
             | Event::PostRemoved { audience, .. }
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. }
-            | Event::PollChanged { audience, .. } => Some(audience),
+            | Event::PollChanged { audience, .. }
+            | Event::PostCardReady { audience, .. } => Some(audience),
             Event::AccessChanged { .. } | Event::NotificationCreated { .. } => None,
         }
     }
@@ -235,6 +238,7 @@ impl Event {
             Event::AccessChanged { .. }
             | Event::CommentAdded { .. }
             | Event::PollChanged { .. }
+            | Event::PostCardReady { .. }
             | Event::NotificationCreated { .. } => true,
         }
     }

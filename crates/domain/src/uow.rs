@@ -43,6 +43,7 @@ pub trait Repos: Send + Sync {
     fn notifications(&self) -> &dyn NotificationRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
+    fn media(&self) -> &dyn crate::media::ports::MediaRepo;
 }
 
 /// A database: reads outside a transaction, or opens one.

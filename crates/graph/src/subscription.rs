@@ -152,6 +152,23 @@ impl PollChanged {
     }
 }
 
+/// A post's URL card was fetched.
+pub struct PostCardReady {
+    post_id: PostId,
+    card: crate::media::CardObject,
+}
+
+#[Object]
+impl PostCardReady {
+    async fn post_id(&self) -> ID {
+        to_id(self.post_id)
+    }
+
+    async fn card(&self) -> &crate::media::CardObject {
+        &self.card
+    }
+}
+
 /// What changes a feed.
 #[derive(Union)]
 #[allow(clippy::enum_variant_names)] // The names are the contract's.
@@ -168,6 +185,7 @@ pub enum PostEvent {
     CommentAdded(CommentAdded),
     PostRemoved(PostRemoved),
     PollChanged(PollChanged),
+    PostCardReady(PostCardReady),
 }
 
 fn new_cursor(post: &Post) -> String {
@@ -495,6 +513,7 @@ impl Subscription {
                         Event::PostStatsChanged { .. }
                         | Event::CommentAdded { .. }
                         | Event::PollChanged { .. }
+                        | Event::PostCardReady { .. }
                         | Event::NotificationCreated { .. } => None,
                     }
                 }
@@ -546,6 +565,12 @@ impl Subscription {
                                 post_id: *post_id,
                                 poll: PollObject::from(poll.as_ref().clone()),
                             }))),
+                            Event::PostCardReady { post_id, card, .. } => {
+                                Some(Ok(PostEvent::PostCardReady(PostCardReady {
+                                    post_id: *post_id,
+                                    card: crate::media::CardObject::from(card.as_ref().clone()),
+                                })))
+                            }
                             _ => None,
                         },
                     }

@@ -206,6 +206,10 @@ pub struct Settings {
     /// it in production.
     #[arg(long, env = "WECO_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,
+
+    /// Media uploads and URL cards (docs/media.md).
+    #[command(flatten)]
+    pub media: crate::media::MediaSettings,
 }
 
 impl Settings {
@@ -250,6 +254,7 @@ impl Settings {
             channel_prefix: "weco".into(),
             log_format: "text".into(),
             failpoint: None,
+            media: crate::media::MediaSettings::default(),
         }
     }
 }
@@ -324,6 +329,7 @@ impl fmt::Debug for Settings {
             .field("admins", &self.admins)
             .field("log_format", &self.log_format)
             .field("failpoint", &self.failpoint)
+            .field("media", &self.media)
             .finish()
     }
 }
@@ -401,6 +407,7 @@ impl Cli {
             &mut cli.settings.database_replica_urls,
             &mut cli.settings.redis_cluster_urls,
             &mut cli.settings.admins,
+            &mut cli.settings.media.card_allowed_hosts,
         ] {
             list.retain(|value| !value.trim().is_empty());
         }

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod media;
 pub mod nesting;
 pub mod routes;
 pub mod shared_redis;

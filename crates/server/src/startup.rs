@@ -147,7 +147,8 @@ impl Application {
             failpoints: Failpoints { abort_after_commit: settings.failpoint.as_deref() == Some("abort-after-commit") },
         })
         .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms))
-        .with_admins(settings.admins.iter().cloned());
+        .with_admins(settings.admins.iter().cloned())
+        .with_media(crate::media::ports(&settings.media, &settings.database_url)?);
         let mut schema = schema_builder(
             app.clone(),
             SchemaLimits {
@@ -200,6 +201,8 @@ impl Application {
             cors_origins: settings.cors_origins.clone(),
             ws_origins: settings.effective_ws_origins(),
             trust_forwarded_for: settings.trust_forwarded_for,
+            media_max_request_bytes: settings.media.media_max_request_bytes.max(1024),
+            media_max_file_bytes: settings.media.media_max_file_bytes.max(1),
         };
         let background_store = Arc::new(store.counted_apart());
         let state = AppState {
@@ -216,6 +219,7 @@ impl Application {
             metrics: Arc::default(),
             groups: Arc::default(),
             ws_connections: Arc::default(),
+            uploads: Arc::new(tokio::sync::Semaphore::new(settings.media.media_max_uploads_in_flight.max(1))),
         };
         Ok(Self { listener, addr, metrics_listener, state, wake_jobs })
     }

@@ -37,6 +37,9 @@ pub struct HttpLimits {
     pub ws_origins: Vec<String>,
     /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Largest multipart (upload) request, and largest file in one.
+    pub media_max_request_bytes: usize,
+    pub media_max_file_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -59,4 +62,6 @@ pub struct AppState {
     pub groups: Arc<Groups>,
     /// Open websockets per client address.
     pub ws_connections: Arc<Connections>,
+    /// Multipart (upload) requests being read or run: bounds the memory their files take.
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// `createPost(input)` as given by the client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct CreatePostInput {
     pub space_ids: Vec<SpaceId>,
     pub title: Option<String>,
@@ -30,6 +30,8 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll (docs/polls.md).
     pub poll: Option<crate::polls::PollInput>,
+    /// Images and audio files (docs/media.md).
+    pub media: Vec<crate::media::UploadFile>,
 }
 
 /// The most spaces one post may be placed in at once.
@@ -160,6 +162,10 @@ struct CreatePost {
     url: Option<String>,
     kinds: Vec<PostKind>,
     poll: Option<crate::polls::ParsedPoll>,
+    /// The media rows of files already stored (their post id is set here).
+    media: Vec<crate::media::Media>,
+    /// Whether to queue the fetch of the URL's card.
+    fetch_card: bool,
 }
 
 #[async_trait]
@@ -182,6 +188,16 @@ impl Command for CreatePost {
         uow.posts().insert_post(&post, &self.targets).await?;
         if let Some(poll) = &self.poll {
             crate::polls::create(uow, post.id, user, &self.targets, poll).await?;
+        }
+        if !self.media.is_empty() {
+            let rows: Vec<crate::media::Media> =
+                self.media.iter().map(|m| crate::media::Media { post_id: post.id, ..m.clone() }).collect();
+            uow.media().insert_media(&rows).await?;
+        }
+        if self.fetch_card
+            && let Some(url) = &self.url
+        {
+            crate::media::queue_card(uow, post.id, url).await?;
         }
         let created = load_post(&**uow, post.id).await?;
         let placement = uow.posts().placement(post.id).await?;
@@ -291,6 +307,7 @@ impl Command for DeletePost {
         policy::require(&actor, Standing { author, ..Standing::NONE }, Action::DeletePost)?;
         let placement = uow.posts().placement(self.post).await?;
         uow.posts().delete_post(self.post).await?;
+        crate::media::queue_deletion(uow, self.post).await?;
         let mut topics = vec![Topic::Post(self.post)];
         topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
         let event = Event::PostRemoved {
@@ -474,11 +491,26 @@ impl PostService<'_> {
         if poll.is_some() {
             kinds.push(PostKind::Poll);
         }
-        if kinds.is_empty() {
-            return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
+        if input.media.is_empty() && kinds.is_empty() {
+            return Err(DomainError::validation("input", "a post needs a title, a text, a url, a poll or media"));
         }
         let targets = dedup_targets(&input.space_ids)?;
-        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll }).await
+        let (media, keys) = self.app.media().store_uploads(input.media).await?;
+        for kind in [crate::media::MediaKind::Image, crate::media::MediaKind::Audio] {
+            if media.iter().any(|m| m.kind == kind) {
+                kinds.push(match kind {
+                    crate::media::MediaKind::Image => PostKind::Image,
+                    crate::media::MediaKind::Audio => PostKind::Audio,
+                });
+            }
+        }
+        let fetch_card = url.is_some() && self.app.media.as_ref().is_some_and(|m| m.cards.is_some());
+        let created =
+            self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll, media, fetch_card }).await;
+        if created.is_err() {
+            self.app.media().discard(&keys).await;
+        }
+        created
     }
 
     /// Adds a post the viewer can see directly to more spaces (the same audience rule applies).
