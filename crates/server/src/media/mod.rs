@@ -4,6 +4,7 @@
 //! (docs/media.md).
 
 pub mod cards;
+pub mod demo;
 pub mod process;
 pub mod serve;
 
