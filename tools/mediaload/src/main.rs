@@ -70,7 +70,13 @@ fn noise_jpeg(target: usize) -> anyhow::Result<(Vec<u8>, u32, u32)> {
     Ok((out.into_inner(), w, h))
 }
 
-async fn gql(client: &reqwest::Client, base: &str, token: Option<&str>, query: &str, vars: Value) -> anyhow::Result<Value> {
+async fn gql(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+    vars: Value,
+) -> anyhow::Result<Value> {
     let mut request = client.post(format!("{base}/graphql")).json(&json!({ "query": query, "variables": vars }));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -129,7 +135,14 @@ async fn main() -> anyhow::Result<()> {
         env.push((k.into(), v.into()));
     }
     let log = tmp.join("server.log");
-    let options = SpawnOptions { binary: &binary, database_url: &database_url, redis_url: None, jwt_secret: "mediaload", log: &log, env: &env };
+    let options = SpawnOptions {
+        binary: &binary,
+        database_url: &database_url,
+        redis_url: None,
+        jwt_secret: "mediaload",
+        log: &log,
+        env: &env,
+    };
     let server = Server::spawn(&options).await?;
     let pid = server.pid.context("the server's pid")?;
     let base = format!("http://{}", server.addr);
@@ -203,9 +216,13 @@ async fn main() -> anyhow::Result<()> {
     let after = proc::rss(pid).unwrap_or(0);
     server.stop().await;
     latencies.sort();
-    let q = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let q = |p: f64| {
+        latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
     let n = latencies.len();
-    println!("| clients | image | uploads | errors | uploads/s | MB/s in | p50 ms | p95 ms | RSS idle | RSS peak (sampled) | VmHWM | RSS after |");
+    println!(
+        "| clients | image | uploads | errors | uploads/s | MB/s in | p50 ms | p95 ms | RSS idle | RSS peak (sampled) | VmHWM | RSS after |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
         "| {} | {:.2} MB JPEG, {w}×{h} | {n} | {errors} | {:.2} | {:.2} | {:.0} | {:.0} | {:.0} MiB | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
