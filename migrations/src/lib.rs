@@ -19,6 +19,7 @@ mod m20261205_000041_streams;
 mod m20261205_000050_account_recovery;
 mod m20261205_000050_chats;
 mod m20261205_000050_events;
+mod m20261205_000050_media;
 mod m20261205_000051_post_edits;
 mod m20261205_000051_post_reposts;
 mod m20261205_000052_link_likes;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000050_account_recovery::Migration),
             Box::new(m20261205_000050_chats::Migration),
             Box::new(m20261205_000050_events::Migration),
+            Box::new(m20261205_000050_media::Migration),
             Box::new(m20261205_000051_post_edits::Migration),
             Box::new(m20261205_000051_post_reposts::Migration),
             Box::new(m20261205_000052_link_likes::Migration),

@@ -17,6 +17,7 @@ mod home_feed;
 mod http;
 mod limits;
 mod links;
+mod media;
 mod nesting_limits;
 mod notifications;
 mod operations;

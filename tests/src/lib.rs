@@ -93,6 +93,8 @@ impl Drop for TestDatabase {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
+                // The folder of uploaded media, next to the database file.
+                let _ = std::fs::remove_dir_all(format!("{}.media", path.display()));
             }
             Cleanup::Nothing => {}
             Cleanup::Postgres { admin_url, name } => {
@@ -151,6 +153,8 @@ impl TestApp {
         let mut settings = Settings::for_database(database.url.clone());
         settings.jwt_secret = Some("test-secret".into());
         settings.db_pool = 8;
+        // Tests reach no internet: URL cards are fetched only where a test turns them on (tests/e2e/media.rs).
+        settings.media.cards = false;
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("building the application");
         let addr = app.local_addr();

@@ -62,6 +62,8 @@ pub struct App {
     pub(crate) typing: Arc<crate::chat::TypingThrottle>,
     /// How account mail is sent ([`crate::accounts::mail`]).
     pub(crate) mail: Arc<crate::accounts::mail::MailSettings>,
+    /// The object store and image pipeline of media, and the fetcher of URL cards (none: no uploads, no cards).
+    pub(crate) media: Option<Arc<crate::media::MediaPorts>>,
 }
 
 impl App {
@@ -75,12 +77,21 @@ impl App {
             presence: Arc::new(InProcessPresence::default()),
             typing: Arc::default(),
             mail: Arc::default(),
+            media: None,
         }
     }
 
     /// The same application keeping presence in chats with `presence` (shared between replicas by the host).
     pub fn with_presence(mut self, presence: Arc<dyn Presence>) -> Self {
         self.presence = presence;
+        self
+    }
+
+    /// The same application storing media and fetching URL cards through `ports`, with their jobs registered.
+    pub fn with_media(mut self, ports: crate::media::MediaPorts) -> Self {
+        let registry = crate::media::register_jobs((*self.jobs).clone(), &ports);
+        self.jobs = Arc::new(registry);
+        self.media = Some(Arc::new(ports));
         self
     }
 
@@ -135,6 +146,10 @@ impl App {
 
     pub fn access(&self) -> AccessService<'_> {
         AccessService { app: self }
+    }
+
+    pub fn media(&self) -> crate::media::MediaService<'_> {
+        crate::media::MediaService { app: self }
     }
 
     pub fn posts(&self) -> PostService<'_> {

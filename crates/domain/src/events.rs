@@ -227,6 +227,8 @@ pub enum Event {
     ChatMembersChanged { chat_id: ChatId },
     /// Its creator changed a post's title, text or address (on the post's topic).
     PostEdited { post: Box<PostWire>, audience: Vec<SpaceId> },
+    /// A post's URL card was fetched (on the post's topic).
+    PostCardReady { post_id: PostId, card: Box<crate::media::Card>, audience: Vec<SpaceId> },
 }
 
 impl Event {
@@ -238,7 +240,8 @@ impl Event {
             | Event::PostStatsChanged { audience, .. }
             | Event::CommentAdded { audience, .. }
             | Event::PollChanged { audience, .. }
-            | Event::PostEdited { audience, .. } => Some(audience),
+            | Event::PostEdited { audience, .. }
+            | Event::PostCardReady { audience, .. } => Some(audience),
             Event::AccessChanged { .. }
             | Event::NotificationCreated { .. }
             | Event::MessageSent { .. }
@@ -257,6 +260,7 @@ impl Event {
             | Event::CommentAdded { .. }
             | Event::PollChanged { .. }
             | Event::PostEdited { .. }
+            | Event::PostCardReady { .. }
             | Event::NotificationCreated { .. }
             | Event::MessageSent { .. }
             | Event::Typing { .. }

@@ -124,3 +124,7 @@ pub const ROOT_SPACE_ID: SpaceId = SpaceId(Uuid::from_u128(0x0000_0000_0000_7000
 
 /// The root space's handle.
 pub const ROOT_SPACE_HANDLE: &str = "all";
+id_type!(
+    /// A media file attached to a post (an image or an audio file).
+    MediaId
+);

@@ -59,6 +59,8 @@ pub struct Job {
     /// Attempts so far, this one included.
     pub attempts: i32,
     pub max_attempts: i32,
+    /// What the handler's [`JobHandler::prepare`] found, outside the unit of work.
+    pub prepared: Option<serde_json::Value>,
 }
 
 /// The queue's state, for the metrics.
@@ -92,10 +94,10 @@ pub trait JobRepo: Send + Sync {
 /// Runs the jobs of one kind, inside the unit of work that completes them.
 #[async_trait]
 pub trait JobHandler: Send + Sync {
-    /// Work outside any transaction, before the unit of work (a call to another server, which must not hold
-    /// a database lock while it waits); an error is retried like one of [`JobHandler::run`]. Nothing by default.
-    async fn before(&self, _job: &Job) -> DomainResult<()> {
-        Ok(())
+    /// Work done before the unit of work, holding no transaction (fetching over the network); its result is
+    /// handed to [`JobHandler::run`] as [`Job::prepared`]. A failure counts as the attempt's failure.
+    async fn prepare(&self, _job: &Job) -> DomainResult<Option<serde_json::Value>> {
+        Ok(None)
     }
 
     async fn run(&self, uow: &mut UnitOfWork, job: &Job) -> DomainResult<()>;
@@ -166,10 +168,13 @@ impl App {
             claimed
         };
         let mut run = JobsRun::default();
-        for job in claimed {
+        for mut job in claimed {
             let outcome = match self.jobs.handlers.get(&job.kind) {
-                Some(handler) => match handler.before(&job).await {
-                    Ok(()) => self.execute(Actor::System, &RunJob { handler: handler.as_ref(), job: &job }).await,
+                Some(handler) => match handler.prepare(&job).await {
+                    Ok(prepared) => {
+                        job.prepared = prepared;
+                        self.execute(Actor::System, &RunJob { handler: handler.as_ref(), job: &job }).await
+                    }
                     Err(e) => Err(e),
                 },
                 None => Err(DomainError::internal("running a job", format!("no handler for job kind '{}'", job.kind))),

@@ -40,6 +40,7 @@ pub mod feeds;
 pub mod holarchy;
 pub mod ids;
 pub mod jobs;
+pub mod media;
 pub mod model;
 pub mod notifications;
 pub mod outbox;

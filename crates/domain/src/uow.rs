@@ -48,6 +48,7 @@ pub trait Repos: Send + Sync {
     fn commons(&self) -> &dyn CommonsRepo;
     fn outbox(&self) -> &dyn OutboxRepo;
     fn jobs(&self) -> &dyn JobRepo;
+    fn media(&self) -> &dyn crate::media::ports::MediaRepo;
 }
 
 /// A database: reads outside a transaction, or opens one.

@@ -27,6 +27,7 @@ mod enums;
 mod feeds;
 mod holarchy;
 mod ids;
+mod media;
 mod notifications;
 mod people;
 mod polls;

@@ -51,6 +51,8 @@ pub(crate) struct Loaders {
     pub invite_links: Cached<InviteLinkLoader>,
     pub follower_counts: Cached<FollowerCountLoader>,
     pub viewer_follows: Cached<ViewerFollowsLoader>,
+    pub post_media: Cached<crate::media::PostMediaLoader>,
+    pub post_cards: Cached<crate::media::PostCardLoader>,
 }
 
 impl Loaders {
@@ -76,6 +78,8 @@ impl Loaders {
             invite_links: cached(InviteLinkLoader { app: app.clone(), viewer }),
             follower_counts: cached(FollowerCountLoader { app: app.clone(), viewer }),
             viewer_follows: cached(ViewerFollowsLoader { app: app.clone(), viewer }),
+            post_media: cached(crate::media::PostMediaLoader { app: app.clone(), viewer }),
+            post_cards: cached(crate::media::PostCardLoader { app: app.clone(), viewer }),
             users,
         }
     }
@@ -102,6 +106,8 @@ impl Loaders {
         self.invite_links.clear::<weco_domain::SpaceId>();
         self.follower_counts.clear::<weco_domain::UserId>();
         self.viewer_follows.clear::<weco_domain::UserId>();
+        self.post_media.clear::<weco_domain::PostId>();
+        self.post_cards.clear::<weco_domain::PostId>();
     }
 }
 

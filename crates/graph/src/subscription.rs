@@ -169,6 +169,23 @@ impl PostEdited {
     }
 }
 
+/// A post's URL card was fetched.
+pub struct PostCardReady {
+    post_id: PostId,
+    card: crate::media::CardObject,
+}
+
+#[Object]
+impl PostCardReady {
+    async fn post_id(&self) -> ID {
+        to_id(self.post_id)
+    }
+
+    async fn card(&self) -> &crate::media::CardObject {
+        &self.card
+    }
+}
+
 /// What changes a feed.
 #[derive(Union)]
 #[allow(clippy::enum_variant_names)] // The names are the contract's.
@@ -186,6 +203,7 @@ pub enum PostEvent {
     PostRemoved(PostRemoved),
     PollChanged(PollChanged),
     PostEdited(PostEdited),
+    PostCardReady(PostCardReady),
 }
 
 fn new_cursor(post: &Post) -> String {
@@ -514,6 +532,7 @@ impl Subscription {
                         | Event::CommentAdded { .. }
                         | Event::PollChanged { .. }
                         | Event::PostEdited { .. }
+                        | Event::PostCardReady { .. }
                         | Event::NotificationCreated { .. }
                         | Event::MessageSent { .. }
                         | Event::Typing { .. }
@@ -571,6 +590,12 @@ impl Subscription {
                             Event::PostEdited { post, .. } => Some(Ok(PostEvent::PostEdited(PostEdited {
                                 post: Post::from(post.as_ref().clone()).into(),
                             }))),
+                            Event::PostCardReady { post_id, card, .. } => {
+                                Some(Ok(PostEvent::PostCardReady(PostCardReady {
+                                    post_id: *post_id,
+                                    card: crate::media::CardObject::from(card.as_ref().clone()),
+                                })))
+                            }
                             _ => None,
                         },
                     }

@@ -386,8 +386,9 @@ const CONTRACT_TYPES: &[&str] = &[
     "enum SpaceSort { LIKES POSTS COMMENTS FOLLOWERS NEW }",
     "enum RequestState { PENDING ACCEPTED REJECTED }",
     "union FeedEvent = PostAdded | PostRemoved | PostStatsChanged",
-    // The second half of the contract adds `PollChanged` to `PostEvent`; editing adds `PostEdited`.
-    "union PostEvent = PostStatsChanged | CommentAdded | PostRemoved | PollChanged | PostEdited",
+    // The second half of the contract adds `PollChanged` to `PostEvent`; editing adds `PostEdited`, media
+    // `PostCardReady` (docs/media.md).
+    "union PostEvent = PostStatsChanged | CommentAdded | PostRemoved | PollChanged | PostEdited | PostCardReady",
     "enum PollType { SINGLE MULTIPLE WEIGHTED RANKED }",
     "enum PollVoters { ANYONE FOLLOWERS MEMBERS MODERATORS COOP_MEMBERS }",
     "enum ResultsVisibility { ALWAYS AFTER_VOTE AFTER_END }",

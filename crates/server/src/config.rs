@@ -239,6 +239,9 @@ pub struct Settings {
     /// it), never from the command line or the environment.
     #[arg(skip)]
     pub clock: Option<std::sync::Arc<dyn weco_domain::ports::Clock>>,
+    /// Media uploads and URL cards (docs/media.md).
+    #[command(flatten)]
+    pub media: crate::media::MediaSettings,
 }
 
 impl Settings {
@@ -290,6 +293,7 @@ impl Settings {
             export_concurrency: 2,
             export_salt: None,
             clock: None,
+            media: crate::media::MediaSettings::default(),
         }
     }
 }
@@ -371,6 +375,7 @@ impl fmt::Debug for Settings {
             .field("export_concurrency", &self.export_concurrency)
             .field("export_salt", &self.export_salt.as_ref().map(|_| "***"))
             .field("clock", &self.clock.as_ref().map(|_| "fixed by code"))
+            .field("media", &self.media)
             .finish()
     }
 }
@@ -448,6 +453,7 @@ impl Cli {
             &mut cli.settings.database_replica_urls,
             &mut cli.settings.redis_cluster_urls,
             &mut cli.settings.admins,
+            &mut cli.settings.media.card_allowed_hosts,
         ] {
             list.retain(|value| !value.trim().is_empty());
         }

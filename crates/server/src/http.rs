@@ -9,6 +9,11 @@
 //! - Batches (a JSON array) are allowed up to `max_batch` operations.
 //! - Automatic persisted queries (Apollo APQ): `extensions.persistedQuery.sha256Hash` with or without the
 //!   query; the queries are kept in Redis (or a Redis Cluster) when configured, so every replica knows them.
+//! - File uploads (docs/media.md) follow the GraphQL multipart request specification: `multipart/form-data`
+//!   with `operations`, `map` and the files. A browser form can send that type without a preflight, so such a
+//!   request must carry a non-empty `Apollo-Require-Preflight` or `X-Apollo-Operation-Name` header (Apollo's
+//!   CSRF rule; 400 otherwise). At most `media_max_uploads_in_flight` of them are read at once, each up to
+//!   `media_max_request_bytes`, each file up to `media_max_file_bytes` (413 beyond).
 //! - Every error leaving here carries `extensions.code`.
 
 use crate::admission::{AdmissionLimits, admit};
@@ -18,7 +23,7 @@ use crate::state::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, Variables};
 use axum::Extension;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -236,11 +241,29 @@ pub async fn graphql(
     method: Method,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
-    body: Bytes,
+    body: Body,
 ) -> HttpResponse {
     let viewer = credentials.viewer;
     let client = Client::of(&viewer, address.0);
-    let (requests, media, cost) = match prepare(&state, &method, &headers, raw_query.as_deref(), &body).await {
+    // Held until the response is built: the files of a multipart request live as long as its execution.
+    let mut _upload_permit = None;
+    let prepared = if method == Method::POST && is_multipart(&headers) {
+        prepare_multipart(&state, &headers, body).await.map(|(requests, media, cost, permit)| {
+            _upload_permit = Some(permit);
+            (requests, media, cost)
+        })
+    } else {
+        match axum::body::to_bytes(body, state.limits.max_body_bytes).await {
+            Ok(body) => prepare(&state, &method, &headers, raw_query.as_deref(), &body).await,
+            Err(_) => Err(error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                MediaType2::from_accept(&headers),
+                "VALIDATION",
+                &format!("the request body is larger than the server accepts ({} bytes)", state.limits.max_body_bytes),
+            )),
+        }
+    };
+    let (requests, media, cost) = match prepared {
         Ok(prepared) => prepared,
         Err(refused) => {
             if let Err(over) = state.limiter.charge(client, 1) {
@@ -366,9 +389,109 @@ async fn prepare(
         _ => return Err(fail(StatusCode::METHOD_NOT_ALLOWED, media, "VALIDATION", "use GET or POST")),
     };
 
+    let cost = admit_all(state, method, media, &mut requests).await?;
+    Ok((requests, media, cost))
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("multipart/form-data")
+}
+
+/// Reads a multipart request (the GraphQL multipart request specification) into its operations, with their
+/// files, checked like any other request. Returns the permit that counts it among the uploads in flight.
+async fn prepare_multipart(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<Request>, MediaType, u32, tokio::sync::OwnedSemaphorePermit), HttpResponse> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let Some(media) = negotiate(headers) else {
+        return Err(fail(
+            StatusCode::NOT_ACCEPTABLE,
+            MediaType::Json,
+            "VALIDATION",
+            "accepted response types: application/graphql-response+json, application/json",
+        ));
+    };
+    let preflight = ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|name| headers.get(*name).and_then(|v| v.to_str().ok()).is_some_and(|v| !v.trim().is_empty()));
+    if !preflight {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            media,
+            "VALIDATION",
+            "a multipart request must send a non-empty Apollo-Require-Preflight header (protection against \
+             cross-site request forgery)",
+        ));
+    }
+    let permit = state
+        .uploads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| fail(StatusCode::SERVICE_UNAVAILABLE, media, "INTERNAL", "the server is shutting down"))?;
+    let limit = state.limits.media_max_request_bytes;
+    let over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = over.clone();
+    let mut seen = 0usize;
+    let stream = body
+        .into_data_stream()
+        .map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen += chunk.len();
+            if seen > limit {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(std::io::Error::other("request too large"));
+            }
+            Ok(chunk)
+        })
+        .into_async_read();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(state.limits.media_max_file_bytes)
+        .max_num_files(weco_domain::media::MAX_FILES_PER_POST * state.limits.max_batch);
+    let too_large = |what: &str, bytes: usize| {
+        fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            "VALIDATION",
+            &format!("{what} is larger than the server accepts ({bytes} bytes)"),
+        )
+    };
+    let batch = match async_graphql::http::receive_batch_body(content_type, stream, options).await {
+        Ok(batch) => batch,
+        Err(_) if over.load(std::sync::atomic::Ordering::Relaxed) => return Err(too_large("the request", limit)),
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            return Err(too_large("a file", state.limits.media_max_file_bytes));
+        }
+        Err(e) => {
+            return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &format!("bad multipart request: {e}")));
+        }
+    };
+    let mut requests = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs,
+    };
+    if requests.is_empty() || requests.len() > state.limits.max_batch {
+        let message = format!("a batch holds 1 to {} operations", state.limits.max_batch);
+        return Err(fail(StatusCode::BAD_REQUEST, media, "VALIDATION", &message));
+    }
+    let cost = admit_all(state, &Method::POST, media, &mut requests).await?;
+    Ok((requests, media, cost, permit))
+}
+
+/// Admits each operation ([`crate::admission::admit`], persisted queries resolved) and sums their costs.
+async fn admit_all(
+    state: &AppState,
+    method: &Method,
+    media: MediaType,
+    requests: &mut [Request],
+) -> Result<u32, HttpResponse> {
     let limits = AdmissionLimits { max_nesting: state.limits.max_nesting, max_expanded: state.limits.max_expanded };
     let mut cost: u32 = 0;
-    for request in &mut requests {
+    for request in requests.iter_mut() {
         if let Err((code, message)) = resolve_persisted(state, request).await {
             // Apollo clients read this as "send the full query".
             return Err(fail(StatusCode::OK, media, code, &message));
@@ -413,7 +536,7 @@ async fn prepare(
             Err(_) => {}
         }
     }
-    Ok((requests, media, cost))
+    Ok(cost)
 }
 
 /// Where APQ keeps queries by hash.

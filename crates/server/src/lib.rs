@@ -24,6 +24,7 @@ pub mod export;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod media;
 pub mod nesting;
 pub mod presence;
 pub mod routes;

@@ -46,11 +46,18 @@ async fn run(command: Command, settings: Settings, exports_traces: bool) -> anyh
         }
         Command::Seed(args) => {
             // The flags are checked before the database is opened.
+            let demo = args.options().preset == weco_seed::Preset::Demo;
             let seeding = args.options().prepare()?;
             let settings = args.settings(&settings);
             let store = startup::open_store(&settings).await?;
             let report = seeding.run(&store, &redact_url(&settings.database_url)).await?;
             println!("{report}");
+            if demo {
+                // Images and cards for the demo (docs/media.md), written directly: nothing is fetched.
+                let (images, cards) =
+                    weco_server::media::demo::seed(&store, &settings.media, &settings.database_url).await?;
+                println!("demo media: {images} images, {cards} cards");
+            }
             Ok(())
         }
         Command::PrintSchema => {

@@ -26,12 +26,21 @@ pub fn router(state: AppState) -> Router {
     let ws = Router::new()
         .route("/graphql/ws", get(crate::ws::upgrade))
         .route_layer(middleware::from_fn_with_state(state.clone(), check_ws_origin));
+    // `/graphql` takes multipart uploads up to their own limit; the handler holds other bodies to
+    // `max_body_bytes` (`http`).
+    let graphql_limit = state.limits.max_body_bytes.max(state.limits.media_max_request_bytes);
     let graphql = Router::new()
         .route("/graphql", get(crate::http::graphql).post(crate::http::graphql))
         .route_layer(middleware::from_fn_with_state(state.clone(), client_address))
+        .route_layer(middleware::from_fn_with_state(state.clone(), identify))
+        .layer(RequestBodyLimitLayer::new(graphql_limit))
+        .layer(middleware::from_fn_with_state(graphql_limit, body_too_large_as_graphql_error));
+    let media = Router::new()
+        .route("/media/{id}", get(crate::media::serve::file))
+        .route("/media/{id}/thumb", get(crate::media::serve::thumb))
         .route_layer(middleware::from_fn_with_state(state.clone(), identify));
     let mut router = Router::new()
-        .merge(graphql)
+        .merge(media)
         .route("/graphiql", get(graphiql))
         .route("/export/{file}", get(crate::export::export_table))
         .route("/graphiql/assets/{file}", get(graphiql_asset))
@@ -47,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.limits.max_body_bytes, body_too_large_as_graphql_error))
+        .merge(graphql)
         .layer(middleware::from_fn_with_state(state.limits.request_timeout, request_timeout))
         .merge(ws)
         .layer(cors)
@@ -127,7 +137,13 @@ async fn request_timeout(State(limit): State<Duration>, request: Request, next: 
 async fn body_too_large_as_graphql_error(State(limit): State<usize>, request: Request, next: Next) -> Response {
     let media = MediaType2::from_accept(request.headers());
     let response = next.run(request).await;
-    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("application/graphql-response+json"));
+    // A 413 the handler answered itself (a smaller limit than this layer's) already has its error.
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || ours {
         return response;
     }
     error_response(

@@ -150,7 +150,8 @@ impl Application {
         })
         .with_session_cache(std::time::Duration::from_millis(settings.session_cache_ms))
         .with_admins(settings.admins.iter().cloned())
-        .with_mail(crate::mail::mail_settings(&settings)?);
+        .with_mail(crate::mail::mail_settings(&settings)?)
+        .with_media(crate::media::ports(&settings.media, &settings.database_url)?);
         let app = match &shared_redis {
             Some(conn) => app.with_presence(Arc::new(crate::presence::SharedPresence(
                 crate::presence::RedisPresence::start(conn.clone(), &settings.channel_prefix),
@@ -206,6 +207,8 @@ impl Application {
             cors_origins: settings.cors_origins.clone(),
             ws_origins: settings.effective_ws_origins(),
             trust_forwarded_for: settings.trust_forwarded_for,
+            media_max_request_bytes: settings.media.media_max_request_bytes.max(1024),
+            media_max_file_bytes: settings.media.media_max_file_bytes.max(1),
         };
         let background_store = Arc::new(store.counted_apart());
         let state = AppState {
@@ -227,6 +230,7 @@ impl Application {
                 settings.export_concurrency,
                 settings.export_salt.clone().map(String::into_bytes).unwrap_or_else(|| secret.clone()),
             ),
+            uploads: Arc::new(tokio::sync::Semaphore::new(settings.media.media_max_uploads_in_flight.max(1))),
         };
         Ok(Self { listener, addr, metrics_listener, state, wake_jobs })
     }

@@ -38,6 +38,9 @@ pub struct HttpLimits {
     pub ws_origins: Vec<String>,
     /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Largest multipart (upload) request, and largest file in one.
+    pub media_max_request_bytes: usize,
+    pub media_max_file_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -64,4 +67,6 @@ pub struct AppState {
     pub ws_connections: Arc<Connections>,
     /// Admitted documents, parsed ([`crate::admission`]).
     pub documents: Arc<DocumentCache>,
+    /// Multipart (upload) requests being read or run: bounds the memory their files take.
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }

@@ -23,6 +23,7 @@ fn job_from_row(row: &QueryResult) -> DomainResult<Job> {
             .map_err(|e| DomainError::internal("decoding job payload", e))?,
         attempts: get::<i64>(row, CX, "attempts")? as i32,
         max_attempts: get::<i64>(row, CX, "max_attempts")? as i32,
+        prepared: None,
     })
 }
 

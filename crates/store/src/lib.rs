@@ -25,6 +25,7 @@ mod fragments;
 mod holarchy;
 pub mod invariants;
 mod jobs;
+mod media;
 mod notifications;
 mod outbox;
 mod people;
@@ -253,6 +254,9 @@ impl<C: ConnectionTrait + Send + Sync> Repos for Db<C> {
         self
     }
     fn jobs(&self) -> &dyn JobRepo {
+        self
+    }
+    fn media(&self) -> &dyn weco_domain::media::ports::MediaRepo {
         self
     }
 }

@@ -200,10 +200,11 @@ struct SendMail(Arc<dyn Mailer>);
 #[async_trait]
 impl JobHandler for SendMail {
     /// Sent outside any transaction: a slow mail server must not hold a database lock (on SQLite, every write).
-    async fn before(&self, job: &Job) -> DomainResult<()> {
+    async fn prepare(&self, job: &Job) -> DomainResult<Option<serde_json::Value>> {
         let mail: Mail =
             serde_json::from_value(job.payload.clone()).map_err(|e| DomainError::internal("decoding mail", e))?;
-        self.0.send(&mail).await.map_err(|e| DomainError::internal("sending mail", e))
+        self.0.send(&mail).await.map_err(|e| DomainError::internal("sending mail", e))?;
+        Ok(None)
     }
 
     /// Sent already: the unit of work only completes the job.

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// `createPost(input)` as given by the client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct CreatePostInput {
     pub space_ids: Vec<SpaceId>,
     pub title: Option<String>,
@@ -30,6 +30,8 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll (docs/polls.md).
     pub poll: Option<crate::polls::PollInput>,
+    /// Images and audio files (docs/media.md).
+    pub media: Vec<crate::media::UploadFile>,
     /// Makes the post an event (docs/events.md).
     pub event: Option<crate::calendar::EventInput>,
 }
@@ -185,6 +187,10 @@ struct CreatePost {
     kinds: Vec<PostKind>,
     poll: Option<crate::polls::ParsedPoll>,
     event: Option<crate::calendar::ParsedEvent>,
+    /// The media rows of files already stored (their post id is set here).
+    media: Vec<crate::media::Media>,
+    /// Whether to queue the fetch of the URL's card.
+    fetch_card: bool,
 }
 
 #[async_trait]
@@ -211,6 +217,16 @@ impl Command for CreatePost {
         }
         if let Some(event) = &self.event {
             crate::calendar::create(uow, post.id, event).await?;
+        }
+        if !self.media.is_empty() {
+            let rows: Vec<crate::media::Media> =
+                self.media.iter().map(|m| crate::media::Media { post_id: post.id, ..m.clone() }).collect();
+            uow.media().insert_media(&rows).await?;
+        }
+        if self.fetch_card
+            && let Some(url) = &self.url
+        {
+            crate::media::queue_card(uow, post.id, url).await?;
         }
         let created = load_post(&**uow, post.id).await?;
         let placement = uow.posts().placement(post.id).await?;
@@ -326,6 +342,7 @@ impl Command for DeletePost {
         if loaded.kinds.contains(&PostKind::Event) {
             crate::calendar::forget(uow, self.post).await?;
         }
+        crate::media::queue_deletion(uow, self.post).await?;
         let mut topics = vec![Topic::Post(self.post)];
         topics.extend(placement.spaces.iter().map(|(s, _)| Topic::Space(*s)));
         let event = Event::PostRemoved {
@@ -657,11 +674,29 @@ impl PostService<'_> {
         if event.is_some() {
             kinds.push(PostKind::Event);
         }
-        if kinds.is_empty() {
-            return Err(DomainError::validation("input", "a post needs a title, a text, a url or a poll"));
+        if input.media.is_empty() && kinds.is_empty() {
+            return Err(DomainError::validation(
+                "input",
+                "a post needs a title, a text, a url, a poll, an event or media",
+            ));
         }
         let targets = dedup_targets(&input.space_ids)?;
-        self.app.execute(actor, &CreatePost { targets, title, text, url, kinds, poll, event }).await
+        let (media, keys) = self.app.media().store_uploads(input.media).await?;
+        for kind in [crate::media::MediaKind::Image, crate::media::MediaKind::Audio] {
+            if media.iter().any(|m| m.kind == kind) {
+                kinds.push(match kind {
+                    crate::media::MediaKind::Image => PostKind::Image,
+                    crate::media::MediaKind::Audio => PostKind::Audio,
+                });
+            }
+        }
+        let fetch_card = url.is_some() && self.app.media.as_ref().is_some_and(|m| m.cards.is_some());
+        let command = CreatePost { targets, title, text, url, kinds, poll, event, media, fetch_card };
+        let created = self.app.execute(actor, &command).await;
+        if created.is_err() {
+            self.app.media().discard(&keys).await;
+        }
+        created
     }
 
     /// Adds a post the viewer can see directly to more spaces (the same audience rule applies).

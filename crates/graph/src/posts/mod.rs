@@ -103,6 +103,9 @@ pub struct CreatePostInput {
     pub url: Option<String>,
     /// Makes the post a poll.
     pub poll: Option<crate::polls::PollInput>,
+    /// Images (JPEG, PNG) and audio files (MP3, Ogg, WAV, FLAC, M4A), at most 4, sent through the GraphQL
+    /// multipart request specification. The type is read from each file's content.
+    pub media: Option<Vec<async_graphql::Upload>>,
     /// Makes the post an event.
     pub event: Option<crate::calendar::EventInput>,
 }
@@ -163,6 +166,24 @@ pub struct LinkPostsInput {
     pub description: String,
 }
 
+/// The files of a multipart request, as the domain takes them.
+fn uploads(ctx: &Context<'_>, uploads: Vec<async_graphql::Upload>) -> ApiResult<Vec<weco_domain::media::UploadFile>> {
+    let max = weco_domain::media::MAX_FILES_PER_POST;
+    if uploads.len() > max {
+        return Err(DomainError::validation("input.media", format!("a post holds at most {max} files")).into());
+    }
+    uploads
+        .iter()
+        .enumerate()
+        .map(|(i, upload)| {
+            let value = upload
+                .value(ctx)
+                .map_err(|_| DomainError::validation(format!("input.media.{i}"), "no such file in the request"))?;
+            Ok(weco_domain::media::UploadFile { filename: value.filename, content: value.content.into() })
+        })
+        .collect()
+}
+
 fn space_ids(ids: &[ID], field: &str) -> ApiResult<Vec<SpaceId>> {
     ids.iter().map(|id| parse_id(id, field)).collect()
 }
@@ -182,6 +203,7 @@ impl PostMutation {
             url: input.url,
             poll: input.poll.map(crate::polls::PollInput::into_domain).transpose()?,
             event: input.event.map(crate::calendar::EventInput::into_domain),
+            media: uploads(ctx, input.media.unwrap_or_default())?,
         };
         let post = app(ctx).posts().create_post(scope.viewer, command).await?;
         scope.invalidate();

@@ -115,6 +115,19 @@ impl PostObject {
         Ok(self.actions(ctx).await?.rating.map(int))
     }
 
+    /// Its images and audio files, in order (docs/media.md).
+    async fn media(&self, ctx: &Context<'_>) -> ApiResult<Vec<crate::media::MediaObject>> {
+        crate::media::post_media(ctx, self.0.id).await
+    }
+
+    /// The preview of its URL, once fetched (null before, and for pages that gave none).
+    async fn card(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::media::CardObject>> {
+        if self.0.url.is_none() {
+            return Ok(None);
+        }
+        crate::media::post_card(ctx, self.0.id).await
+    }
+
     /// The post's poll, if it is one (null when the viewer may not see the post).
     async fn poll(&self, ctx: &Context<'_>) -> ApiResult<Option<crate::polls::PollObject>> {
         if !self.0.kinds.contains(&weco_domain::values::PostKind::Poll) {
