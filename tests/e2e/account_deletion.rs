@@ -125,7 +125,7 @@ async fn an_erased_account_takes_its_posts_and_reactions_with_it_and_every_count
     let her_comment = app.ok(Some(&ada), comment, json!({ "p": bobs })).await["addComment"]["id"].clone();
     app.ok(Some(&cy), comment, json!({ "p": bobs, "r": her_comment })).await;
     let state = "query($h: ID!, $b: ID!) { hers: post(id: $h) { id } \
-                   bobs: post(id: $b) { totalLikes totalRatings averageRating comments { nodes { text } } } \
+                   bobs: post(id: $b) { totalLikes totalRatings averageRating totalComments comments { nodes { text } } } \
                    agora: space(handle: \"agora\") { totalPosts } }";
     let before = app.ok(Some(&bob), state, json!({ "h": hers, "b": bobs })).await;
     assert_eq!(before["bobs"]["totalLikes"], 2);
@@ -142,7 +142,9 @@ async fn an_erased_account_takes_its_posts_and_reactions_with_it_and_every_count
     assert_eq!(after["bobs"]["totalLikes"], 1, "her like is withdrawn");
     assert_eq!(after["bobs"]["totalRatings"], 1, "her rating is withdrawn");
     assert_eq!(after["bobs"]["averageRating"], 60.0);
-    assert!(after["bobs"]["comments"]["nodes"].as_array().is_some_and(Vec::is_empty), "her comment is hidden: {after}");
+    assert_eq!(after["bobs"]["comments"]["nodes"], json!([{ "text": null }]), "her comment shows as deleted: {after}");
+    assert_eq!(before["bobs"]["totalComments"], 2);
+    assert_eq!(after["bobs"]["totalComments"], 1, "hers is no longer counted; the reply under it is");
     let cys = app.ok(Some(&cy), "{ me { posts { nodes { id } } } }", json!({})).await;
     assert!(cys["me"]["posts"]["nodes"].as_array().is_some_and(Vec::is_empty));
     app.assert_invariants().await;

@@ -357,8 +357,9 @@ impl Command for DeletePost {
 }
 
 /// Removes what `user` contributed, through the paths of `unlikePost`, a withdrawn rating and `deletePost`, so
-/// every counter stays exact, with the same events; their comments are hidden (the rows stay: replies hang under
-/// them). Reactions come off first, while the posts they are on still count in their spaces.
+/// every counter stays exact, with the same events; their comments are deleted as `deleteComment` deletes them
+/// (replies stay, under a deleted comment). Reactions come off first, while the posts they are on still count in
+/// their spaces.
 pub(crate) async fn erase_contributions(uow: &mut UnitOfWork, user: UserId) -> DomainResult<()> {
     let (liked, rated, own) = uow.posts().contributions(user).await?;
     for post in liked {
@@ -371,7 +372,11 @@ pub(crate) async fn erase_contributions(uow: &mut UnitOfWork, user: UserId) -> D
             announce_stats(uow, post).await?;
         }
     }
-    uow.posts().hide_comments_of(user).await?;
+    for comment in uow.posts().comments_of(user).await? {
+        if uow.posts().delete_comment(&comment).await? {
+            announce_stats(uow, comment.post_id).await?;
+        }
+    }
     for post in own {
         let placement = uow.posts().placement(post).await?;
         uow.posts().delete_post(post).await?;

@@ -55,9 +55,8 @@ pub trait PostRepo: Send + Sync {
     async fn unrate(&self, post: PostId, user: UserId) -> DomainResult<bool>;
     /// What `user` contributed: the posts they liked, the posts they rated, and their own posts (not deleted).
     async fn contributions(&self, user: UserId) -> DomainResult<(Vec<PostId>, Vec<PostId>, Vec<PostId>)>;
-    /// Hides every comment of `user` (state `DELETED`, text emptied); the rows stay, as replies hang under them
-    /// and the counters count them. Returns how many.
-    async fn hide_comments_of(&self, user: UserId) -> DomainResult<u64>;
+    /// The comments of `user` not deleted yet.
+    async fn comments_of(&self, user: UserId) -> DomainResult<Vec<Comment>>;
     /// Sets the user's rating, replacing an earlier one.
     async fn rate(
         &self,

@@ -86,6 +86,11 @@ impl<C: ConnectionTrait> Db<C> {
         Ok(true)
     }
 
+    pub(super) async fn comments_by(&self, user: UserId) -> DomainResult<Vec<Comment>> {
+        let sql = format!("SELECT {COMMENT_COLS} FROM comments c WHERE c.creator_id = $1 AND c.state = 'ACTIVE'");
+        self.sql().all("loading a user's comments", &sql, vec![v(user.0)]).await?.iter().map(comment_from_row).collect()
+    }
+
     pub(super) async fn comment(&self, id: CommentId) -> DomainResult<Option<Comment>> {
         let sql = format!("SELECT {COMMENT_COLS} FROM comments c WHERE c.id = $1");
         self.sql().one("loading comment", &sql, vec![v(id.0)]).await?.as_ref().map(comment_from_row).transpose()
