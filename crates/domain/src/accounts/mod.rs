@@ -370,22 +370,7 @@ impl AccountService<'_> {
     ) -> DomainResult<u64> {
         let user = credentials.viewer.require()?;
         let password = Password::parse(new, "newPassword")?;
-        let store = &self.app.ports.store;
-        let phc = store.accounts().password_hash(user).await?.ok_or(DomainError::Unauthenticated)?;
-        let attempt = LoginAttempt { account: user.to_string(), address };
-        let throttle = &self.app.ports.login_throttle;
-        if let Err(wait) = throttle.check(&attempt) {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(DomainError::RateLimited(format!(
-                "too many wrong passwords: try again in {} s",
-                seconds.max(1)
-            )));
-        }
-        if !self.app.ports.hasher.verify(current, phc).await {
-            throttle.failed(&attempt);
-            return Err(DomainError::validation("currentPassword", "is not your current password"));
-        }
-        throttle.succeeded(&attempt);
+        self.check_password(user, current, address, "currentPassword").await?;
         let password_hash = self.app.ports.hasher.hash(password.expose().to_owned()).await?;
         let kept = credentials.session;
         let ended = self.app.execute(Actor::User(user), &ChangePassword { password_hash, kept }).await?;
